@@ -1,0 +1,101 @@
+//! Settings shared by every part of the stack.
+
+use std::time::Duration;
+
+use crate::body::DEFAULT_BODY_LIMIT;
+use crate::classify::DEFAULT_ERROR_BODY_LIMIT;
+use crate::Secret;
+
+/// Graph's public base URL.
+pub const DEFAULT_GRAPH_BASE: &str = "https://graph.facebook.com";
+/// The Graph API version used unless one is configured.
+pub const DEFAULT_GRAPH_VERSION: &str = "v24.0";
+/// How often a token is re-validated: 1 hour.
+pub const DEFAULT_VALIDATION_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// How the `fb_exchange_token` request carries its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ExchangeMethod {
+    /// `POST` with an `application/x-www-form-urlencoded` body, so the app
+    /// secret never appears in a URL (the default).
+    #[default]
+    PostForm,
+    /// `GET` with the parameters in the query string, as most Graph examples
+    /// do. The app secret then sits in a URL that proxies may log: use only
+    /// where a deployment proves `POST` does not work.
+    GetQuery,
+}
+
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub token: Secret,
+    pub phone_number_id: Option<String>,
+    pub graph_base: String,
+    pub graph_version: String,
+    pub app_id: Option<String>,
+    pub app_secret: Option<Secret>,
+    pub validation_interval: Option<Duration>,
+    pub validation_timeout: Duration,
+    pub validation_retry: Duration,
+    pub refresh_timeout: Duration,
+    pub refresh_backoff: Duration,
+    pub refresh_backoff_max: Duration,
+    pub body_limit: usize,
+    pub error_body_limit: usize,
+    pub exchange_method: ExchangeMethod,
+}
+
+impl Config {
+    pub(crate) fn new(token: Secret) -> Config {
+        Config {
+            token,
+            phone_number_id: None,
+            graph_base: DEFAULT_GRAPH_BASE.to_owned(),
+            graph_version: DEFAULT_GRAPH_VERSION.to_owned(),
+            app_id: None,
+            app_secret: None,
+            validation_interval: Some(DEFAULT_VALIDATION_INTERVAL),
+            validation_timeout: Duration::from_secs(10),
+            validation_retry: Duration::from_secs(30),
+            refresh_timeout: Duration::from_secs(10),
+            refresh_backoff: Duration::from_secs(1),
+            refresh_backoff_max: Duration::from_secs(60),
+            body_limit: DEFAULT_BODY_LIMIT,
+            error_body_limit: DEFAULT_ERROR_BODY_LIMIT,
+            exchange_method: ExchangeMethod::PostForm,
+        }
+    }
+
+    /// `{base}/{version}/{path}`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!(
+            "{}/{}/{}",
+            self.graph_base.trim_end_matches('/'),
+            self.graph_version.trim_matches('/'),
+            path.trim_start_matches('/')
+        )
+    }
+
+    /// App id and secret, when both are set: what a refresh needs.
+    pub(crate) fn app_credentials(&self) -> Option<(&str, &Secret)> {
+        Some((self.app_id.as_deref()?, self.app_secret.as_ref()?))
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("token", &self.token)
+            .field("phone_number_id", &self.phone_number_id)
+            .field("graph_base", &self.graph_base)
+            .field("graph_version", &self.graph_version)
+            .field("app_id", &self.app_id)
+            .field("app_secret", &self.app_secret)
+            .field("validation_interval", &self.validation_interval)
+            .field("refresh_timeout", &self.refresh_timeout)
+            .field("body_limit", &self.body_limit)
+            .field("exchange_method", &self.exchange_method)
+            .finish_non_exhaustive()
+    }
+}

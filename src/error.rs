@@ -1,0 +1,123 @@
+//! The crate's error type.
+//!
+//! Services in this crate return [`tower::BoxError`], as tower's own
+//! middleware does; the errors they raise themselves are [`Error`], reachable
+//! with `downcast_ref`:
+//!
+//! ```
+//! use tower_whatsapp_auth::Error;
+//! fn describe(err: &tower::BoxError) -> String {
+//!     match err.downcast_ref::<Error>() {
+//!         Some(Error::Graph(graph)) => format!("Graph said {}: {}", graph.code(), graph.hint()),
+//!         Some(other) => other.to_string(),
+//!         None => format!("transport: {err}"),
+//!     }
+//! }
+//! # let _ = describe;
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::GraphError;
+
+/// Errors raised by this crate's services. None of them carries a secret.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Graph refused the request for an authentication or permission reason
+    /// that the stack could not repair (see [`GraphError::hint`]).
+    #[error("Graph API refused the request: {0}")]
+    Graph(GraphError),
+
+    /// Graph refused the token, and the request could not be replayed after
+    /// the refresh because its body was larger than the replay buffer. The
+    /// request was sent once; the next one uses the refreshed token.
+    #[error("request sent once and not replayed (body larger than the {limit}-byte replay buffer): {source}")]
+    NotReplayed {
+        /// The configured replay buffer size.
+        limit: usize,
+        /// Graph's answer to the only attempt.
+        source: GraphError,
+    },
+
+    /// The token is known to be unusable; the request was not sent. It stays
+    /// so until a different token is available.
+    #[error("access token unusable, request not sent: {cause}")]
+    TokenDead {
+        /// The Graph answer that showed the token is dead (to a request, a
+        /// validation or a refresh).
+        cause: GraphError,
+    },
+
+    /// Renewing the token failed; the request was not sent (again).
+    #[error("token refresh failed, request not sent: {0}")]
+    Refresh(RefreshError),
+
+    /// The stack is misconfigured; nothing was sent.
+    #[error("configuration error: {0}")]
+    Config(String),
+
+    /// Reading the caller's request body failed; nothing was sent.
+    #[error("reading the request body failed: {0}")]
+    Body(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// The Graph answer behind this error, if there is one.
+    pub fn graph_error(&self) -> Option<&GraphError> {
+        match self {
+            Error::Graph(g)
+            | Error::NotReplayed { source: g, .. }
+            | Error::TokenDead { cause: g } => Some(g),
+            Error::Refresh(RefreshError::Rejected(g)) => Some(g),
+            _ => None,
+        }
+    }
+}
+
+/// Why renewing a token failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshError {
+    /// No way to renew: app id and app secret are not configured.
+    #[error("no refresh configured: set the app id and app secret to renew user tokens with fb_exchange_token, or use a non-expiring system-user token")]
+    NotConfigured,
+    /// The exchange did not answer within the refresh timeout.
+    #[error("token exchange timed out after {0:?}")]
+    Timeout(Duration),
+    /// Graph refused the exchange (e.g. the token already expired, or the
+    /// app secret is wrong). Retrying with the same token will not help.
+    #[error("Graph refused the token exchange: {0}")]
+    Rejected(GraphError),
+    /// The exchange endpoint failed in a way that may pass (5xx, rate limit,
+    /// a body that is not the expected JSON).
+    #[error("token exchange failed with HTTP {status}: {reason}")]
+    Unavailable {
+        /// HTTP status of the answer.
+        status: u16,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The exchange request did not complete at the transport level.
+    #[error("token exchange transport error: {0}")]
+    Transport(Arc<dyn std::error::Error + Send + Sync>),
+    /// An earlier failure is being backed off; no exchange was attempted.
+    #[error("refresh backing off for {remaining:?} after: {last}")]
+    BackingOff {
+        /// Time left before the next attempt is allowed.
+        remaining: Duration,
+        /// The failure being backed off.
+        last: Box<RefreshError>,
+    },
+}
+
+impl RefreshError {
+    /// Whether the failure may pass with time (as opposed to a refusal).
+    pub fn is_transient(&self) -> bool {
+        !matches!(
+            self,
+            RefreshError::Rejected(_) | RefreshError::NotConfigured
+        )
+    }
+}

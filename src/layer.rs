@@ -1,0 +1,330 @@
+//! [`WhatsAppAuthLayer`]: the whole stack in one layer.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use pin_project_lite::pin_project;
+use tower::retry::{Retry, RetryLayer};
+use tower::{BoxError, ServiceBuilder};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::{BufferBody, BufferBodyFuture, NotReplayable};
+use crate::config::{Config, ExchangeMethod};
+use crate::{
+    Authorize, AuthorizeLayer, BufferBodyLayer, Classify, ClassifyLayer, Error, ErrorKind,
+    GraphBody, GraphError, RefreshOn190, ReplayBody, Secret, TokenCell, TokenGeneration,
+    ValidateIfNeeded, ValidateIfNeededLayer,
+};
+
+/// Layer that keeps a WhatsApp Cloud API client authenticated.
+///
+/// Builds, outermost first: [`BufferBody`] → `Retry<`[`RefreshOn190`]`>` →
+/// [`ValidateIfNeeded`] → [`Authorize`] → [`Classify`] → your service. The
+/// wrapped service receives `http::Request<`[`ReplayBody`]`>`, so a hyper-util
+/// client is a `Client<_, ReplayBody>`; see the [crate docs](crate) for a full
+/// example. Each call to [`layer`](Layer::layer) creates one [`TokenCell`],
+/// shared by all clones of the resulting service.
+///
+/// Requests that Graph refuses for a reason the stack cannot repair (a dead
+/// token, a missing permission, an expired token after one refresh and
+/// replay) fail with [`Error`]; every other answer, rate limits and 5xx
+/// included, is passed through untouched.
+#[derive(Clone, Debug)]
+pub struct WhatsAppAuthLayer {
+    config: Config,
+}
+
+impl WhatsAppAuthLayer {
+    /// A layer for `token`: a `&str` or `String` holding a system-user or
+    /// user access token.
+    ///
+    /// A token that cannot be sent in a header (control characters, empty)
+    /// makes every request fail with [`Error::Config`]; check it at start-up
+    /// with [`check`](Self::check).
+    pub fn new(token: impl Into<Secret>) -> WhatsAppAuthLayer {
+        WhatsAppAuthLayer {
+            config: Config::new(token.into()),
+        }
+    }
+
+    /// The WhatsApp phone number id, used for validation
+    /// (`GET /{version}/{phone-number-id}`). Without it, `/me` is used.
+    pub fn phone_number_id(mut self, id: impl Into<String>) -> Self {
+        self.config.phone_number_id = Some(id.into());
+        self
+    }
+
+    /// Graph's base URL (default `https://graph.facebook.com`); tests point
+    /// it at `http://127.0.0.1:PORT`.
+    pub fn graph_base(mut self, url: impl Into<String>) -> Self {
+        self.config.graph_base = url.into();
+        self
+    }
+
+    /// The Graph API version segment, e.g. `v24.0`.
+    pub fn graph_version(mut self, version: impl Into<String>) -> Self {
+        self.config.graph_version = version.into();
+        self
+    }
+
+    /// The Meta app id: with [`app_secret`](Self::app_secret), enables
+    /// renewal with `fb_exchange_token`.
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.config.app_id = Some(app_id.into());
+        self
+    }
+
+    /// The Meta app secret: every call then carries `appsecret_proof`; with
+    /// [`app_id`](Self::app_id), enables renewal.
+    pub fn app_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.config.app_secret = Some(secret.into());
+        self
+    }
+
+    /// Sets both the app id and the app secret.
+    pub fn app_credentials(self, app_id: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        self.app_id(app_id).app_secret(secret)
+    }
+
+    /// How long a validation holds (default 1 hour).
+    pub fn validation_interval(mut self, interval: Duration) -> Self {
+        self.config.validation_interval = Some(interval);
+        self
+    }
+
+    /// Turns validation off: the token is used until Graph refuses it.
+    pub fn without_validation(mut self) -> Self {
+        self.config.validation_interval = None;
+        self
+    }
+
+    /// How long a validation call may take (default 10 s); past it,
+    /// requests proceed and validation is retried later.
+    pub fn validation_timeout(mut self, timeout: Duration) -> Self {
+        self.config.validation_timeout = timeout;
+        self
+    }
+
+    /// How soon validation is retried after Graph gave no verdict (default 30 s).
+    pub fn validation_retry(mut self, delay: Duration) -> Self {
+        self.config.validation_retry = delay;
+        self
+    }
+
+    /// How long a token exchange may take (default 10 s).
+    pub fn refresh_timeout(mut self, timeout: Duration) -> Self {
+        self.config.refresh_timeout = timeout;
+        self
+    }
+
+    /// Back-off after a failed exchange: `initial`, doubling per consecutive
+    /// failure up to `max` (defaults 1 s and 60 s). Requests fail fast
+    /// while it lasts.
+    pub fn refresh_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.config.refresh_backoff = initial;
+        self.config.refresh_backoff_max = max.max(initial);
+        self
+    }
+
+    /// Largest request body buffered for replay (default 1 MiB).
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.config.body_limit = bytes;
+        self
+    }
+
+    /// Largest error body read to classify it (default 64 KiB).
+    pub fn error_body_limit(mut self, bytes: usize) -> Self {
+        self.config.error_body_limit = bytes;
+        self
+    }
+
+    /// How the exchange sends its parameters (default: POST form body).
+    pub fn exchange_method(mut self, method: ExchangeMethod) -> Self {
+        self.config.exchange_method = method;
+        self
+    }
+
+    /// Checks the configuration without sending anything.
+    ///
+    /// ```
+    /// use tower_whatsapp_auth::WhatsAppAuthLayer;
+    /// assert!(WhatsAppAuthLayer::new("EAAG-ok").check().is_ok());
+    /// assert!(WhatsAppAuthLayer::new("bad\ntoken").check().is_err());
+    /// assert!(WhatsAppAuthLayer::new("t").graph_base("not a url").check().is_err());
+    /// ```
+    pub fn check(&self) -> Result<(), Error> {
+        let token = self.config.token.expose();
+        if token.is_empty() {
+            return Err(Error::Config("the access token is empty".into()));
+        }
+        if http::HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+            return Err(Error::Config(
+                "the access token has characters that are not allowed in an HTTP header".into(),
+            ));
+        }
+        let url = self.config.url("me");
+        match url.parse::<http::Uri>() {
+            Ok(uri) if uri.scheme().is_some() && uri.authority().is_some() => Ok(()),
+            _ => Err(Error::Config(format!(
+                "Graph base URL {:?} is not an absolute http(s) URL",
+                self.config.graph_base
+            ))),
+        }
+    }
+
+    /// Builds the shared token state for `service`, for assembling the parts
+    /// ([`AuthorizeLayer`], [`ValidateIfNeededLayer`], [`RefreshOn190`]) by
+    /// hand. The cell makes its own Graph calls through `service`.
+    pub fn token_cell<S, ResB>(&self, service: S) -> TokenCell
+    where
+        S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        ResB: Body<Data = Bytes> + Send + 'static,
+        ResB::Error: Into<BoxError>,
+    {
+        TokenCell::new(self.config.clone(), service)
+    }
+}
+
+type Stack<S> = BufferBody<Retry<RefreshOn190, ValidateIfNeeded<Authorize<Classify<S>>>>>;
+
+impl<S, ResB> Layer<S> for WhatsAppAuthLayer
+where
+    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    ResB: Body<Data = Bytes> + Send + 'static,
+    ResB::Error: Into<BoxError>,
+{
+    type Service = WhatsAppAuth<S>;
+
+    fn layer(&self, service: S) -> WhatsAppAuth<S> {
+        let cell = self.token_cell(service.clone());
+        let inner = ServiceBuilder::new()
+            .layer(BufferBodyLayer::new().limit(self.config.body_limit))
+            .layer(RetryLayer::new(RefreshOn190::new(cell.clone())))
+            .layer(ValidateIfNeededLayer::new(cell.clone()))
+            .layer(AuthorizeLayer::new(cell.clone()))
+            .layer(ClassifyLayer::new().limit(self.config.error_body_limit))
+            .service(service);
+        WhatsAppAuth { inner, cell }
+    }
+}
+
+/// The service built by [`WhatsAppAuthLayer`].
+#[derive(Clone, Debug)]
+pub struct WhatsAppAuth<S> {
+    inner: Stack<S>,
+    cell: TokenCell,
+}
+
+impl<S> WhatsAppAuth<S> {
+    /// The token state this stack shares among its clones.
+    pub fn token_cell(&self) -> &TokenCell {
+        &self.cell
+    }
+}
+
+impl<S, B, ResB> Service<Request<B>> for WhatsAppAuth<S>
+where
+    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    ResB: Body<Data = Bytes> + Send + 'static,
+    ResB::Error: Into<BoxError>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<GraphBody<ResB>>;
+    type Error = BoxError;
+    type Future = WhatsAppAuthFuture<InnerFuture<B, S>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Service::<Request<B>>::poll_ready(&mut self.inner, cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        WhatsAppAuthFuture {
+            state: FinishState::Running {
+                future: self.inner.call(req),
+            },
+            cell: self.cell.clone(),
+        }
+    }
+}
+
+/// The stack's future below the final classification.
+pub type InnerFuture<B, S> =
+    BufferBodyFuture<B, Retry<RefreshOn190, ValidateIfNeeded<Authorize<Classify<S>>>>>;
+
+pin_project! {
+    /// Response future of [`WhatsAppAuth`].
+    pub struct WhatsAppAuthFuture<F> {
+        #[pin]
+        state: FinishState<F>,
+        cell: TokenCell,
+    }
+}
+
+pin_project! {
+    #[project = FinishProj]
+    enum FinishState<F> {
+        Running { #[pin] future: F },
+        // A request that could not be replayed met an expired token: renew
+        // it before reporting, so the caller's next request goes through.
+        Refreshing { refresh: Pin<Box<dyn Future<Output = ()> + Send>>, error: Option<Error> },
+    }
+}
+
+impl<F, ResB> Future for WhatsAppAuthFuture<F>
+where
+    F: Future<Output = Result<Response<ResB>, BoxError>>,
+{
+    type Output = Result<Response<ResB>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                FinishProj::Running { future } => {
+                    let res = ready!(future.poll(cx))?;
+                    let Some(err) = res.extensions().get::<GraphError>() else {
+                        return Poll::Ready(Ok(res));
+                    };
+                    if !err.kind().is_auth() {
+                        return Poll::Ready(Ok(res));
+                    }
+                    let err = err.clone();
+                    let not_replayed = res.extensions().get::<NotReplayable>().copied();
+                    let generation = res.extensions().get::<TokenGeneration>().copied();
+                    match (not_replayed, generation) {
+                        (Some(NotReplayable { limit }), Some(TokenGeneration(seen)))
+                            if err.kind() == ErrorKind::TokenExpired && this.cell.can_refresh() =>
+                        {
+                            let cell = this.cell.clone();
+                            this.state.set(FinishState::Refreshing {
+                                refresh: Box::pin(async move {
+                                    cell.refresh_after_rejection(seen).await
+                                }),
+                                error: Some(Error::NotReplayed { limit, source: err }),
+                            });
+                        }
+                        _ => return Poll::Ready(Err(Error::Graph(err).into())),
+                    }
+                }
+                FinishProj::Refreshing { refresh, error } => {
+                    ready!(refresh.as_mut().poll(cx));
+                    let error = error.take().expect("polled after completion");
+                    return Poll::Ready(Err(error.into()));
+                }
+            }
+        }
+    }
+}
