@@ -1,0 +1,554 @@
+//! An in-process fake of the Graph API endpoints the crate touches, served by
+//! hyper on 127.0.0.1. The quickstart example and the tests run against it.
+//!
+//! It answers as Graph documents: `Authorization: Bearer` tokens, error 190
+//! with subcodes, `appsecret_proof` checked when an app secret is set, the
+//! `fb_exchange_token` exchange, and knobs for the faults tests need.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tower_whatsapp_auth::{appsecret_proof, Secret};
+
+/// How the fake answers `/oauth/access_token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeMode {
+    /// Issue a new token.
+    Issue,
+    /// `500` with an HTML body.
+    ServerError,
+    /// Never answer.
+    Hang,
+    /// Refuse with 190 (as Graph does for an expired or revoked token).
+    Refuse,
+}
+
+/// A canned answer for the next message request, ahead of normal handling.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// `status` with a Graph error `code` (e.g. 400 / 130429).
+    GraphError {
+        status: u16,
+        code: i64,
+        subcode: Option<i64>,
+    },
+    /// A `502` HTML page, as a proxy would send.
+    BadGatewayHtml,
+    /// Revoke the token used (190 with this subcode, now and from then on).
+    Revoke { subcode: i64 },
+}
+
+/// What the fake starts with.
+#[derive(Debug, Clone)]
+pub struct FakeConfig {
+    pub app_id: String,
+    /// When set, every call must carry a valid `appsecret_proof`.
+    pub app_secret: Option<String>,
+    pub phone_number_id: String,
+    pub token: String,
+    /// The first token expires after this many accepted messages.
+    pub token_uses: Option<u64>,
+    /// HTTP status for 190 answers: 400 (classic Graph) or 401 (Cloud API,
+    /// with `WWW-Authenticate`).
+    pub status_190: u16,
+    /// Real Graph refuses to exchange an expired token; the seed's flow
+    /// (refresh after 190) only works where it does not. Default: accept.
+    pub exchange_accepts_expired: bool,
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        FakeConfig {
+            app_id: "1234567890".into(),
+            app_secret: None,
+            phone_number_id: "106540352242922".into(),
+            token: "EAAFakeInitialToken0000000000000000".into(),
+            token_uses: None,
+            status_190: 401,
+            exchange_accepts_expired: true,
+        }
+    }
+}
+
+/// Counters, read with [`FakeGraph::counters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub exchanges: u64,
+    pub validations: u64,
+    pub message_requests: u64,
+    pub messages_accepted: u64,
+    pub rejected_190: u64,
+    /// Requests whose URL carried `client_secret` or `access_token`.
+    pub secrets_in_url: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TokenState {
+    uses_left: Option<u64>,
+    revoked: Option<i64>,
+}
+
+impl TokenState {
+    fn expired(&self) -> bool {
+        self.uses_left == Some(0)
+    }
+}
+
+struct State {
+    config: FakeConfig,
+    tokens: HashMap<String, TokenState>,
+    counters: Counters,
+    bodies: Vec<Bytes>,
+    faults: VecDeque<Fault>,
+    exchange_mode: ExchangeMode,
+    exchange_delay: Duration,
+    issued: u64,
+}
+
+/// A running fake; stops accepting when dropped.
+pub struct FakeGraph {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeGraph {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+impl FakeGraph {
+    /// Starts the fake on a free port of 127.0.0.1.
+    pub async fn start(config: FakeConfig) -> FakeGraph {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
+        let addr = listener.local_addr().expect("local addr");
+        let mut tokens = HashMap::new();
+        tokens.insert(
+            config.token.clone(),
+            TokenState {
+                uses_left: config.token_uses,
+                revoked: None,
+            },
+        );
+        let state = Arc::new(Mutex::new(State {
+            config,
+            tokens,
+            counters: Counters::default(),
+            bodies: Vec::new(),
+            faults: VecDeque::new(),
+            exchange_mode: ExchangeMode::Issue,
+            exchange_delay: Duration::ZERO,
+            issued: 0,
+        }));
+        let shared = state.clone();
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| handle(state.clone(), req));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        FakeGraph {
+            addr,
+            state,
+            accept,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, for `GRAPH_API_BASE`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The messages endpoint for the configured phone number.
+    pub fn messages_url(&self, version: &str) -> String {
+        let phone = self.lock().config.phone_number_id.clone();
+        format!("{}/{version}/{phone}/messages", self.base_url())
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.lock().counters
+    }
+
+    /// Every message request body received, in arrival order.
+    pub fn bodies(&self) -> Vec<Bytes> {
+        self.lock().bodies.clone()
+    }
+
+    pub fn push_fault(&self, fault: Fault) {
+        self.lock().faults.push_back(fault);
+    }
+
+    pub fn set_exchange_mode(&self, mode: ExchangeMode) {
+        self.lock().exchange_mode = mode;
+    }
+
+    /// Delays every exchange answer, so concurrent rejections pile up.
+    pub fn set_exchange_delay(&self, delay: Duration) {
+        self.lock().exchange_delay = delay;
+    }
+
+    /// Adds a valid token (e.g. one an operator rotated in).
+    pub fn add_token(&self, token: &str) {
+        self.lock()
+            .tokens
+            .insert(token.to_owned(), TokenState::default());
+    }
+
+    /// Expires every token known so far.
+    pub fn expire_all(&self) {
+        for state in self.lock().tokens.values_mut() {
+            state.uses_left = Some(0);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+}
+
+fn json(status: u16, body: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap()
+}
+
+fn graph_error(
+    status: u16,
+    code: i64,
+    subcode: Option<i64>,
+    message: &str,
+) -> Response<Full<Bytes>> {
+    let sub = subcode
+        .map(|s| format!(",\"error_subcode\":{s}"))
+        .unwrap_or_default();
+    let body = format!(
+        r#"{{"error":{{"message":"{message}","type":"OAuthException","code":{code}{sub},"fbtrace_id":"AFakeTrace{code}"}}}}"#
+    );
+    let mut res = json(status, body);
+    if status == 401 {
+        res.headers_mut().insert(
+            "www-authenticate",
+            format!("OAuth \"Facebook Platform\" \"invalid_token\" \"{message}\"")
+                .parse()
+                .unwrap(),
+        );
+    }
+    res
+}
+
+fn html(status: u16, page: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/html")
+        .body(Full::new(Bytes::from(page.to_owned())))
+        .unwrap()
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+}
+
+fn form_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+enum Auth {
+    Ok(String),
+    Refused(Response<Full<Bytes>>),
+}
+
+/// Checks the bearer token and `appsecret_proof` of a request.
+fn authenticate(state: &mut State, req: &http::request::Parts, count_use: bool) -> Auth {
+    let status = state.config.status_190;
+    let query = req.uri.query().unwrap_or("");
+    let token = req
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("OAuth "))
+        })
+        .map(str::to_owned);
+    let Some(token) = token else {
+        return Auth::Refused(graph_error(
+            400,
+            2500,
+            None,
+            "An active access token must be used to query information about the current user.",
+        ));
+    };
+    if let Some(secret) = &state.config.app_secret {
+        let expected = appsecret_proof(&Secret::new(secret.as_str()), &Secret::new(token.as_str()));
+        if query_param(query, "appsecret_proof") != Some(expected.as_str()) {
+            return Auth::Refused(graph_error(
+                400,
+                100,
+                None,
+                "Invalid appsecret_proof provided in the API argument",
+            ));
+        }
+    }
+    let Some(tok) = state.tokens.get_mut(&token) else {
+        state.counters.rejected_190 += 1;
+        return Auth::Refused(graph_error(
+            status,
+            190,
+            None,
+            "Invalid OAuth access token - Cannot parse access token",
+        ));
+    };
+    if let Some(sub) = tok.revoked {
+        state.counters.rejected_190 += 1;
+        return Auth::Refused(graph_error(status, 190, Some(sub), "Error validating access token: The session has been invalidated because the user changed their password."));
+    }
+    if tok.expired() {
+        state.counters.rejected_190 += 1;
+        return Auth::Refused(graph_error(status, 190, Some(463), "Error validating access token: Session has expired on Tuesday, 25-Nov-26 10:00:00 PST."));
+    }
+    if count_use {
+        if let Some(left) = &mut tok.uses_left {
+            *left -= 1;
+        }
+    }
+    Auth::Ok(token)
+}
+
+async fn handle(
+    shared: Arc<Mutex<State>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return Ok(html(400, "bad body")),
+    };
+    let next = route(&mut shared.lock().unwrap(), &parts, body);
+    match next {
+        Next::Now(res) => Ok(res),
+        Next::Later(delay, res) => {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            match res {
+                Some(res) => Ok(res),
+                None => std::future::pending().await,
+            }
+        }
+    }
+}
+
+enum Next {
+    Now(Response<Full<Bytes>>),
+    /// After a delay; `None` never answers.
+    Later(Duration, Option<Response<Full<Bytes>>>),
+}
+
+fn route(state: &mut State, parts: &http::request::Parts, body: Bytes) -> Next {
+    let query = parts.uri.query().unwrap_or("");
+    let segments: Vec<&str> = parts.uri.path().trim_matches('/').split('/').collect();
+    if query_param(query, "client_secret").is_some() || query_param(query, "access_token").is_some()
+    {
+        state.counters.secrets_in_url += 1;
+    }
+    let phone = state.config.phone_number_id.clone();
+    match (parts.method.clone(), segments.as_slice()) {
+        (Method::POST, [_v, id, "messages"]) if *id == phone => {
+            state.counters.message_requests += 1;
+            state.bodies.push(body.clone());
+            if let Some(fault) = state.faults.pop_front() {
+                match fault {
+                    Fault::GraphError {
+                        status,
+                        code,
+                        subcode,
+                    } => {
+                        let message = format!("(#{code}) injected fault");
+                        return Next::Now(graph_error(status, code, subcode, &message));
+                    }
+                    Fault::BadGatewayHtml => {
+                        return Next::Now(html(502, "<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"));
+                    }
+                    Fault::Revoke { subcode } => {
+                        if let Some(token) = bearer(parts) {
+                            if let Some(t) = state.tokens.get_mut(&token) {
+                                t.revoked = Some(subcode);
+                            }
+                        }
+                    }
+                }
+            }
+            match authenticate(state, parts, true) {
+                Auth::Refused(res) => Next::Now(res),
+                Auth::Ok(_) => {
+                    let to = serde_json::from_slice::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|v| v.get("to").and_then(|t| t.as_str()).map(str::to_owned));
+                    let Some(to) = to else {
+                        return Next::Now(graph_error(
+                            400,
+                            100,
+                            None,
+                            "(#100) The parameter to is required.",
+                        ));
+                    };
+                    state.counters.messages_accepted += 1;
+                    let n = state.counters.messages_accepted;
+                    Next::Now(json(
+                        200,
+                        format!(
+                            r#"{{"messaging_product":"whatsapp","contacts":[{{"input":"{to}","wa_id":"{to}"}}],"messages":[{{"id":"wamid.FAKE{n:08}"}}]}}"#
+                        ),
+                    ))
+                }
+            }
+        }
+        (Method::GET, [_v, id]) if *id == phone || *id == "me" => {
+            state.counters.validations += 1;
+            match authenticate(state, parts, false) {
+                Auth::Refused(res) => Next::Now(res),
+                Auth::Ok(_) if *id == "me" => Next::Now(json(
+                    200,
+                    r#"{"id":"1000001","name":"Fake System User"}"#.into(),
+                )),
+                Auth::Ok(_) => Next::Now(json(
+                    200,
+                    format!(
+                        r#"{{"verified_name":"Fake Business","display_phone_number":"+1 555-010-0000","id":"{phone}","quality_rating":"GREEN"}}"#
+                    ),
+                )),
+            }
+        }
+        (_, [_v, "oauth", "access_token"]) => {
+            state.counters.exchanges += 1;
+            let form = if parts.method == Method::POST {
+                String::from_utf8_lossy(&body).into_owned()
+            } else {
+                query.to_owned()
+            };
+            let param = |name: &str| query_param(&form, name).map(form_decode);
+            let mode = state.exchange_mode;
+            let delay = state.exchange_delay;
+            let answer = match mode {
+                ExchangeMode::Hang => None,
+                ExchangeMode::ServerError => {
+                    Some(html(500, "<html><body>Internal Server Error</body></html>"))
+                }
+                ExchangeMode::Refuse => Some(graph_error(
+                    400,
+                    190,
+                    Some(460),
+                    "Error validating access token: The session has been invalidated.",
+                )),
+                ExchangeMode::Issue => Some(exchange(
+                    state,
+                    param("grant_type"),
+                    param("client_id"),
+                    param("client_secret"),
+                    param("fb_exchange_token"),
+                )),
+            };
+            Next::Later(delay, answer)
+        }
+        _ => Next::Now(graph_error(
+            400,
+            100,
+            None,
+            "Unsupported request - method type: get",
+        )),
+    }
+}
+
+fn bearer(parts: &http::request::Parts) -> Option<String> {
+    parts
+        .headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::to_owned)
+}
+
+fn exchange(
+    state: &mut State,
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    current: Option<String>,
+) -> Response<Full<Bytes>> {
+    if grant_type.as_deref() != Some("fb_exchange_token") {
+        return graph_error(400, 100, None, "Invalid grant_type");
+    }
+    if client_id.as_deref() != Some(state.config.app_id.as_str())
+        || client_secret.is_none()
+        || client_secret != state.config.app_secret
+    {
+        return graph_error(400, 1, None, "Error validating client secret.");
+    }
+    let Some(current) = current else {
+        return graph_error(400, 100, None, "Missing fb_exchange_token");
+    };
+    let status = state.config.status_190;
+    match state.tokens.get(&current) {
+        None => return graph_error(status, 190, None, "Invalid OAuth access token."),
+        Some(t) if t.revoked.is_some() => {
+            return graph_error(status, 190, t.revoked, "Session invalidated.")
+        }
+        Some(t) if t.expired() && !state.config.exchange_accepts_expired => {
+            return graph_error(
+                status,
+                190,
+                Some(463),
+                "Error validating access token: Session has expired.",
+            );
+        }
+        Some(_) => {}
+    }
+    state.issued += 1;
+    let token = format!("EAAFakeRefreshed{:04}{}", state.issued, "x".repeat(24));
+    state.tokens.insert(token.clone(), TokenState::default());
+    json(
+        200,
+        format!(r#"{{"access_token":"{token}","token_type":"bearer","expires_in":5183944}}"#),
+    )
+}

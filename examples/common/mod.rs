@@ -1,0 +1,6 @@
+//! Code shared by the examples and the tests: the embedded Graph API fake and
+//! the client stack with its batch sender.
+#![allow(dead_code)]
+
+pub mod fake_graph;
+pub mod sender;

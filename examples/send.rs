@@ -1,0 +1,149 @@
+//! Sends the same WhatsApp text message `--count` times through one client
+//! stack: hyper-util client, `WhatsAppAuthLayer`, and a tower timeout.
+//!
+//! ```text
+//! WHATSAPP_TOKEN=… WHATSAPP_PHONE_NUMBER_ID=… \
+//!   cargo run --release --example send -- --to 15551234567 --text "hi" --count 200 --concurrency 16
+//! ```
+//!
+//! Environment: `WHATSAPP_TOKEN` and `WHATSAPP_PHONE_NUMBER_ID` (required),
+//! `META_APP_ID` and `META_APP_SECRET` (optional: token refresh and
+//! `appsecret_proof`), `GRAPH_API_BASE` (default `https://graph.facebook.com`),
+//! `GRAPH_API_VERSION` (default the crate's current version).
+//!
+//! Exit codes: 0 every message accepted, 1 some failed, 2 bad arguments or
+//! environment.
+
+mod common;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use common::sender::{build_stack, send_batch, text_message};
+use tower_whatsapp_auth::{WhatsAppAuthLayer, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION};
+
+const USAGE: &str =
+    "usage: send --to <E.164 digits> --text <message> [--count N (1)] [--concurrency N (1)]";
+
+struct Args {
+    to: String,
+    text: String,
+    count: usize,
+    concurrency: usize,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let (mut to, mut text, mut count, mut concurrency) = (None, None, 1, 1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--to" => to = Some(value()?),
+            "--text" => text = Some(value()?),
+            "--count" => {
+                count = value()?
+                    .parse()
+                    .map_err(|_| "--count takes a whole number".to_owned())?
+            }
+            "--concurrency" => {
+                concurrency = value()?
+                    .parse()
+                    .map_err(|_| "--concurrency takes a whole number".to_owned())?;
+                if concurrency == 0 {
+                    return Err("--concurrency must be at least 1".into());
+                }
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(Args {
+        to: to.ok_or("--to is required")?,
+        text: text.ok_or("--text is required")?,
+        count,
+        concurrency,
+    })
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(why) => {
+            if !why.is_empty() {
+                eprintln!("error: {why}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let (Some(token), Some(phone)) = (env("WHATSAPP_TOKEN"), env("WHATSAPP_PHONE_NUMBER_ID"))
+    else {
+        for name in ["WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"] {
+            if env(name).is_none() {
+                eprintln!("error: environment variable {name} is required but not set");
+            }
+        }
+        return ExitCode::from(2);
+    };
+    let base = env("GRAPH_API_BASE").unwrap_or_else(|| DEFAULT_GRAPH_BASE.to_owned());
+    let version = env("GRAPH_API_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.to_owned());
+
+    let mut auth = WhatsAppAuthLayer::new(token)
+        .phone_number_id(phone.as_str())
+        .graph_base(base.as_str())
+        .graph_version(version.as_str());
+    match (env("META_APP_ID"), env("META_APP_SECRET")) {
+        (Some(id), Some(secret)) => {
+            println!("app credentials set: token refresh and appsecret_proof enabled");
+            auth = auth.app_credentials(id, secret);
+        }
+        (None, Some(secret)) => {
+            println!("META_APP_SECRET set without META_APP_ID: appsecret_proof enabled, token refresh disabled");
+            auth = auth.app_secret(secret);
+        }
+        (Some(_), None) => {
+            println!("META_APP_ID set without META_APP_SECRET: token refresh disabled")
+        }
+        (None, None) => println!("no app credentials: an expiring token will not be refreshed"),
+    }
+    if let Err(e) = auth.check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+
+    let (stack, cell) = build_stack(auth, Duration::from_secs(30));
+    let url = format!(
+        "{}/{}/{}/messages",
+        base.trim_end_matches('/'),
+        version,
+        phone
+    );
+    println!(
+        "sending {} message(s) to {}, {} in flight",
+        args.count, args.to, args.concurrency
+    );
+    let summary = send_batch(
+        stack,
+        &url,
+        text_message(&args.to, &args.text),
+        args.count,
+        args.concurrency,
+        true,
+    )
+    .await;
+    summary.print();
+    let stats = cell.stats();
+    println!(
+        "token: generation {}, {} exchange(s), {} validation(s)",
+        stats.generation, stats.exchanges, stats.validations
+    );
+    if summary.sent == args.count {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
