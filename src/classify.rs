@@ -89,7 +89,7 @@ impl<S> Layer<S> for ClassifyLayer {
 }
 
 /// Middleware that parses Graph error bodies into a [`GraphError`] response
-/// extension. See the [module docs](crate::classify).
+/// extension. See the [module docs](mod@crate::classify).
 #[derive(Debug, Clone)]
 pub struct Classify<S> {
     inner: S,

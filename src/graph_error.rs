@@ -27,6 +27,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::StatusCode;
 use serde::Deserialize;
@@ -147,6 +148,13 @@ pub fn hint(code: i64, subcode: Option<i64>) -> &'static str {
 /// redacted, because Graph quotes malformed tokens back in its messages.
 #[derive(Clone, PartialEq, Eq)]
 pub struct GraphError {
+    // Shared, so the error a refresh failure leaves behind is cheap to hand
+    // to every waiting request.
+    inner: Arc<Fields>,
+}
+
+#[derive(PartialEq, Eq)]
+struct Fields {
     status: StatusCode,
     code: i64,
     subcode: Option<i64>,
@@ -213,98 +221,102 @@ impl GraphError {
         let p = envelope.error;
         let code = p.code.as_ref()?.value()?;
         Some(GraphError {
-            status,
-            code,
-            subcode: p.error_subcode.as_ref().and_then(Number::value),
-            error_type: clean(p.error_type.unwrap_or_default()),
-            message: clean(p.message.unwrap_or_default()),
-            fbtrace_id: p.fbtrace_id.map(clean),
-            user_title: p.error_user_title.map(clean),
-            user_message: p.error_user_msg.map(clean),
+            inner: Arc::new(Fields {
+                status,
+                code,
+                subcode: p.error_subcode.as_ref().and_then(Number::value),
+                error_type: clean(p.error_type.unwrap_or_default()),
+                message: clean(p.message.unwrap_or_default()),
+                fbtrace_id: p.fbtrace_id.map(clean),
+                user_title: p.error_user_title.map(clean),
+                user_message: p.error_user_msg.map(clean),
+            }),
         })
     }
 
     /// Builds an error by hand, e.g. for tests or fakes.
     pub fn new(status: StatusCode, code: i64, subcode: Option<i64>, message: &str) -> GraphError {
         GraphError {
-            status,
-            code,
-            subcode,
-            error_type: "OAuthException".to_owned(),
-            message: clean(message.to_owned()),
-            fbtrace_id: None,
-            user_title: None,
-            user_message: None,
+            inner: Arc::new(Fields {
+                status,
+                code,
+                subcode,
+                error_type: "OAuthException".to_owned(),
+                message: clean(message.to_owned()),
+                fbtrace_id: None,
+                user_title: None,
+                user_message: None,
+            }),
         }
     }
 
     /// The HTTP status Graph answered with.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.inner.status
     }
     /// Graph's `code`.
     pub fn code(&self) -> i64 {
-        self.code
+        self.inner.code
     }
     /// Graph's `error_subcode`, when present.
     pub fn subcode(&self) -> Option<i64> {
-        self.subcode
+        self.inner.subcode
     }
     /// Graph's `type` (e.g. `OAuthException`). Informational only.
     pub fn error_type(&self) -> &str {
-        &self.error_type
+        &self.inner.error_type
     }
     /// Graph's `message`, with token-like words redacted.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
     /// Graph's `fbtrace_id`, to quote to Meta support.
     pub fn fbtrace_id(&self) -> Option<&str> {
-        self.fbtrace_id.as_deref()
+        self.inner.fbtrace_id.as_deref()
     }
     /// Graph's `error_user_title`, when present.
     pub fn user_title(&self) -> Option<&str> {
-        self.user_title.as_deref()
+        self.inner.user_title.as_deref()
     }
     /// Graph's `error_user_msg`, when present.
     pub fn user_message(&self) -> Option<&str> {
-        self.user_message.as_deref()
+        self.inner.user_message.as_deref()
     }
     /// What the error means; see [`classify`].
     pub fn kind(&self) -> ErrorKind {
-        classify(self.code, self.subcode)
+        classify(self.inner.code, self.inner.subcode)
     }
     /// What to do about it; see [`hint`].
     pub fn hint(&self) -> &'static str {
-        hint(self.code, self.subcode)
+        hint(self.inner.code, self.inner.subcode)
     }
 }
 
 impl fmt::Debug for GraphError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GraphError")
-            .field("status", &self.status.as_u16())
-            .field("code", &self.code)
-            .field("subcode", &self.subcode)
+            .field("status", &self.inner.status.as_u16())
+            .field("code", &self.inner.code)
+            .field("subcode", &self.inner.subcode)
             .field("kind", &self.kind())
-            .field("type", &self.error_type)
-            .field("message", &self.message)
-            .field("fbtrace_id", &self.fbtrace_id)
+            .field("type", &self.inner.error_type)
+            .field("message", &self.inner.message)
+            .field("fbtrace_id", &self.inner.fbtrace_id)
             .finish()
     }
 }
 
 impl fmt::Display for GraphError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (code {}", self.kind(), self.code)?;
-        if let Some(sub) = self.subcode {
+        write!(f, "{} (code {}", self.kind(), self.inner.code)?;
+        if let Some(sub) = self.inner.subcode {
             write!(f, ", subcode {sub}")?;
         }
-        write!(f, ", HTTP {}", self.status.as_u16())?;
-        if let Some(trace) = &self.fbtrace_id {
+        write!(f, ", HTTP {}", self.inner.status.as_u16())?;
+        if let Some(trace) = &self.inner.fbtrace_id {
             write!(f, ", fbtrace_id {trace}")?;
         }
-        write!(f, "): {}; {}", self.message, self.hint())
+        write!(f, "): {}; {}", self.inner.message, self.hint())
     }
 }
 
