@@ -1,0 +1,148 @@
+//! The `send` example's interface, checked from the outside: its flags,
+//! environment variables and exit codes, run against the embedded fake.
+
+#[path = "../examples/common/mod.rs"]
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use common::fake_graph::{FakeConfig, FakeGraph, Fault};
+
+/// `cargo test` builds the examples next to the test binaries' `deps` folder.
+fn send_binary() -> PathBuf {
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let bin = deps
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(format!("send{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "build the examples first: {}", bin.display());
+    bin
+}
+
+async fn run(envs: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = tokio::process::Command::new(send_binary());
+    cmd.env_clear().args(args);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().await.unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_through_an_expiry_and_exits_zero() {
+    let config = FakeConfig {
+        app_secret: Some("s3cret".into()),
+        token_uses: Some(20),
+        ..FakeConfig::default()
+    };
+    let fake = FakeGraph::start(config.clone()).await;
+    let base = fake.base_url();
+    let out = run(
+        &[
+            ("WHATSAPP_TOKEN", &config.token),
+            ("WHATSAPP_PHONE_NUMBER_ID", &config.phone_number_id),
+            ("META_APP_ID", &config.app_id),
+            ("META_APP_SECRET", "s3cret"),
+            ("GRAPH_API_BASE", &base),
+        ],
+        &[
+            "--to",
+            "15551234567",
+            "--text",
+            "hi",
+            "--count",
+            "200",
+            "--concurrency",
+            "16",
+        ],
+    )
+    .await;
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("summary: 200 sent, 0 failed"), "{shown}");
+    assert_eq!(fake.counters().exchanges, 1);
+    assert_eq!(fake.counters().messages_accepted, 200);
+    assert!(!shown.contains("s3cret") && !shown.contains(&config.token));
+}
+
+#[tokio::test]
+async fn a_missing_variable_exits_2_naming_it() {
+    let out = run(
+        &[("WHATSAPP_TOKEN", "EAAG")],
+        &["--to", "1", "--text", "hi"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("WHATSAPP_PHONE_NUMBER_ID"),
+        "{}",
+        text(&out)
+    );
+    let out = run(
+        &[("WHATSAPP_PHONE_NUMBER_ID", "1")],
+        &["--to", "1", "--text", "hi"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("WHATSAPP_TOKEN"));
+}
+
+#[tokio::test]
+async fn bad_arguments_exit_2() {
+    let env = [
+        ("WHATSAPP_TOKEN", "EAAG"),
+        ("WHATSAPP_PHONE_NUMBER_ID", "1"),
+    ];
+    for args in [
+        &["--text", "hi"][..],
+        &["--to", "1", "--text", "hi", "--count", "x"],
+        &["--to", "1", "--text", "hi", "--bogus"],
+    ] {
+        let out = run(&env, args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_exits_nonzero_with_the_reason_grouped() {
+    let config = FakeConfig::default();
+    let fake = FakeGraph::start(config.clone()).await;
+    fake.push_fault(Fault::Revoke { subcode: 460 });
+    let base = fake.base_url();
+    let out = run(
+        &[
+            ("WHATSAPP_TOKEN", &config.token),
+            ("WHATSAPP_PHONE_NUMBER_ID", &config.phone_number_id),
+            ("GRAPH_API_BASE", &base),
+        ],
+        &["--to", "1555", "--text", "hi", "--count", "5"],
+    )
+    .await;
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("summary: 0 sent, 5 failed"), "{shown}");
+    assert!(
+        shown.contains("token revoked (Graph code 190/460"),
+        "{shown}"
+    );
+    assert!(shown.contains("not sent, token dead"), "{shown}");
+    assert_eq!(
+        fake.counters().message_requests,
+        1,
+        "after the first 190/460 nothing is sent"
+    );
+}
