@@ -138,8 +138,8 @@ async fn main() -> ExitCode {
     summary.print();
     let stats = cell.stats();
     println!(
-        "token: generation {}, {} exchange(s), {} validation(s)",
-        stats.generation, stats.exchanges, stats.validations
+        "token: generation {}, {} renewal(s), {} validation(s)",
+        stats.generation, stats.refreshes, stats.validations
     );
     if summary.sent == args.count {
         ExitCode::SUCCESS

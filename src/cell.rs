@@ -3,15 +3,17 @@
 //! The current token lives in an `Arc<Credential>` behind a `RwLock` that is
 //! written only when the token or its health changes; readers clone the
 //! `Arc` and find the `Authorization` value and `appsecret_proof` already
-//! computed. Refresh and validation are single-flight through two async
+//! computed, and the deadlines (next validation, refresh ahead of expiry) in
+//! atomics. Renewal and validation are single-flight through two async
 //! mutexes: the first caller does the work while the rest queue, and each
-//! waiter re-checks the state when its turn comes, so a finished refresh is
-//! never repeated. A caller dropped mid-refresh releases its mutex, and the
-//! next waiter simply does the work: the state never wedges.
+//! waiter re-checks the state when its turn comes, so finished work is never
+//! repeated. A caller dropped mid-renewal releases its mutex and the next
+//! waiter does the work: the state never wedges.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::header::AUTHORIZATION;
 use http::uri::PathAndQuery;
@@ -22,6 +24,10 @@ use tower_service::Service;
 
 use crate::config::Config;
 use crate::graph_call::{self, GraphClient, Validation};
+use crate::source::{
+    Expiry, FbExchange, FetchContext, FetchReason, StaticToken, Token, TokenSource,
+};
+use crate::store::{lineage_of, StoredToken};
 use crate::{appsecret_proof, Error, ErrorKind, GraphError, RefreshError, ReplayBody, Secret};
 
 /// Shared token state for one stack and all its clones. Build it with
@@ -35,23 +41,32 @@ pub struct TokenCell {
 
 struct Shared {
     config: Config,
+    source: Arc<dyn TokenSource>,
     current: RwLock<Arc<Credential>>,
-    refresh_lock: tokio::sync::Mutex<u32>,
+    renew_lock: tokio::sync::Mutex<RenewState>,
     validate_lock: tokio::sync::Mutex<()>,
+    started: AtomicBool,
     graph: GraphClient,
     epoch: Instant,
-    exchanges: AtomicU64,
+    refreshes: AtomicU64,
     validations: AtomicU64,
+}
+
+/// Guarded by the renewal mutex.
+struct RenewState {
+    failures: u32,
+    /// Fingerprint of the configured token the current one descends from.
+    lineage: String,
 }
 
 /// Counters a cell keeps, for metrics and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct TokenStats {
-    /// Token generation in use: 0 for the configured token, +1 per refresh.
+    /// Token generation in use: 0 for the first token, +1 per renewal.
     pub generation: u64,
-    /// Token exchanges attempted.
-    pub exchanges: u64,
+    /// Renewals attempted (token exchanges, for `fb_exchange_token`).
+    pub refreshes: u64,
     /// Validation calls made.
     pub validations: u64,
 }
@@ -63,20 +78,36 @@ pub(crate) struct Credential {
     bearer: Option<HeaderValue>,
     proof: Option<Arc<str>>,
     health: Health,
-    /// Nanoseconds since the cell's epoch before which no validation is due.
+    // Deadlines in nanoseconds since the cell's epoch; NEVER when none.
+    expires_at: AtomicU64,
+    refresh_at: AtomicU64,
     validate_after: AtomicU64,
 }
 
 #[derive(Clone)]
 enum Health {
     Live,
-    BackingOff { until: Instant, error: RefreshError },
-    Dead(GraphError),
+    /// No token yet (a source with no initial token); `error` when the last
+    /// fetch failed and `retry_at` has not come.
+    Pending {
+        retry_at: Instant,
+        error: Option<RefreshError>,
+    },
+    BackingOff {
+        until: Instant,
+        error: RefreshError,
+    },
+    Dead {
+        cause: GraphError,
+        recheck_at: Instant,
+    },
     Misconfigured(String),
 }
 
+const NEVER: u64 = u64::MAX;
+
 impl Credential {
-    fn new(generation: u64, token: Secret, config: &Config, validate_after: u64) -> Credential {
+    fn new(generation: u64, token: Secret, config: &Config) -> Credential {
         let bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose())).ok();
         let health = match &bearer {
             Some(_) if !token.expose().is_empty() => Health::Live,
@@ -101,18 +132,36 @@ impl Credential {
             bearer,
             proof,
             health,
-            validate_after: AtomicU64::new(validate_after),
+            expires_at: AtomicU64::new(NEVER),
+            refresh_at: AtomicU64::new(NEVER),
+            validate_after: AtomicU64::new(0),
+        }
+    }
+
+    fn pending(error: Option<RefreshError>, retry_at: Instant) -> Credential {
+        Credential {
+            generation: 0,
+            token: Secret::new(""),
+            bearer: None,
+            proof: None,
+            health: Health::Pending { retry_at, error },
+            expires_at: AtomicU64::new(NEVER),
+            refresh_at: AtomicU64::new(NEVER),
+            validate_after: AtomicU64::new(0),
         }
     }
 
     fn with_health(&self, health: Health) -> Credential {
+        let copy = |a: &AtomicU64| AtomicU64::new(a.load(Ordering::Acquire));
         Credential {
             generation: self.generation,
             token: self.token.clone(),
             bearer: self.bearer.clone(),
             proof: self.proof.clone(),
             health,
-            validate_after: AtomicU64::new(self.validate_after.load(Ordering::Relaxed)),
+            expires_at: copy(&self.expires_at),
+            refresh_at: copy(&self.refresh_at),
+            validate_after: copy(&self.validate_after),
         }
     }
 
@@ -124,10 +173,23 @@ impl Credential {
         &self.token
     }
 
+    fn is_live(&self) -> bool {
+        matches!(self.health, Health::Live)
+    }
+
     /// Why this token must not be sent, if it must not.
     pub(crate) fn unusable(&self) -> Option<Error> {
         match &self.health {
             Health::Live => None,
+            Health::Pending { retry_at, error } => Some(match error {
+                Some(error) => Error::Refresh(RefreshError::BackingOff {
+                    remaining: retry_at.saturating_duration_since(Instant::now()),
+                    last: Box::new(error.clone()),
+                }),
+                None => Error::Refresh(RefreshError::Source(Arc::from(
+                    "no token fetched yet (the ValidateIfNeeded layer fetches it)",
+                ))),
+            }),
             Health::BackingOff { until, error } => {
                 let now = Instant::now();
                 (now < *until).then(|| {
@@ -137,7 +199,7 @@ impl Credential {
                     })
                 })
             }
-            Health::Dead(cause) => Some(Error::TokenDead {
+            Health::Dead { cause, .. } => Some(Error::TokenDead {
                 cause: cause.clone(),
             }),
             Health::Misconfigured(why) => Some(Error::Config(why.clone())),
@@ -150,11 +212,6 @@ impl Credential {
         if let Some(bearer) = &self.bearer {
             req.headers_mut().insert(AUTHORIZATION, bearer.clone());
         }
-        self.apply_proof(req);
-    }
-
-    /// Sets the `appsecret_proof` query parameter, replacing any present.
-    pub(crate) fn apply_proof<B>(&self, req: &mut Request<B>) {
         if let Some(proof) = &self.proof {
             if let Some(uri) = with_query_pair(req.uri(), proof) {
                 *req.uri_mut() = uri;
@@ -163,7 +220,9 @@ impl Credential {
     }
 }
 
-fn with_query_pair(uri: &Uri, pair: &str) -> Option<Uri> {
+/// `uri` with `name=value` (given as `pair`) set in its query, replacing any
+/// earlier value of `name`.
+pub(crate) fn with_query_pair(uri: &Uri, pair: &str) -> Option<Uri> {
     let name = &pair[..=pair.find('=')?];
     let path = uri.path();
     let query = uri.query().unwrap_or("");
@@ -182,7 +241,16 @@ fn with_query_pair(uri: &Uri, pair: &str) -> Option<Uri> {
     Uri::from_parts(parts).ok()
 }
 
-const NEVER: u64 = u64::MAX;
+/// A uniformly random fraction in [0, 1), from std's randomly keyed hasher.
+fn random_fraction() -> f64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0x5eed);
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(NEVER - 1)
+}
 
 impl TokenCell {
     pub(crate) fn new<S, ResB>(config: Config, service: S) -> TokenCell
@@ -193,44 +261,80 @@ impl TokenCell {
         ResB: http_body::Body<Data = bytes::Bytes> + Send + 'static,
         ResB::Error: Into<BoxError>,
     {
-        let validate_after = if config.validation_interval.is_some() {
-            0
-        } else {
-            NEVER
+        let source: Arc<dyn TokenSource> = match (&config.source, &config.token) {
+            (Some(source), _) => source.clone(),
+            (None, Some(token)) if config.app_credentials().is_some() => {
+                Arc::new(FbExchange::new(token.clone()))
+            }
+            (None, token) => Arc::new(StaticToken::new(
+                token.clone().unwrap_or_else(|| Secret::new("")),
+            )),
         };
-        let first = Credential::new(0, config.token.clone(), &config, validate_after);
-        TokenCell {
+        let epoch = Instant::now();
+        let (first, lineage) = match source.initial() {
+            Some(Ok(token)) => {
+                let lineage = lineage_of(&token.value);
+                (
+                    Credential::new(0, token.value.clone(), &config),
+                    Some((lineage, token.expiry)),
+                )
+            }
+            Some(Err(error)) => (Credential::pending(Some(error), epoch), None),
+            None => (Credential::pending(None, epoch), None),
+        };
+        let cell = TokenCell {
             shared: Arc::new(Shared {
                 current: RwLock::new(Arc::new(first)),
-                config,
-                refresh_lock: tokio::sync::Mutex::new(0),
+                renew_lock: tokio::sync::Mutex::new(RenewState {
+                    failures: 0,
+                    lineage: lineage.as_ref().map(|l| l.0.clone()).unwrap_or_default(),
+                }),
                 validate_lock: tokio::sync::Mutex::new(()),
+                // Nothing to do before the first request unless a store must be read.
+                started: AtomicBool::new(config.store.is_none() && lineage.is_some()),
+                source,
+                config,
                 graph: GraphClient::new(service),
-                epoch: Instant::now(),
-                exchanges: AtomicU64::new(0),
+                epoch,
+                refreshes: AtomicU64::new(0),
                 validations: AtomicU64::new(0),
             }),
+        };
+        if let Some((_, expiry)) = lineage {
+            let cred = cell.current();
+            cell.set_expiry(&cred, expiry);
+            if cell.shared.config.validation_interval.is_none() {
+                cred.validate_after.store(NEVER, Ordering::Release);
+            }
         }
+        cell
     }
 
-    /// Counters: generation in use, exchanges and validations so far.
+    /// Counters: generation in use, renewals and validations so far.
     pub fn stats(&self) -> TokenStats {
         TokenStats {
             generation: self.current().generation,
-            exchanges: self.shared.exchanges.load(Ordering::Relaxed),
+            refreshes: self.shared.refreshes.load(Ordering::Relaxed),
             validations: self.shared.validations.load(Ordering::Relaxed),
         }
     }
 
-    /// Whether the token can be renewed (app id and app secret configured).
+    /// Whether the token source can produce a new token (for a plain token:
+    /// whether app id and app secret are configured).
     pub fn can_refresh(&self) -> bool {
-        self.shared.config.app_credentials().is_some()
+        self.shared.source.can_renew()
     }
 
     /// The error a request would fail with right now without being sent, if
     /// any (dead token, refresh backing off, bad configuration).
     pub fn blocked(&self) -> Option<Error> {
         self.current().unusable()
+    }
+
+    /// Time left before the current token expires, when known.
+    pub fn expires_in(&self) -> Option<Duration> {
+        let at = self.current().expires_at.load(Ordering::Acquire);
+        (at != NEVER).then(|| Duration::from_nanos(at.saturating_sub(self.now_nanos())))
     }
 
     pub(crate) fn current(&self) -> Arc<Credential> {
@@ -242,19 +346,62 @@ impl TokenCell {
     }
 
     fn now_nanos(&self) -> u64 {
-        let nanos = Instant::now().duration_since(self.shared.epoch).as_nanos();
-        u64::try_from(nanos).unwrap_or(NEVER - 1)
+        duration_nanos(Instant::now().duration_since(self.shared.epoch))
     }
 
     fn nanos_after(&self, delay: Duration) -> u64 {
-        self.now_nanos()
-            .saturating_add(u64::try_from(delay.as_nanos()).unwrap_or(NEVER))
+        self.now_nanos().saturating_add(duration_nanos(delay))
     }
 
-    /// Whether `cred` was validated recently enough to skip validation.
-    pub(crate) fn is_validated(&self, cred: &Credential) -> bool {
-        let after = cred.validate_after.load(Ordering::Acquire);
-        after == NEVER || self.now_nanos() < after
+    fn instant_of(&self, nanos: u64) -> Option<Instant> {
+        (nanos != NEVER).then(|| self.shared.epoch + Duration::from_nanos(nanos))
+    }
+
+    /// Whether `cred` can be sent as it is: live, validated within the
+    /// interval, and not due for renewal. One clock read, two atomic loads.
+    pub(crate) fn is_ready(&self, cred: &Credential) -> bool {
+        if !cred.is_live() {
+            return false;
+        }
+        let now = self.now_nanos();
+        now < cred.validate_after.load(Ordering::Acquire)
+            && now < cred.refresh_at.load(Ordering::Acquire)
+    }
+
+    /// Records what is known of `cred`'s expiry and plans its renewal: the
+    /// window is the larger of the configured minimum and a fraction of the
+    /// lifetime left, plus up to `refresh_jitter` of it at random, so that
+    /// replicas do not renew in lockstep.
+    fn set_expiry(&self, cred: &Credential, expiry: Expiry) {
+        let Expiry::In(left) = expiry else {
+            if expiry == Expiry::Never {
+                cred.expires_at.store(NEVER, Ordering::Release);
+                cred.refresh_at.store(NEVER, Ordering::Release);
+            }
+            return;
+        };
+        let config = &self.shared.config;
+        let window = config
+            .refresh_window
+            .max(left.mul_f64(config.refresh_window_fraction.clamp(0.0, 1.0)));
+        let window =
+            window + window.mul_f64(config.refresh_jitter.clamp(0.0, 1.0) * random_fraction());
+        cred.expires_at
+            .store(self.nanos_after(left), Ordering::Release);
+        let refresh_at = if self.shared.source.can_renew() {
+            self.nanos_after(left.saturating_sub(window))
+        } else {
+            NEVER
+        };
+        cred.refresh_at.store(refresh_at, Ordering::Release);
+    }
+
+    fn replace(&self, next: Credential) {
+        *self
+            .shared
+            .current
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
     }
 
     /// Replaces the health of generation `generation`, if it is still current.
@@ -271,107 +418,308 @@ impl TokenCell {
         true
     }
 
+    fn mark_dead(&self, generation: u64, cause: GraphError) {
+        let recheck_at = Instant::now() + self.shared.config.dead_recheck;
+        tracing::warn!(
+            generation,
+            code = cause.code(),
+            subcode = ?cause.subcode(),
+            hint = cause.hint(),
+            "access token is dead; requests fail without being sent until the token source yields a different token"
+        );
+        self.set_health(generation, Health::Dead { cause, recheck_at });
+    }
+
     /// Records that Graph refused the token of `generation`. A token that a
-    /// refresh cannot repair is marked dead, so requests stop going out.
+    /// renewal cannot repair is marked dead, so requests stop going out.
     pub(crate) fn observe_rejection(&self, generation: u64, err: &GraphError) {
         let kind = err.kind();
         if !kind.is_token_rejected() || (kind == ErrorKind::TokenExpired && self.can_refresh()) {
             return;
         }
         let cred = self.current();
-        if cred.generation == generation
-            && matches!(cred.health, Health::Live)
-            && self.set_health(generation, Health::Dead(err.clone()))
+        if cred.generation == generation && cred.is_live() {
+            self.mark_dead(generation, err.clone());
+        }
+    }
+
+    /// Exchanges `token` through the stack's own service.
+    pub(crate) async fn exchange(&self, token: &Secret) -> Result<Token, RefreshError> {
+        graph_call::exchange(&self.shared.graph, &self.shared.config, token).await
+    }
+
+    fn backoff(&self, failures: u32) -> Duration {
+        let config = &self.shared.config;
+        config
+            .refresh_backoff
+            .saturating_mul(1 << failures.saturating_sub(1).min(16))
+            .min(config.refresh_backoff_max)
+    }
+
+    /// Installs `token` as generation `generation` and persists it.
+    async fn install(&self, token: Token, generation: u64, fresh: bool, state: &RenewState) {
+        let config = &self.shared.config;
+        let next = Credential::new(generation, token.value.clone(), config);
+        self.set_expiry(&next, token.expiry);
+        let validate_after = match config.validation_interval {
+            None => NEVER,
+            // A token Graph just issued needs no validation; one read from a
+            // file or variable does.
+            Some(interval) if fresh => self.nanos_after(interval),
+            Some(_) => 0,
+        };
+        next.validate_after.store(validate_after, Ordering::Release);
+        let expires_at = self.instant_of(next.expires_at.load(Ordering::Acquire));
+        self.replace(next);
+        tracing::info!(generation, expires_in = ?expires_at.map(|at| at - Instant::now()), "access token installed");
+        if let Some(store) = &config.store {
+            let stored = StoredToken {
+                token: token.value,
+                expires_at: expires_at
+                    .map(|at| SystemTime::now() + at.saturating_duration_since(Instant::now())),
+                lineage: state.lineage.clone(),
+                saved_at: SystemTime::now(),
+            };
+            if let Err(error) = store.save(stored).await {
+                tracing::warn!(generation, %error, "could not persist the renewed token; it stays in use");
+            }
+        }
+    }
+
+    /// Once, before the first request: fetch a token from a source that had
+    /// none ready, then read the store.
+    async fn start(&self) {
+        let mut state = self.shared.renew_lock.lock().await;
+        if self.shared.started.load(Ordering::Acquire) {
+            return;
+        }
+        let config = &self.shared.config;
+        if let Health::Pending { retry_at, .. } = self.current().health {
+            if Instant::now() < retry_at {
+                return;
+            }
+            let ctx = FetchContext {
+                reason: FetchReason::Startup,
+                current: None,
+                cell: self.clone(),
+            };
+            let fetched =
+                tokio::time::timeout(config.refresh_timeout, self.shared.source.fetch(ctx))
+                    .await
+                    .unwrap_or(Err(RefreshError::Timeout(config.refresh_timeout)));
+            match fetched {
+                Ok(token) => {
+                    state.lineage = lineage_of(&token.value);
+                    let next = Credential::new(0, token.value.clone(), config);
+                    self.set_expiry(&next, token.expiry);
+                    self.replace(next);
+                }
+                Err(error) => {
+                    state.failures += 1;
+                    let retry_at = Instant::now() + self.backoff(state.failures);
+                    tracing::warn!(%error, "could not fetch the first access token");
+                    self.replace(Credential::pending(Some(error), retry_at));
+                    return;
+                }
+            }
+        }
+        if let Some(store) = &config.store {
+            match store.load().await {
+                Ok(Some(stored)) => self.adopt_stored(stored, &state).await,
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(%error, "ignoring the token store; using the configured token")
+                }
+            }
+        }
+        self.shared.started.store(true, Ordering::Release);
+    }
+
+    async fn adopt_stored(&self, stored: StoredToken, state: &RenewState) {
+        let cred = self.current();
+        let left = stored
+            .expires_at
+            .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default());
+        if stored.lineage != state.lineage
+            || stored.token == cred.token
+            || left == Some(Duration::ZERO)
         {
-            tracing::warn!(
-                generation,
-                code = err.code(),
-                subcode = ?err.subcode(),
-                hint = err.hint(),
-                "access token is dead; requests fail without being sent until a different token is available"
+            tracing::debug!("stored token not used: it is the configured one, expired, or descends from another");
+            return;
+        }
+        tracing::info!(
+            generation = cred.generation + 1,
+            "using the renewed token from the store"
+        );
+        let next = Credential::new(cred.generation + 1, stored.token, &self.shared.config);
+        self.set_expiry(&next, left.map_or(Expiry::Unknown, Expiry::In));
+        if self.shared.config.validation_interval.is_none() {
+            next.validate_after.store(NEVER, Ordering::Release);
+        }
+        self.replace(next);
+    }
+
+    /// Asks the source for a new token for generation `seen`. Single-flight:
+    /// when it returns, the token is renewed, or the cell is dead or backing
+    /// off, and callers see which. `cause` is Graph's refusal, for
+    /// [`FetchReason::Rejected`].
+    pub(crate) async fn renew(&self, seen: u64, reason: FetchReason, cause: Option<GraphError>) {
+        let mut state = self.shared.renew_lock.lock().await;
+        let cred = self.current();
+        if cred.generation != seen {
+            return; // renewed by someone else while we queued
+        }
+        let now = Instant::now();
+        let due = match (reason, &cred.health) {
+            (FetchReason::Rejected, Health::Live) => true,
+            (FetchReason::Rejected, Health::BackingOff { until, .. }) => now >= *until,
+            (FetchReason::AheadOfExpiry, Health::Live) => {
+                self.now_nanos() >= cred.refresh_at.load(Ordering::Acquire)
+            }
+            (FetchReason::Recover, Health::Dead { recheck_at, .. }) => now >= *recheck_at,
+            _ => false,
+        };
+        if !due {
+            return;
+        }
+        let config = &self.shared.config;
+        let dead_cause = || {
+            cause.clone().unwrap_or_else(|| {
+                GraphError::new(
+                    http::StatusCode::UNAUTHORIZED,
+                    190,
+                    None,
+                    "the token was refused and its source has no other",
+                )
+            })
+        };
+        if !self.can_refresh() {
+            match reason {
+                FetchReason::Rejected => self.mark_dead(seen, dead_cause()),
+                FetchReason::AheadOfExpiry => {
+                    cred.refresh_at.store(NEVER, Ordering::Release);
+                    tracing::warn!(
+                        generation = seen,
+                        "the token expires soon and its source cannot renew it"
+                    );
+                }
+                _ => self.recheck_later(&cred),
+            }
+            return;
+        }
+        self.shared.refreshes.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(generation = seen, ?reason, "renewing access token");
+        let ctx = FetchContext {
+            reason,
+            current: Some(cred.token.clone()),
+            cell: self.clone(),
+        };
+        let fetched = tokio::time::timeout(config.refresh_timeout, self.shared.source.fetch(ctx))
+            .await
+            .unwrap_or(Err(RefreshError::Timeout(config.refresh_timeout)));
+        match fetched {
+            Ok(token) if token.value != cred.token => {
+                state.failures = 0;
+                if reason == FetchReason::Recover {
+                    state.lineage = lineage_of(&token.value);
+                }
+                let fresh = reason != FetchReason::Recover;
+                self.install(token, seen + 1, fresh, &state).await;
+            }
+            Ok(same) => match reason {
+                FetchReason::Rejected => self.mark_dead(seen, dead_cause()),
+                FetchReason::Recover => self.recheck_later(&cred),
+                _ => {
+                    // Nothing newer yet: learn any expiry it reports, and
+                    // ask again after a back-off rather than on every request.
+                    state.failures += 1;
+                    self.set_expiry(&cred, same.expiry);
+                    let later = self.nanos_after(self.backoff(state.failures));
+                    cred.refresh_at.fetch_max(later, Ordering::AcqRel);
+                }
+            },
+            Err(error) => {
+                state.failures += 1;
+                let delay = self.backoff(state.failures);
+                tracing::warn!(generation = seen, failures = state.failures, backoff = ?delay, %error, "token renewal failed");
+                let time_left = self.now_nanos() < cred.expires_at.load(Ordering::Acquire);
+                match (reason, error) {
+                    // The old token still works: keep using it, try again later.
+                    (FetchReason::AheadOfExpiry, _) if time_left => {
+                        cred.refresh_at
+                            .store(self.nanos_after(delay), Ordering::Release);
+                    }
+                    (FetchReason::Recover, _) => self.recheck_later(&cred),
+                    (_, RefreshError::Rejected(refusal)) => self.mark_dead(seen, refusal),
+                    (_, error) if !error.is_transient() => self.mark_dead(seen, dead_cause()),
+                    (_, error) => {
+                        self.set_health(
+                            seen,
+                            Health::BackingOff {
+                                until: Instant::now() + delay,
+                                error,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn recheck_later(&self, cred: &Credential) {
+        if let Health::Dead { cause, .. } = &cred.health {
+            let recheck_at = Instant::now() + self.shared.config.dead_recheck;
+            self.set_health(
+                cred.generation,
+                Health::Dead {
+                    cause: cause.clone(),
+                    recheck_at,
+                },
             );
         }
     }
 
-    /// Renews the token after Graph refused generation `seen`. Single-flight:
-    /// when it returns, the token is renewed, or the cell is dead or backing
-    /// off, and the caller's replay will see which.
-    pub(crate) async fn refresh_after_rejection(&self, seen: u64) {
-        let mut failures = self.shared.refresh_lock.lock().await;
+    /// Everything due before a request may be sent: the first fetch and the
+    /// store read, recovery of a dead token, renewal ahead of expiry, and
+    /// validation. Fails only when the request must not be sent.
+    pub(crate) async fn prepare(&self) -> Result<(), Error> {
+        if !self.shared.started.load(Ordering::Acquire) {
+            self.start().await;
+        }
         let cred = self.current();
-        if cred.generation != seen {
-            return; // someone else renewed it while we queued
-        }
-        match &cred.health {
-            Health::Live => {}
-            Health::BackingOff { until, .. } if Instant::now() >= *until => {}
-            _ => return,
-        }
-        let config = &self.shared.config;
-        if !self.can_refresh() {
-            return;
-        }
-        self.shared.exchanges.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(
-            generation = seen,
-            "refreshing access token with fb_exchange_token"
-        );
-        let result = tokio::time::timeout(
-            config.refresh_timeout,
-            graph_call::exchange(&self.shared.graph, config, &cred),
-        )
-        .await
-        .unwrap_or(Err(RefreshError::Timeout(config.refresh_timeout)));
-        match result {
-            Ok(new) => {
-                *failures = 0;
-                let generation = seen + 1;
-                let validate_after = match config.validation_interval {
-                    Some(interval) => self.nanos_after(interval),
-                    None => NEVER,
-                };
-                let next = Credential::new(generation, new.token, config, validate_after);
-                *self
-                    .shared
-                    .current
-                    .write()
-                    .unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
-                tracing::info!(generation, expires_in = ?new.expires_in, "access token refreshed");
-            }
-            Err(RefreshError::Rejected(err)) => {
-                tracing::warn!(generation = seen, code = err.code(), subcode = ?err.subcode(), "token exchange refused; the token is dead");
-                self.set_health(seen, Health::Dead(err));
-            }
-            Err(error) => {
-                *failures += 1;
-                let exponent = (*failures - 1).min(16);
-                let delay = config
-                    .refresh_backoff
-                    .saturating_mul(1 << exponent)
-                    .min(config.refresh_backoff_max);
-                tracing::warn!(generation = seen, failures = *failures, backoff = ?delay, %error, "token exchange failed; backing off");
-                self.set_health(
-                    seen,
-                    Health::BackingOff {
-                        until: Instant::now() + delay,
-                        error,
-                    },
-                );
+        if let Health::Dead { recheck_at, .. } = &cred.health {
+            if Instant::now() >= *recheck_at {
+                self.renew(cred.generation, FetchReason::Recover, None)
+                    .await;
             }
         }
+        if let Some(err) = self.current().unusable() {
+            return Err(err);
+        }
+        // Validation first: with /debug_token it is where the expiry is learned.
+        self.ensure_validated().await?;
+        let cred = self.current();
+        if self.now_nanos() >= cred.refresh_at.load(Ordering::Acquire) {
+            self.renew(cred.generation, FetchReason::AheadOfExpiry, None)
+                .await;
+            if let Some(err) = self.current().unusable() {
+                return Err(err);
+            }
+        }
+        Ok(())
     }
 
     /// Validates the current token unless it was validated within the
     /// interval. Single-flight. Only a verdict on the token itself fails the
     /// caller: when Graph cannot answer, traffic flows and validation is
     /// retried later.
-    pub(crate) async fn ensure_validated(&self) -> Result<(), Error> {
+    async fn ensure_validated(&self) -> Result<(), Error> {
         let guard = self.shared.validate_lock.lock().await;
         let cred = self.current();
         if let Some(err) = cred.unusable() {
             return Err(err);
         }
-        if self.is_validated(&cred) {
+        if self.now_nanos() < cred.validate_after.load(Ordering::Acquire) {
             return Ok(());
         }
         let config = &self.shared.config;
@@ -384,10 +732,17 @@ impl TokenCell {
         .unwrap_or_else(|_| Validation::Unknown("validation timed out".into()));
         let interval = config.validation_interval.unwrap_or(Duration::MAX);
         let refused = match verdict {
-            Validation::Valid => {
+            Validation::Valid(expiry) => {
                 cred.validate_after
                     .store(self.nanos_after(interval), Ordering::Release);
-                tracing::debug!(generation = cred.generation, "access token validated");
+                if let Some(expiry) = expiry {
+                    self.set_expiry(&cred, expiry);
+                }
+                tracing::debug!(
+                    generation = cred.generation,
+                    ?expiry,
+                    "access token validated"
+                );
                 return Ok(());
             }
             Validation::Refused(err) if err.kind().is_token_rejected() => err,
@@ -415,7 +770,12 @@ impl TokenCell {
         tracing::info!(generation = cred.generation, code = refused.code(), subcode = ?refused.subcode(), "validation: Graph refused the token");
         self.observe_rejection(cred.generation, &refused);
         if refused.kind() == ErrorKind::TokenExpired {
-            self.refresh_after_rejection(cred.generation).await;
+            self.renew(
+                cred.generation,
+                FetchReason::Rejected,
+                Some(refused.clone()),
+            )
+            .await;
         }
         let now = self.current();
         if let Some(err) = now.unusable() {
@@ -465,5 +825,12 @@ mod tests {
                 .to_string(),
             "/v24.0/me?appsecret_proof=x"
         );
+    }
+
+    #[test]
+    fn random_fractions_stay_in_range_and_vary() {
+        let draws: Vec<f64> = (0..100).map(|_| random_fraction()).collect();
+        assert!(draws.iter().all(|f| (0.0..1.0).contains(f)));
+        assert!(draws.windows(2).any(|w| w[0] != w[1]));
     }
 }

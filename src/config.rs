@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use crate::body::DEFAULT_BODY_LIMIT;
 use crate::classify::DEFAULT_ERROR_BODY_LIMIT;
-use crate::Secret;
+use std::sync::Arc;
+
+use crate::{Secret, TokenSource, TokenStore};
 
 /// Graph's public base URL.
 pub const DEFAULT_GRAPH_BASE: &str = "https://graph.facebook.com";
@@ -29,7 +31,15 @@ pub enum ExchangeMethod {
 
 #[derive(Clone)]
 pub(crate) struct Config {
-    pub token: Secret,
+    /// The configured token; `None` when a custom source supplies it.
+    pub token: Option<Secret>,
+    pub source: Option<Arc<dyn TokenSource>>,
+    pub store: Option<Arc<dyn TokenStore>>,
+    pub refresh_window: Duration,
+    pub refresh_window_fraction: f64,
+    pub refresh_jitter: f64,
+    pub dead_recheck: Duration,
+    pub use_debug_token: bool,
     pub phone_number_id: Option<String>,
     pub graph_base: String,
     pub graph_version: String,
@@ -47,9 +57,16 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    pub(crate) fn new(token: Secret) -> Config {
+    pub(crate) fn new(token: Option<Secret>, source: Option<Arc<dyn TokenSource>>) -> Config {
         Config {
             token,
+            source,
+            store: None,
+            refresh_window: Duration::from_secs(300),
+            refresh_window_fraction: 0.1,
+            refresh_jitter: 0.1,
+            dead_recheck: Duration::from_secs(30),
+            use_debug_token: true,
             phone_number_id: None,
             graph_base: DEFAULT_GRAPH_BASE.to_owned(),
             graph_version: DEFAULT_GRAPH_VERSION.to_owned(),
@@ -93,6 +110,9 @@ impl std::fmt::Debug for Config {
             .field("app_id", &self.app_id)
             .field("app_secret", &self.app_secret)
             .field("validation_interval", &self.validation_interval)
+            .field("custom_source", &self.source.is_some())
+            .field("store", &self.store.is_some())
+            .field("refresh_window", &self.refresh_window)
             .field("refresh_timeout", &self.refresh_timeout)
             .field("body_limit", &self.body_limit)
             .field("exchange_method", &self.exchange_method)

@@ -102,6 +102,10 @@ pub enum RefreshError {
     /// The exchange request did not complete at the transport level.
     #[error("token exchange transport error: {0}")]
     Transport(Arc<dyn std::error::Error + Send + Sync>),
+    /// The token source failed (unreadable file, unset variable, a custom
+    /// source's own error).
+    #[error("token source failed: {0}")]
+    Source(Arc<str>),
     /// An earlier failure is being backed off; no exchange was attempted.
     #[error("refresh backing off for {remaining:?} after: {last}")]
     BackingOff {

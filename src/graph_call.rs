@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt;
@@ -15,11 +15,14 @@ use tower::util::BoxCloneService;
 use tower::{BoxError, ServiceExt};
 use tower_service::Service;
 
+use std::time::Duration;
+
 use crate::body::Gather;
-use crate::cell::Credential;
+use crate::cell::{with_query_pair, Credential};
 use crate::config::{Config, ExchangeMethod};
 use crate::secret::form_pair;
-use crate::{GraphError, RefreshError, ReplayBody, Secret};
+use crate::source::{Expiry, Token};
+use crate::{appsecret_proof, ErrorKind, GraphError, RefreshError, ReplayBody, Secret};
 
 type Transport =
     BoxCloneService<Request<ReplayBody>, Response<UnsyncBoxBody<Bytes, BoxError>>, BoxError>;
@@ -94,12 +97,6 @@ impl std::fmt::Debug for GraphClient {
     }
 }
 
-/// A token obtained from Graph.
-pub(crate) struct NewToken {
-    pub token: Secret,
-    pub expires_in: Option<u64>,
-}
-
 #[derive(Deserialize)]
 struct ExchangeAnswer {
     access_token: serde_json::Value,
@@ -110,12 +107,51 @@ struct ExchangeAnswer {
 /// Longest token accepted from an exchange; real ones are a few hundred bytes.
 const MAX_TOKEN_LEN: usize = 4096;
 
-/// `grant_type=fb_exchange_token` for the current token.
+/// Adds `appsecret_proof` for `token` when an app secret is configured.
+fn add_proof<B>(config: &Config, token: &Secret, req: &mut Request<B>) {
+    if let Some(secret) = &config.app_secret {
+        let pair = format!("appsecret_proof={}", appsecret_proof(secret, token));
+        if let Some(uri) = with_query_pair(req.uri(), &pair) {
+            *req.uri_mut() = uri;
+        }
+    }
+}
+
+/// A request carrying `params` (which hold a secret) as a POST form body, or
+/// in the query string where the deployment chose [`ExchangeMethod::GetQuery`].
+fn secret_bearing_request(
+    config: &Config,
+    path: &str,
+    params: String,
+) -> Option<Request<ReplayBody>> {
+    let url = config.url(path);
+    match config.exchange_method {
+        ExchangeMethod::PostForm => Request::post(url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(ReplayBody::from(params)),
+        ExchangeMethod::GetQuery => {
+            Request::get(format!("{url}?{params}")).body(ReplayBody::empty())
+        }
+    }
+    .ok()
+}
+
+fn call_error(e: CallError) -> RefreshError {
+    match e {
+        CallError::Transport(e) => RefreshError::Transport(Arc::from(e)),
+        CallError::TooLarge => RefreshError::Unavailable {
+            status: 0,
+            reason: "answer larger than the error body limit".into(),
+        },
+    }
+}
+
+/// `grant_type=fb_exchange_token` for `token`.
 pub(crate) async fn exchange(
     client: &GraphClient,
     config: &Config,
-    current: &Credential,
-) -> Result<NewToken, RefreshError> {
+    token: &Secret,
+) -> Result<Token, RefreshError> {
     let (app_id, app_secret) = config
         .app_credentials()
         .ok_or(RefreshError::NotConfigured)?;
@@ -123,44 +159,26 @@ pub(crate) async fn exchange(
     form_pair(&mut params, "grant_type", "fb_exchange_token");
     form_pair(&mut params, "client_id", app_id);
     form_pair(&mut params, "client_secret", app_secret.expose());
-    form_pair(&mut params, "fb_exchange_token", current.token().expose());
-    let url = config.url("oauth/access_token");
-    let builder = Request::builder();
-    let req = match config.exchange_method {
-        ExchangeMethod::PostForm => builder
-            .method(Method::POST)
-            .uri(url)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(ReplayBody::from(params)),
-        ExchangeMethod::GetQuery => builder
-            .method(Method::GET)
-            .uri(format!("{url}?{params}"))
-            .body(ReplayBody::empty()),
-    };
-    let mut req = req.map_err(|_| RefreshError::Unavailable {
-        status: 0,
-        reason: "the configured Graph base URL does not form a valid request URL".into(),
-    })?;
-    current.apply_proof(&mut req);
+    form_pair(&mut params, "fb_exchange_token", token.expose());
+    let mut req =
+        secret_bearing_request(config, "oauth/access_token", params).ok_or_else(|| {
+            RefreshError::Unavailable {
+                status: 0,
+                reason: "the configured Graph base URL does not form a valid request URL".into(),
+            }
+        })?;
+    add_proof(config, token, &mut req);
     let answer = client
         .send(req, config.error_body_limit)
         .await
-        .map_err(|e| match e {
-            CallError::Transport(e) => RefreshError::Transport(Arc::from(e)),
-            CallError::TooLarge => RefreshError::Unavailable {
-                status: 0,
-                reason: "exchange answer larger than the error body limit".into(),
-            },
-        })?;
+        .map_err(call_error)?;
     let status = answer.status.as_u16();
     if let Some(err) = answer.error {
         return Err(match err.kind() {
-            crate::ErrorKind::RateLimited | crate::ErrorKind::Transient => {
-                RefreshError::Unavailable {
-                    status,
-                    reason: err.to_string(),
-                }
-            }
+            ErrorKind::RateLimited | ErrorKind::Transient => RefreshError::Unavailable {
+                status,
+                reason: err.to_string(),
+            },
             _ => RefreshError::Rejected(err),
         });
     }
@@ -173,14 +191,13 @@ pub(crate) async fn exchange(
     }
     let parsed: ExchangeAnswer = serde_json::from_slice(&answer.body)
         .map_err(|_| unavailable("the answer is not the expected JSON"))?;
-    let token = match parsed.access_token {
-        serde_json::Value::String(t) => t,
-        _ => return Err(unavailable("access_token is not a string")),
+    let serde_json::Value::String(value) = parsed.access_token else {
+        return Err(unavailable("access_token is not a string"));
     };
-    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+    if value.is_empty() || value.len() > MAX_TOKEN_LEN {
         return Err(unavailable("access_token is empty or implausibly long"));
     }
-    if HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+    if HeaderValue::from_str(&format!("Bearer {value}")).is_err() {
         return Err(unavailable(
             "access_token has characters not allowed in a header",
         ));
@@ -190,40 +207,168 @@ pub(crate) async fn exchange(
         serde_json::Value::String(s) => s.parse().ok(),
         _ => None,
     });
-    Ok(NewToken {
-        token: Secret::new(token),
-        expires_in,
+    let token = Token::new(value);
+    Ok(match expires_in {
+        Some(secs) => token.expires_in(Duration::from_secs(secs)),
+        None => token,
     })
+}
+
+/// What `/debug_token` says about a token.
+// Type and scopes are read by the permission check.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TokenInfo {
+    pub is_valid: bool,
+    pub expiry: Option<Expiry>,
+    pub token_type: Option<String>,
+    pub scopes: Vec<String>,
+    pub granular_scopes: Vec<(String, Vec<String>)>,
+    pub error: Option<GraphError>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn parse_token_info(status: StatusCode, body: &[u8]) -> Option<TokenInfo> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let data = value.get("data")?.as_object()?;
+    let int = |v: Option<&serde_json::Value>| {
+        v.and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+    };
+    let strings = |v: Option<&serde_json::Value>| -> Vec<String> {
+        v.and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let expiry = int(data.get("expires_at")).map(|at| match at {
+        0 => Expiry::Never,
+        at => Expiry::In(Duration::from_secs(
+            (at.max(0) as u64).saturating_sub(unix_now()),
+        )),
+    });
+    let error = data.get("error").map(|e| {
+        let code = int(e.get("code")).unwrap_or(190);
+        let subcode = int(e.get("subcode")).or_else(|| int(e.get("error_subcode")));
+        let message = e.get("message").and_then(|m| m.as_str()).unwrap_or("");
+        GraphError::new(status, code, subcode, message)
+    });
+    let granular_scopes = data
+        .get("granular_scopes")
+        .and_then(|g| g.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|g| {
+                    Some((
+                        g.get("scope")?.as_str()?.to_owned(),
+                        strings(g.get("target_ids")),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(TokenInfo {
+        is_valid: data
+            .get("is_valid")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+        expiry,
+        token_type: data.get("type").and_then(|t| t.as_str()).map(str::to_owned),
+        scopes: strings(data.get("scopes")),
+        granular_scopes,
+        error,
+    })
+}
+
+/// `/debug_token` for `token`, authenticated with the app access token.
+pub(crate) async fn debug_token(
+    client: &GraphClient,
+    config: &Config,
+    token: &Secret,
+) -> Result<TokenInfo, Validation> {
+    let (app_id, app_secret) = config
+        .app_credentials()
+        .ok_or_else(|| Validation::Unknown("debug_token needs the app id and secret".into()))?;
+    let mut params = String::new();
+    form_pair(&mut params, "input_token", token.expose());
+    let mut req = secret_bearing_request(config, "debug_token", params)
+        .ok_or_else(|| Validation::Unknown("invalid Graph base URL".into()))?;
+    let app_token = Secret::new(format!("{app_id}|{}", app_secret.expose()));
+    let mut bearer =
+        HeaderValue::from_str(&format!("Bearer {}", app_token.expose())).map_err(|_| {
+            Validation::Unknown("the app id or secret cannot be sent in a header".into())
+        })?;
+    bearer.set_sensitive(true);
+    req.headers_mut().insert(AUTHORIZATION, bearer);
+    add_proof(config, &app_token, &mut req);
+    let answer = match client.send(req, config.error_body_limit).await {
+        Ok(answer) => answer,
+        Err(CallError::Transport(e)) => {
+            return Err(Validation::Unknown(format!("transport error: {e}")))
+        }
+        Err(CallError::TooLarge) => return Err(Validation::Unknown("answer too large".into())),
+    };
+    if let Some(err) = answer.error {
+        return Err(Validation::Unknown(format!("debug_token refused: {err}")));
+    }
+    if !answer.status.is_success() {
+        return Err(Validation::Unknown(format!(
+            "debug_token answered HTTP {}",
+            answer.status.as_u16()
+        )));
+    }
+    parse_token_info(answer.status, &answer.body)
+        .ok_or_else(|| Validation::Unknown("debug_token answer is not the expected JSON".into()))
 }
 
 /// What a validation call found.
 pub(crate) enum Validation {
-    /// The token authenticates.
-    Valid,
+    /// The token authenticates; `/debug_token` may also tell its expiry.
+    Valid(Option<Expiry>),
     /// Graph refused it with this error.
     Refused(GraphError),
     /// No verdict (transport failure, 5xx, rate limit, garbage): try later.
     Unknown(String),
 }
 
-/// `GET /{version}/{phone-number-id}` (or `/me` without one) with the token.
+/// Validates `token`: with `/debug_token` when the app credentials are set
+/// (which also tells the expiry), else `GET /{version}/{phone-number-id}`
+/// (or `/me`) with the token itself.
 pub(crate) async fn validate(
     client: &GraphClient,
     config: &Config,
     current: &Credential,
 ) -> Validation {
+    if config.use_debug_token && config.app_credentials().is_some() {
+        return match debug_token(client, config, current.token()).await {
+            Ok(info) if info.is_valid => Validation::Valid(info.expiry),
+            Ok(info) => Validation::Refused(info.error.unwrap_or_else(|| {
+                GraphError::new(
+                    StatusCode::OK,
+                    190,
+                    None,
+                    "debug_token: the token is not valid",
+                )
+            })),
+            Err(other) => other,
+        };
+    }
     let node = config.phone_number_id.as_deref().unwrap_or("me");
-    let req = match Request::get(config.url(node)).body(ReplayBody::empty()) {
-        Ok(req) => req,
-        Err(_) => return Validation::Unknown("invalid Graph base URL".into()),
+    let Ok(mut req) = Request::get(config.url(node)).body(ReplayBody::empty()) else {
+        return Validation::Unknown("invalid Graph base URL".into());
     };
-    let mut req = req;
     current.apply(&mut req);
-    debug_assert!(req.headers().contains_key(AUTHORIZATION));
     match client.send(req, config.error_body_limit).await {
         Err(CallError::Transport(e)) => Validation::Unknown(format!("transport error: {e}")),
         Err(CallError::TooLarge) => Validation::Unknown("answer too large".into()),
-        Ok(answer) if answer.status.is_success() => Validation::Valid,
+        Ok(answer) if answer.status.is_success() => Validation::Valid(None),
         Ok(Answer {
             error: Some(err), ..
         }) => Validation::Refused(err),
@@ -232,12 +377,4 @@ pub(crate) async fn validate(
             answer.status.as_u16()
         )),
     }
-}
-
-#[allow(dead_code)]
-fn _send_checks(c: &GraphClient, cfg: &Config, cred: &Credential) {
-    fn is_send<T: Send>(_: T) {}
-    is_send(c.send(Request::new(ReplayBody::empty()), 1));
-    is_send(validate(c, cfg, cred));
-    is_send(exchange(c, cfg, cred));
 }

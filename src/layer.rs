@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
@@ -18,8 +19,8 @@ use crate::body::{BufferBody, BufferBodyFuture, NotReplayable};
 use crate::config::{Config, ExchangeMethod};
 use crate::{
     Authorize, AuthorizeLayer, BufferBodyLayer, Classify, ClassifyLayer, Error, ErrorKind,
-    GraphBody, GraphError, RefreshOn190, ReplayBody, Secret, TokenCell, TokenGeneration,
-    ValidateIfNeeded, ValidateIfNeededLayer,
+    FetchReason, GraphBody, GraphError, RefreshOn190, ReplayBody, Secret, TokenCell,
+    TokenGeneration, TokenSource, TokenStore, ValidateIfNeeded, ValidateIfNeededLayer,
 };
 
 /// Layer that keeps a WhatsApp Cloud API client authenticated.
@@ -49,8 +50,54 @@ impl WhatsAppAuthLayer {
     /// with [`check`](Self::check).
     pub fn new(token: impl Into<Secret>) -> WhatsAppAuthLayer {
         WhatsAppAuthLayer {
-            config: Config::new(token.into()),
+            config: Config::new(Some(token.into()), None),
         }
+    }
+
+    /// A layer whose tokens come from `source` (see [`crate::source`]): a
+    /// file or environment variable re-read on renewal, an exchange, or your
+    /// own async closure.
+    pub fn from_source(source: impl TokenSource) -> WhatsAppAuthLayer {
+        WhatsAppAuthLayer {
+            config: Config::new(None, Some(Arc::new(source))),
+        }
+    }
+
+    /// Persists renewed tokens in `store` and reads it before the first
+    /// request (see [`crate::store`]).
+    pub fn token_store(mut self, store: impl TokenStore) -> Self {
+        self.config.store = Some(Arc::new(store));
+        self
+    }
+
+    /// When a token's expiry is known, renew it this long before (default
+    /// 5 minutes), or `fraction` of its remaining lifetime before if that is
+    /// longer (default 0.1).
+    pub fn refresh_window(mut self, minimum: Duration, fraction: f64) -> Self {
+        self.config.refresh_window = minimum;
+        self.config.refresh_window_fraction = fraction;
+        self
+    }
+
+    /// Widens each token's refresh window by a random part of up to
+    /// `fraction` of it (default 0.1), so replicas do not renew in lockstep.
+    pub fn refresh_jitter(mut self, fraction: f64) -> Self {
+        self.config.refresh_jitter = fraction;
+        self
+    }
+
+    /// While the token is dead, how often the source is asked whether it has
+    /// a different one (default 30 s).
+    pub fn dead_recheck(mut self, interval: Duration) -> Self {
+        self.config.dead_recheck = interval;
+        self
+    }
+
+    /// With app credentials, validation uses `/debug_token`, which also tells
+    /// the expiry (default). `false` validates with the phone number node.
+    pub fn validate_with_debug_token(mut self, enabled: bool) -> Self {
+        self.config.use_debug_token = enabled;
+        self
     }
 
     /// The WhatsApp phone number id, used for validation
@@ -159,14 +206,16 @@ impl WhatsAppAuthLayer {
     /// assert!(WhatsAppAuthLayer::new("t").graph_base("not a url").check().is_err());
     /// ```
     pub fn check(&self) -> Result<(), Error> {
-        let token = self.config.token.expose();
-        if token.is_empty() {
-            return Err(Error::Config("the access token is empty".into()));
-        }
-        if http::HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
-            return Err(Error::Config(
-                "the access token has characters that are not allowed in an HTTP header".into(),
-            ));
+        if let Some(token) = &self.config.token {
+            let token = token.expose();
+            if token.is_empty() {
+                return Err(Error::Config("the access token is empty".into()));
+            }
+            if http::HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+                return Err(Error::Config(
+                    "the access token has characters that are not allowed in an HTTP header".into(),
+                ));
+            }
         }
         let url = self.config.url("me");
         match url.parse::<http::Uri>() {
@@ -308,10 +357,10 @@ where
                         (Some(NotReplayable { limit }), Some(TokenGeneration(seen)))
                             if err.kind() == ErrorKind::TokenExpired && this.cell.can_refresh() =>
                         {
-                            let cell = this.cell.clone();
+                            let (cell, cause) = (this.cell.clone(), err.clone());
                             this.state.set(FinishState::Refreshing {
                                 refresh: Box::pin(async move {
-                                    cell.refresh_after_rejection(seen).await
+                                    cell.renew(seen, FetchReason::Rejected, Some(cause)).await
                                 }),
                                 error: Some(Error::NotReplayed { limit, source: err }),
                             });

@@ -85,6 +85,8 @@ pub mod graph_error;
 mod layer;
 pub mod refresh;
 mod secret;
+pub mod source;
+pub mod store;
 pub mod validate;
 
 pub use authorize::{Authorize, AuthorizeLayer, TokenGeneration};
@@ -99,4 +101,9 @@ pub use graph_error::{classify, hint, ErrorKind, GraphError};
 pub use layer::{WhatsAppAuth, WhatsAppAuthFuture, WhatsAppAuthLayer};
 pub use refresh::{RefreshFuture, RefreshOn190};
 pub use secret::{appsecret_proof, Secret};
+pub use source::{
+    token_fn, EnvToken, Expiry, FbExchange, FetchContext, FetchReason, FileToken, StaticToken,
+    Token, TokenFn, TokenSource,
+};
+pub use store::{FileTokenStore, StoreError, StoredToken, TokenStore};
 pub use validate::{ValidateFuture, ValidateIfNeeded, ValidateIfNeededLayer};

@@ -39,7 +39,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower::retry::Policy;
 
-use crate::{ErrorKind, GraphError, ReplayBody, TokenCell, TokenGeneration};
+use crate::{ErrorKind, FetchReason, GraphError, ReplayBody, TokenCell, TokenGeneration};
 
 /// Retry policy: refresh the token on an expired-token answer, then replay
 /// the request once. See the [module docs](crate::refresh).
@@ -94,9 +94,9 @@ impl<ResB, E> Policy<Request<ReplayBody>, Response<ResB>, E> for RefreshOn190 {
         }
         let TokenGeneration(seen) = *res.extensions().get::<TokenGeneration>()?;
         self.replayed = true;
-        let cell = self.cell.clone();
+        let (cell, cause) = (self.cell.clone(), err.clone());
         Some(RefreshFuture(Box::pin(async move {
-            cell.refresh_after_rejection(seen).await
+            cell.renew(seen, FetchReason::Rejected, Some(cause)).await
         })))
     }
 

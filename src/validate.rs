@@ -94,7 +94,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let cred = self.cell.current();
-        if self.cell.is_validated(&cred) {
+        if self.cell.is_ready(&cred) {
             return ValidateFuture {
                 state: ValidateState::Calling {
                     future: self.inner.call(req),
@@ -106,7 +106,7 @@ where
         let ready = std::mem::replace(&mut self.inner, clone);
         ValidateFuture {
             state: ValidateState::Validating {
-                validation: Box::pin(async move { cell.ensure_validated().await }),
+                validation: Box::pin(async move { cell.prepare().await }),
                 pending: Some((ready, req)),
             },
         }

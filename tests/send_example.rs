@@ -146,3 +146,44 @@ async fn a_revoked_token_exits_nonzero_with_the_reason_grouped() {
         "after the first 190/460 nothing is sent"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_renews_ahead_when_debug_token_says_the_token_expires_soon() {
+    let config = FakeConfig {
+        app_secret: Some("s3cret".into()),
+        token_lifetime: Some(std::time::Duration::from_secs(120)),
+        ..FakeConfig::default()
+    };
+    let fake = FakeGraph::start(config.clone()).await;
+    let base = fake.base_url();
+    let out = run(
+        &[
+            ("WHATSAPP_TOKEN", &config.token),
+            ("WHATSAPP_PHONE_NUMBER_ID", &config.phone_number_id),
+            ("META_APP_ID", &config.app_id),
+            ("META_APP_SECRET", "s3cret"),
+            ("GRAPH_API_BASE", &base),
+        ],
+        &[
+            "--to",
+            "15551234567",
+            "--text",
+            "hi",
+            "--count",
+            "20",
+            "--concurrency",
+            "4",
+        ],
+    )
+    .await;
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    let graph = fake.counters();
+    assert_eq!(
+        graph.debug_token_calls, 1,
+        "expiry learned from /debug_token"
+    );
+    assert_eq!(graph.exchanges, 1, "renewed before use");
+    assert_eq!(graph.rejected_190, 0, "no 190 seen");
+    assert_eq!(graph.message_requests, 20);
+}

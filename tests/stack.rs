@@ -84,7 +84,7 @@ async fn expiry_run(count: usize, concurrency: usize) {
     assert_eq!(summary.sent, count, "failures: {:?}", summary.failed);
     let graph = fake.counters();
     assert_eq!(graph.exchanges, 1, "exactly one exchange");
-    assert_eq!(cell.stats().exchanges, 1);
+    assert_eq!(cell.stats().refreshes, 1);
     assert_eq!(cell.stats().generation, 1);
     assert_eq!(graph.messages_accepted, count as u64);
     // Every rejection was replayed exactly once, and nothing else was sent twice.

@@ -64,6 +64,14 @@ pub struct FakeConfig {
     /// Real Graph refuses to exchange an expired token; the seed's flow
     /// (refresh after 190) only works where it does not. Default: accept.
     pub exchange_accepts_expired: bool,
+    /// The first token expires this long after the fake starts.
+    pub token_lifetime: Option<Duration>,
+    /// Lifetime of exchanged tokens (Graph: about 60 days).
+    pub exchanged_lifetime: Duration,
+    /// Scopes `/debug_token` reports, with the target ids of each.
+    pub scopes: Vec<(String, Vec<String>)>,
+    /// `type` in `/debug_token` (USER, SYSTEM_USER, PAGE).
+    pub token_type: String,
 }
 
 impl Default for FakeConfig {
@@ -76,6 +84,17 @@ impl Default for FakeConfig {
             token_uses: None,
             status_190: 401,
             exchange_accepts_expired: true,
+            token_lifetime: None,
+            exchanged_lifetime: Duration::from_secs(5_183_944),
+            scopes: [
+                "whatsapp_business_messaging",
+                "whatsapp_business_management",
+                "business_management",
+            ]
+            .iter()
+            .map(|s| (s.to_string(), vec!["102290129340398".to_string()]))
+            .collect(),
+            token_type: "USER".into(),
         }
     }
 }
@@ -88,6 +107,7 @@ pub struct Counters {
     pub message_requests: u64,
     pub messages_accepted: u64,
     pub rejected_190: u64,
+    pub debug_token_calls: u64,
     /// Requests whose URL carried `client_secret` or `access_token`.
     pub secrets_in_url: u64,
 }
@@ -96,11 +116,15 @@ pub struct Counters {
 struct TokenState {
     uses_left: Option<u64>,
     revoked: Option<i64>,
+    expires_at: Option<tokio::time::Instant>,
 }
 
 impl TokenState {
     fn expired(&self) -> bool {
         self.uses_left == Some(0)
+            || self
+                .expires_at
+                .is_some_and(|at| tokio::time::Instant::now() >= at)
     }
 }
 
@@ -141,6 +165,9 @@ impl FakeGraph {
             TokenState {
                 uses_left: config.token_uses,
                 revoked: None,
+                expires_at: config
+                    .token_lifetime
+                    .map(|d| tokio::time::Instant::now() + d),
             },
         );
         let state = Arc::new(Mutex::new(State {
@@ -459,6 +486,32 @@ fn route(state: &mut State, parts: &http::request::Parts, body: Bytes) -> Next {
                 )),
             }
         }
+        (_, [_v, "debug_token"]) => {
+            state.counters.validations += 1;
+            state.counters.debug_token_calls += 1;
+            let app_token = format!(
+                "{}|{}",
+                state.config.app_id,
+                state.config.app_secret.clone().unwrap_or_default()
+            );
+            if bearer(parts).as_deref() != Some(app_token.as_str()) {
+                return Next::Now(graph_error(
+                    400,
+                    190,
+                    None,
+                    "Invalid OAuth access token - Cannot parse access token",
+                ));
+            }
+            let form = if parts.method == Method::POST {
+                String::from_utf8_lossy(&body).into_owned()
+            } else {
+                query.to_owned()
+            };
+            let input = query_param(&form, "input_token")
+                .map(form_decode)
+                .unwrap_or_default();
+            Next::Now(json(200, debug_token(state, &input)))
+        }
         (_, [_v, "oauth", "access_token"]) => {
             state.counters.exchanges += 1;
             let form = if parts.method == Method::POST {
@@ -497,6 +550,67 @@ fn route(state: &mut State, parts: &http::request::Parts, body: Bytes) -> Next {
             "Unsupported request - method type: get",
         )),
     }
+}
+
+fn unix_in(left: Duration) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    (now + left).as_secs()
+}
+
+fn debug_token(state: &State, input: &str) -> String {
+    let invalid = |code: i64, subcode: Option<i64>, message: &str| {
+        let sub = subcode.map_or("null".to_string(), |s| s.to_string());
+        format!(
+            r#"{{"data":{{"app_id":"{}","is_valid":false,"error":{{"code":{code},"message":"{message}","subcode":{sub}}},"scopes":[]}}}}"#,
+            state.config.app_id
+        )
+    };
+    let Some(token) = state.tokens.get(input) else {
+        return invalid(190, None, "Invalid OAuth access token.");
+    };
+    if let Some(sub) = token.revoked {
+        return invalid(
+            190,
+            Some(sub),
+            "Error validating access token: The session has been invalidated.",
+        );
+    }
+    if token.expired() {
+        return invalid(
+            190,
+            Some(463),
+            "Error validating access token: Session has expired.",
+        );
+    }
+    let expires_at = token.expires_at.map_or(0, |at| {
+        unix_in(at.saturating_duration_since(tokio::time::Instant::now()))
+    });
+    let scopes: Vec<String> = state
+        .config
+        .scopes
+        .iter()
+        .map(|(s, _)| format!("\"{s}\""))
+        .collect();
+    let granular: Vec<String> = state
+        .config
+        .scopes
+        .iter()
+        .map(|(s, targets)| {
+            let ids: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
+            format!(r#"{{"scope":"{s}","target_ids":[{}]}}"#, ids.join(","))
+        })
+        .collect();
+    format!(
+        r#"{{"data":{{"app_id":"{}","type":"{}","application":"Fake App","data_access_expires_at":{},"expires_at":{expires_at},"is_valid":true,"issued_at":{},"user_id":"1000001","scopes":[{}],"granular_scopes":[{}]}}}}"#,
+        state.config.app_id,
+        state.config.token_type,
+        unix_in(Duration::from_secs(90 * 86400)),
+        unix_in(Duration::ZERO),
+        scopes.join(","),
+        granular.join(",")
+    )
 }
 
 fn bearer(parts: &http::request::Parts) -> Option<String> {
@@ -546,9 +660,20 @@ fn exchange(
     }
     state.issued += 1;
     let token = format!("EAAFakeRefreshed{:04}{}", state.issued, "x".repeat(24));
-    state.tokens.insert(token.clone(), TokenState::default());
+    let lifetime = state.config.exchanged_lifetime;
+    let expires_at = Some(tokio::time::Instant::now() + lifetime);
+    state.tokens.insert(
+        token.clone(),
+        TokenState {
+            expires_at,
+            ..TokenState::default()
+        },
+    );
     json(
         200,
-        format!(r#"{{"access_token":"{token}","token_type":"bearer","expires_in":5183944}}"#),
+        format!(
+            r#"{{"access_token":"{token}","token_type":"bearer","expires_in":{}}}"#,
+            lifetime.as_secs()
+        ),
     )
 }

@@ -1,0 +1,368 @@
+//! Token lifecycle over real sockets: renewal ahead of expiry, sources that
+//! re-read, persistence, recovery from a dead token, and what gets logged.
+
+#[path = "../examples/common/mod.rs"]
+mod common;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::fake_graph::{ExchangeMode, FakeConfig, FakeGraph, Fault};
+use common::sender::{build_stack, send_batch, text_message, Stack};
+use http::Request;
+use http_body_util::Full;
+use tower::{BoxError, ServiceExt};
+use tower_whatsapp_auth::{
+    Error, FileToken, FileTokenStore, Secret, StoreError, TokenStore, WhatsAppAuthLayer,
+    DEFAULT_GRAPH_VERSION,
+};
+
+const SECRET: &str = "fake-app-secret";
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn config(lifetime: Option<Duration>) -> FakeConfig {
+    FakeConfig {
+        app_secret: Some(SECRET.into()),
+        token_lifetime: lifetime,
+        ..FakeConfig::default()
+    }
+}
+
+fn layer(fake: &FakeGraph, config: &FakeConfig) -> WhatsAppAuthLayer {
+    WhatsAppAuthLayer::new(config.token.as_str())
+        .phone_number_id(config.phone_number_id.as_str())
+        .graph_base(fake.base_url())
+        .app_credentials(config.app_id.as_str(), SECRET)
+        .refresh_jitter(0.0)
+        .validation_interval(10 * HOUR)
+}
+
+fn message(fake: &FakeGraph) -> Request<Full<Bytes>> {
+    Request::post(fake.messages_url(DEFAULT_GRAPH_VERSION))
+        .body(Full::new(text_message("1555", "lifecycle")))
+        .unwrap()
+}
+
+async fn status(stack: &Stack, fake: &FakeGraph) -> Result<u16, BoxError> {
+    Ok(stack
+        .clone()
+        .oneshot(message(fake))
+        .await?
+        .status()
+        .as_u16())
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tower-wa-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn advance(d: Duration) {
+    tokio::time::advance(d).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn renewal_happens_inside_the_window_and_not_before() {
+    // 1 h token: window = max(5 min, 10% of 1 h) = 6 min, so renew at 54 min.
+    let config = config(Some(HOUR));
+    let fake = FakeGraph::start(config.clone()).await;
+    let (stack, cell) = build_stack(layer(&fake, &config), Duration::from_secs(30));
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    let known = cell.expires_in().expect("expiry learned from /debug_token");
+    assert!(
+        known > Duration::from_secs(3590) && known <= HOUR,
+        "{known:?}"
+    );
+    advance(Duration::from_secs(53 * 60 + 50)).await;
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(fake.counters().exchanges, 0, "not before the window");
+    advance(Duration::from_secs(20)).await;
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(fake.counters().exchanges, 1, "inside the window");
+    assert_eq!(cell.stats().generation, 1);
+    assert_eq!(fake.counters().rejected_190, 0, "callers never saw a 190");
+    // The exchanged token's lifetime comes from expires_in.
+    let renewed = cell.expires_in().unwrap();
+    assert!(renewed > Duration::from_secs(5_183_000), "{renewed:?}");
+    // Past the old token's expiry everything still works, with no more renewals.
+    advance(HOUR).await;
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(fake.counters().exchanges, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn jitter_spreads_renewal_within_its_bound() {
+    let config = config(Some(HOUR));
+    let fake = FakeGraph::start(config.clone()).await;
+    let (stack, _cell) = build_stack(
+        layer(&fake, &config).refresh_jitter(0.5),
+        Duration::from_secs(30),
+    );
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    // Window between 6 and 9 min: nothing before 51 min, renewed by 54 min.
+    advance(Duration::from_secs(50 * 60 + 50)).await;
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(fake.counters().exchanges, 0);
+    advance(Duration::from_secs(3 * 60 + 20)).await;
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(fake.counters().exchanges, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_renewal_for_a_thousand_concurrent_callers() {
+    let config = config(Some(HOUR));
+    let fake = FakeGraph::start(config.clone()).await;
+    fake.set_exchange_delay(Duration::from_millis(200));
+    let (stack, cell) = build_stack(layer(&fake, &config), Duration::from_secs(30));
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    advance(Duration::from_secs(55 * 60)).await;
+    let summary = send_batch(
+        stack,
+        &fake.messages_url(DEFAULT_GRAPH_VERSION),
+        text_message("1555", "storm"),
+        1000,
+        1000,
+        false,
+    )
+    .await;
+    assert_eq!(summary.sent, 1000, "{:?}", summary.failed);
+    assert_eq!(fake.counters().exchanges, 1);
+    assert_eq!(cell.stats().refreshes, 1);
+    assert_eq!(fake.counters().rejected_190, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_renewal_with_time_left_keeps_traffic_flowing() {
+    let config = config(Some(HOUR));
+    let fake = FakeGraph::start(config.clone()).await;
+    let (stack, cell) = build_stack(
+        layer(&fake, &config).refresh_backoff(Duration::from_secs(10), Duration::from_secs(60)),
+        Duration::from_secs(30),
+    );
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    fake.set_exchange_mode(ExchangeMode::ServerError);
+    advance(Duration::from_secs(55 * 60)).await;
+    for _ in 0..20 {
+        assert_eq!(
+            status(&stack, &fake).await.unwrap(),
+            200,
+            "old token still used"
+        );
+    }
+    assert_eq!(
+        fake.counters().exchanges,
+        1,
+        "retried with back-off, not per request"
+    );
+    advance(Duration::from_secs(10)).await;
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(fake.counters().exchanges, 2);
+    fake.set_exchange_mode(ExchangeMode::Issue);
+    advance(Duration::from_secs(20)).await;
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(fake.counters().exchanges, 3);
+    assert_eq!(cell.stats().generation, 1);
+    assert_eq!(fake.counters().rejected_190, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rotated_file_recovers_a_dead_stack() {
+    let dir = temp_dir("rotate");
+    let path = dir.join("token");
+    let config = FakeConfig::default();
+    std::fs::write(&path, format!("{}\n", config.token)).unwrap();
+    let fake = FakeGraph::start(config.clone()).await;
+    let auth = WhatsAppAuthLayer::from_source(FileToken::new(&path))
+        .phone_number_id(config.phone_number_id.as_str())
+        .graph_base(fake.base_url())
+        .dead_recheck(Duration::from_secs(30));
+    let (stack, cell) = build_stack(auth, Duration::from_secs(30));
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    fake.push_fault(Fault::Revoke { subcode: 460 });
+    assert!(status(&stack, &fake).await.is_err());
+    let err = status(&stack, &fake).await.unwrap_err();
+    assert!(
+        matches!(err.downcast_ref::<Error>(), Some(Error::TokenDead { .. })),
+        "{err}"
+    );
+    // An operator rotates the secret.
+    let rotated = "EAAFakeRotatedByOps000000000000000000";
+    fake.add_token(rotated);
+    std::fs::write(&path, rotated).unwrap();
+    let sent = fake.counters().message_requests;
+    assert!(
+        status(&stack, &fake).await.is_err(),
+        "not re-read before the recheck interval"
+    );
+    assert_eq!(fake.counters().message_requests, sent);
+    advance(Duration::from_secs(30)).await;
+    assert_eq!(
+        status(&stack, &fake).await.unwrap(),
+        200,
+        "recovered without a restart"
+    );
+    assert_eq!(cell.stats().generation, 1);
+}
+
+#[tokio::test]
+async fn renewed_tokens_survive_a_restart_through_the_file_store() {
+    let dir = temp_dir("store");
+    let config = FakeConfig {
+        token_uses: Some(1),
+        ..config(None)
+    };
+    let fake = FakeGraph::start(config.clone()).await;
+    let store = FileTokenStore::new(dir.join("token.json"));
+    let (stack, cell) = build_stack(
+        layer(&fake, &config).token_store(store.clone()),
+        Duration::from_secs(30),
+    );
+    for _ in 0..3 {
+        assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    }
+    assert_eq!(cell.stats().generation, 1);
+    let stored = store.load().await.unwrap().expect("renewal persisted");
+    assert!(stored.token.expose().starts_with("EAAFakeRefreshed"));
+    drop(stack);
+
+    // "Restart": a new stack with the same configured token picks the stored one up.
+    let before = fake.counters();
+    let (stack, cell) = build_stack(
+        layer(&fake, &config).token_store(store.clone()),
+        Duration::from_secs(30),
+    );
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    let after = fake.counters();
+    assert_eq!(cell.stats().generation, 1, "started from the stored token");
+    assert_eq!(after.exchanges, before.exchanges, "no exchange needed");
+    assert_eq!(
+        after.rejected_190, before.rejected_190,
+        "the expired configured token was never sent"
+    );
+
+    // A different configured token means an operator replaced it: it wins.
+    let replacement = "EAAFakeNewlyConfigured00000000000000";
+    fake.add_token(replacement);
+    let other = FakeConfig {
+        token: replacement.into(),
+        ..config.clone()
+    };
+    let (stack, cell) = build_stack(
+        layer(&fake, &other).token_store(store),
+        Duration::from_secs(30),
+    );
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(cell.stats().generation, 0);
+}
+
+#[tokio::test]
+async fn a_corrupt_store_is_reported_and_the_configured_token_used() {
+    let dir = temp_dir("corrupt-store");
+    let path = dir.join("token.json");
+    std::fs::write(&path, b"{ this is not a token file").unwrap();
+    let store = FileTokenStore::new(&path);
+    assert!(matches!(
+        store.load().await,
+        Err(StoreError::Corrupt { .. })
+    ));
+    let config = config(None);
+    let fake = FakeGraph::start(config.clone()).await;
+    let (stack, cell) = build_stack(
+        layer(&fake, &config).token_store(store),
+        Duration::from_secs(30),
+    );
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(cell.stats().generation, 0);
+}
+
+/// Captures everything the crate logs.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_refresh_cycle_logs_and_reports_no_secret() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let config = FakeConfig {
+        token_uses: Some(2),
+        ..config(Some(HOUR))
+    };
+    let fake = FakeGraph::start(config.clone()).await;
+    let auth = layer(&fake, &config);
+    let (stack, cell) = build_stack(auth.clone(), Duration::from_secs(30));
+    let mut errors: Vec<String> = Vec::new();
+    for _ in 0..4 {
+        assert_eq!(status(&stack, &fake).await.unwrap(), 200); // includes a 190, an exchange, a replay
+    }
+    advance(Duration::from_secs(55 * 60)).await; // renewal ahead of expiry
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    fake.set_exchange_mode(ExchangeMode::ServerError);
+    fake.expire_all();
+    for _ in 0..2 {
+        let err = status(&stack, &fake).await.unwrap_err(); // failed exchange, then back-off
+        errors.push(format!("{err} {err:?}"));
+    }
+    advance(Duration::from_secs(120)).await;
+    fake.set_exchange_mode(ExchangeMode::Refuse);
+    let err = status(&stack, &fake).await.unwrap_err(); // refused exchange: dead
+    errors.push(format!("{err} {err:?}"));
+    let err = status(&stack, &fake).await.unwrap_err();
+    errors.push(format!("{err} {err:?}"));
+    assert!(cell.stats().refreshes >= 3);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("renewing access token"),
+        "events were captured: {logs}"
+    );
+    assert!(logs.contains("token renewal failed"));
+    assert!(logs.contains("access token is dead"));
+    let everything = format!("{logs}\n{}\n{auth:?}\n{cell:?}", errors.join("\n"));
+    let mut secrets = vec![
+        Secret::new(config.token.as_str()),
+        Secret::new(SECRET),
+        Secret::new(format!("{}|{SECRET}", config.app_id)),
+    ];
+    for n in 1..=3 {
+        secrets.push(Secret::new(format!(
+            "EAAFakeRefreshed{n:04}{}",
+            "x".repeat(24)
+        )));
+    }
+    for secret in &secrets {
+        let proof = tower_whatsapp_auth::appsecret_proof(&Secret::new(SECRET), secret);
+        assert!(
+            !everything.contains(secret.expose()),
+            "a token or secret leaked"
+        );
+        assert!(!everything.contains(&proof), "a proof leaked");
+    }
+    assert!(!everything.contains("EAAFake"), "no token prefix either");
+}
