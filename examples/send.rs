@@ -11,8 +11,11 @@
 //! `appsecret_proof`), `GRAPH_API_BASE` (default `https://graph.facebook.com`),
 //! `GRAPH_API_VERSION` (default the crate's current version).
 //!
-//! Exit codes: 0 every message accepted, 1 some failed, 2 bad arguments or
-//! environment.
+//! Before sending, the token's permissions are checked: without
+//! `whatsapp_business_messaging` nothing is sent.
+//!
+//! Exit codes: 0 every message accepted, 1 some failed (or nothing could be
+//! sent), 2 bad arguments or environment.
 
 mod common;
 
@@ -20,7 +23,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use common::sender::{build_stack, send_batch, text_message};
-use tower_whatsapp_auth::{WhatsAppAuthLayer, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION};
+use tower_whatsapp_auth::{
+    Permission, WhatsAppAuthLayer, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION,
+};
 
 const USAGE: &str =
     "usage: send --to <E.164 digits> --text <message> [--count N (1)] [--concurrency N (1)]";
@@ -93,6 +98,7 @@ async fn main() -> ExitCode {
     let version = env("GRAPH_API_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.to_owned());
 
     let mut auth = WhatsAppAuthLayer::new(token)
+        .require_permissions(&[Permission::WhatsappBusinessMessaging])
         .phone_number_id(phone.as_str())
         .graph_base(base.as_str())
         .graph_version(version.as_str());
@@ -116,6 +122,23 @@ async fn main() -> ExitCode {
     }
 
     let (stack, cell) = build_stack(auth, Duration::from_secs(30));
+    // Fail before sending anything when the token cannot send messages.
+    match cell.check_permissions().await {
+        Ok(report) => {
+            let missing = report.missing(&[Permission::WhatsappBusinessMessaging]);
+            for (permission, status) in &missing {
+                eprintln!(
+                    "error: the token cannot send messages: permission {permission} is {status}"
+                );
+                eprintln!("       to grant it: {}", permission.how_to_grant());
+            }
+            if !missing.is_empty() {
+                println!("nothing sent");
+                return ExitCode::FAILURE;
+            }
+        }
+        Err(e) => println!("could not check permissions up front ({e}); sending anyway"),
+    }
     let url = format!(
         "{}/{}/{}/messages",
         base.trim_end_matches('/'),

@@ -28,7 +28,10 @@ use crate::source::{
     Expiry, FbExchange, FetchContext, FetchReason, StaticToken, Token, TokenSource,
 };
 use crate::store::{lineage_of, StoredToken};
-use crate::{appsecret_proof, Error, ErrorKind, GraphError, RefreshError, ReplayBody, Secret};
+use crate::{
+    appsecret_proof, Error, ErrorKind, GraphError, PermissionReport, RefreshError, ReplayBody,
+    Secret,
+};
 
 /// Shared token state for one stack and all its clones. Build it with
 /// [`WhatsAppAuthLayer::token_cell`](crate::WhatsAppAuthLayer::token_cell)
@@ -101,6 +104,8 @@ enum Health {
         cause: GraphError,
         recheck_at: Instant,
     },
+    /// Lacks permissions the stack must require.
+    Forbidden(Error),
     Misconfigured(String),
 }
 
@@ -202,6 +207,7 @@ impl Credential {
             Health::Dead { cause, .. } => Some(Error::TokenDead {
                 cause: cause.clone(),
             }),
+            Health::Forbidden(error) => Some(error.clone()),
             Health::Misconfigured(why) => Some(Error::Config(why.clone())),
         }
     }
@@ -732,18 +738,14 @@ impl TokenCell {
         .unwrap_or_else(|_| Validation::Unknown("validation timed out".into()));
         let interval = config.validation_interval.unwrap_or(Duration::MAX);
         let refused = match verdict {
-            Validation::Valid(expiry) => {
+            Validation::Valid(info) => {
                 cred.validate_after
                     .store(self.nanos_after(interval), Ordering::Release);
-                if let Some(expiry) = expiry {
+                if let Some(expiry) = info.as_ref().and_then(|i| i.expiry) {
                     self.set_expiry(&cred, expiry);
                 }
-                tracing::debug!(
-                    generation = cred.generation,
-                    ?expiry,
-                    "access token validated"
-                );
-                return Ok(());
+                tracing::debug!(generation = cred.generation, "access token validated");
+                return self.enforce_permissions(&cred, info).await;
             }
             Validation::Refused(err) if err.kind().is_token_rejected() => err,
             Validation::Refused(err) if err.kind() == ErrorKind::PermissionMissing => {
@@ -785,6 +787,106 @@ impl TokenCell {
             return Err(Error::Graph(refused));
         }
         Ok(())
+    }
+
+    /// With required permissions configured, refuses a token that lacks one.
+    async fn enforce_permissions(
+        &self,
+        cred: &Credential,
+        info: Option<graph_call::TokenInfo>,
+    ) -> Result<(), Error> {
+        let config = &self.shared.config;
+        if config.required_permissions.is_empty() {
+            return Ok(());
+        }
+        let report = match info {
+            Some(info) => {
+                PermissionReport::judge(info.listing(), config.business_account_id.as_deref())
+            }
+            None => match self.permission_report(cred).await {
+                Ok(report) => report,
+                Err(error) => {
+                    // No verdict: let traffic through and ask again later.
+                    self.retry_validation_later(cred, &error.to_string());
+                    return Ok(());
+                }
+            },
+        };
+        let missing = report.missing(&config.required_permissions);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let error = Error::PermissionMissing { missing };
+        tracing::error!(generation = cred.generation, %error, "required permission missing; requests fail without being sent");
+        self.set_health(cred.generation, Health::Forbidden(error.clone()));
+        Err(error)
+    }
+
+    async fn permission_report(&self, cred: &Credential) -> Result<PermissionReport, Error> {
+        let config = &self.shared.config;
+        let listing = if config.use_debug_token && config.app_credentials().is_some() {
+            match graph_call::debug_token(&self.shared.graph, config, cred.token()).await {
+                Ok(info) if info.is_valid => {
+                    // The same answer validates the token: no second call.
+                    if let Some(interval) = config.validation_interval {
+                        cred.validate_after
+                            .store(self.nanos_after(interval), Ordering::Release);
+                    }
+                    if let Some(expiry) = info.expiry {
+                        self.set_expiry(cred, expiry);
+                    }
+                    Ok(info.listing())
+                }
+                Ok(info) => Err(Validation::Refused(info.error.unwrap_or_else(|| {
+                    GraphError::new(
+                        http::StatusCode::OK,
+                        190,
+                        None,
+                        "debug_token: the token is not valid",
+                    )
+                }))),
+                Err(other) => Err(other),
+            }
+        } else {
+            graph_call::me_permissions(&self.shared.graph, config, cred).await
+        };
+        match listing {
+            Ok(listing) => Ok(PermissionReport::judge(
+                listing,
+                config.business_account_id.as_deref(),
+            )),
+            Err(Validation::Refused(err)) => Err(Error::Graph(err)),
+            Err(Validation::Unknown(why)) => Err(Error::Unavailable(why)),
+            Err(Validation::Valid(_)) => Err(Error::Unavailable("unexpected verdict".into())),
+        }
+    }
+
+    /// Which of the WhatsApp permissions the current token has (from
+    /// `/debug_token` with app credentials, else `/me/permissions`).
+    pub async fn check_permissions(&self) -> Result<PermissionReport, Error> {
+        if !self.shared.started.load(Ordering::Acquire) {
+            self.start().await;
+        }
+        let cred = self.current();
+        if let Some(err) = cred.unusable() {
+            return Err(err);
+        }
+        self.permission_report(&cred).await
+    }
+
+    pub(crate) fn graph(&self) -> &GraphClient {
+        &self.shared.graph
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    pub(crate) async fn started_credential(&self) -> Arc<Credential> {
+        if !self.shared.started.load(Ordering::Acquire) {
+            self.start().await;
+        }
+        self.current()
     }
 
     fn retry_validation_later(&self, cred: &Credential, reason: &str) {

@@ -6,7 +6,7 @@ use crate::body::DEFAULT_BODY_LIMIT;
 use crate::classify::DEFAULT_ERROR_BODY_LIMIT;
 use std::sync::Arc;
 
-use crate::{Secret, TokenSource, TokenStore};
+use crate::{Permission, Secret, TokenSource, TokenStore};
 
 /// Graph's public base URL.
 pub const DEFAULT_GRAPH_BASE: &str = "https://graph.facebook.com";
@@ -40,6 +40,8 @@ pub(crate) struct Config {
     pub refresh_jitter: f64,
     pub dead_recheck: Duration,
     pub use_debug_token: bool,
+    pub required_permissions: Vec<Permission>,
+    pub business_account_id: Option<String>,
     pub phone_number_id: Option<String>,
     pub graph_base: String,
     pub graph_version: String,
@@ -67,6 +69,8 @@ impl Config {
             refresh_jitter: 0.1,
             dead_recheck: Duration::from_secs(30),
             use_debug_token: true,
+            required_permissions: Vec::new(),
+            business_account_id: None,
             phone_number_id: None,
             graph_base: DEFAULT_GRAPH_BASE.to_owned(),
             graph_version: DEFAULT_GRAPH_VERSION.to_owned(),
@@ -116,6 +120,8 @@ impl std::fmt::Debug for Config {
             .field("refresh_timeout", &self.refresh_timeout)
             .field("body_limit", &self.body_limit)
             .field("exchange_method", &self.exchange_method)
+            .field("required_permissions", &self.required_permissions)
+            .field("business_account_id", &self.business_account_id)
             .finish_non_exhaustive()
     }
 }

@@ -19,7 +19,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::GraphError;
+use crate::{GraphError, Permission, PermissionStatus};
+
+fn describe_missing(missing: &[(Permission, PermissionStatus)]) -> String {
+    missing
+        .iter()
+        .map(|(p, status)| format!("{p} is {status}; to grant it: {}", p.how_to_grant()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// Errors raised by this crate's services. None of them carries a secret.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -53,6 +61,18 @@ pub enum Error {
     /// Renewing the token failed; the request was not sent (again).
     #[error("token refresh failed, request not sent: {0}")]
     Refresh(RefreshError),
+
+    /// The token lacks permissions the stack was told to require; nothing
+    /// was sent, and nothing will be until the token changes.
+    #[error("the token lacks required permissions, request not sent: {}", describe_missing(.missing))]
+    PermissionMissing {
+        /// Each missing permission with its status.
+        missing: Vec<(Permission, PermissionStatus)>,
+    },
+
+    /// Graph could not be asked (network error, 5xx, unexpected answer).
+    #[error("Graph API unavailable: {0}")]
+    Unavailable(String),
 
     /// The stack is misconfigured; nothing was sent.
     #[error("configuration error: {0}")]

@@ -20,6 +20,7 @@ use std::time::Duration;
 use crate::body::Gather;
 use crate::cell::{with_query_pair, Credential};
 use crate::config::{Config, ExchangeMethod};
+use crate::permissions::Listing;
 use crate::secret::form_pair;
 use crate::source::{Expiry, Token};
 use crate::{appsecret_proof, ErrorKind, GraphError, RefreshError, ReplayBody, Secret};
@@ -215,8 +216,6 @@ pub(crate) async fn exchange(
 }
 
 /// What `/debug_token` says about a token.
-// Type and scopes are read by the permission check.
-#[allow(dead_code)]
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TokenInfo {
     pub is_valid: bool,
@@ -328,10 +327,74 @@ pub(crate) async fn debug_token(
         .ok_or_else(|| Validation::Unknown("debug_token answer is not the expected JSON".into()))
 }
 
+impl TokenInfo {
+    pub(crate) fn listing(&self) -> Listing {
+        Listing {
+            statuses: self
+                .scopes
+                .iter()
+                .map(|s| (s.clone(), "granted".to_owned()))
+                .collect(),
+            granular: self.granular_scopes.clone(),
+            from_debug_token: true,
+        }
+    }
+}
+
+/// `GET` of a Graph node with the token (and `appsecret_proof`).
+pub(crate) async fn get_with_token(
+    client: &GraphClient,
+    config: &Config,
+    current: &Credential,
+    path: &str,
+) -> Result<Answer, String> {
+    let Ok(mut req) = Request::get(config.url(path)).body(ReplayBody::empty()) else {
+        return Err("invalid Graph base URL".into());
+    };
+    current.apply(&mut req);
+    match client.send(req, config.error_body_limit).await {
+        Ok(answer) => Ok(answer),
+        Err(CallError::Transport(e)) => Err(format!("transport error: {e}")),
+        Err(CallError::TooLarge) => Err("answer too large".into()),
+    }
+}
+
+/// `/me/permissions`: what the token's user granted, declined or let expire.
+pub(crate) async fn me_permissions(
+    client: &GraphClient,
+    config: &Config,
+    current: &Credential,
+) -> Result<Listing, Validation> {
+    let answer = get_with_token(client, config, current, "me/permissions")
+        .await
+        .map_err(Validation::Unknown)?;
+    if let Some(err) = answer.error {
+        return Err(Validation::Refused(err));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&answer.body)
+        .map_err(|_| Validation::Unknown("/me/permissions answer is not JSON".into()))?;
+    let statuses = value["data"]
+        .as_array()
+        .ok_or_else(|| Validation::Unknown("/me/permissions answer has no data list".into()))?
+        .iter()
+        .filter_map(|entry| {
+            Some((
+                entry["permission"].as_str()?.to_owned(),
+                entry["status"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    Ok(Listing {
+        statuses,
+        granular: Vec::new(),
+        from_debug_token: false,
+    })
+}
+
 /// What a validation call found.
 pub(crate) enum Validation {
-    /// The token authenticates; `/debug_token` may also tell its expiry.
-    Valid(Option<Expiry>),
+    /// The token authenticates; `/debug_token` also tells expiry and scopes.
+    Valid(Option<TokenInfo>),
     /// Graph refused it with this error.
     Refused(GraphError),
     /// No verdict (transport failure, 5xx, rate limit, garbage): try later.
@@ -348,7 +411,7 @@ pub(crate) async fn validate(
 ) -> Validation {
     if config.use_debug_token && config.app_credentials().is_some() {
         return match debug_token(client, config, current.token()).await {
-            Ok(info) if info.is_valid => Validation::Valid(info.expiry),
+            Ok(info) if info.is_valid => Validation::Valid(Some(info)),
             Ok(info) => Validation::Refused(info.error.unwrap_or_else(|| {
                 GraphError::new(
                     StatusCode::OK,

@@ -19,7 +19,7 @@ use crate::body::{BufferBody, BufferBodyFuture, NotReplayable};
 use crate::config::{Config, ExchangeMethod};
 use crate::{
     Authorize, AuthorizeLayer, BufferBodyLayer, Classify, ClassifyLayer, Error, ErrorKind,
-    FetchReason, GraphBody, GraphError, RefreshOn190, ReplayBody, Secret, TokenCell,
+    FetchReason, GraphBody, GraphError, Permission, RefreshOn190, ReplayBody, Secret, TokenCell,
     TokenGeneration, TokenSource, TokenStore, ValidateIfNeeded, ValidateIfNeededLayer,
 };
 
@@ -194,6 +194,21 @@ impl WhatsAppAuthLayer {
     /// How the exchange sends its parameters (default: POST form body).
     pub fn exchange_method(mut self, method: ExchangeMethod) -> Self {
         self.config.exchange_method = method;
+        self
+    }
+
+    /// The WhatsApp Business Account id, against which permission grants are
+    /// checked (a grant for another account does not count).
+    pub fn business_account_id(mut self, id: impl Into<String>) -> Self {
+        self.config.business_account_id = Some(id.into());
+        self
+    }
+
+    /// Refuses to send unless the token has `permissions`: they are checked
+    /// with the first validation, and when one is missing every request
+    /// fails with [`Error::PermissionMissing`] without reaching Graph.
+    pub fn require_permissions(mut self, permissions: &[Permission]) -> Self {
+        self.config.required_permissions = permissions.to_vec();
         self
     }
 

@@ -54,18 +54,41 @@
 //!
 //! The stack's error type is [`tower::BoxError`]; errors raised by the stack
 //! are [`Error`] (use `downcast_ref`), everything else comes from your
-//! service. [`GraphError::kind`] classifies Graph's answers:
+//! service. What the stack does with each [`ErrorKind`]:
 //!
-//! | code | subcode | [`ErrorKind`] | the stack |
+//! | kind | the stack |
+//! |---|---|
+//! | `TokenExpired` | renews once (single-flight) and replays once; if it cannot renew, fails with [`Error::Graph`] and marks the token dead |
+//! | `TokenInvalid`, `TokenRevoked` | fails with [`Error::Graph`] and marks the token dead: later requests fail unsent with [`Error::TokenDead`] until the source yields another token |
+//! | `PermissionMissing` | fails with [`Error::Graph`] |
+//! | `RateLimited`, `Transient`, `Other` | passes the response through, with the [`GraphError`] in its extensions |
+//!
+//! Every code and subcode [`classify()`] knows, with the hint it gives:
+//!
+//! | code | subcode | `kind()` | `hint()` |
 //! |---|---|---|---|
-//! | 190 | 463 | `TokenExpired` | refreshes once and replays; without app credentials fails with [`Error::Graph`] and marks the token dead |
-//! | 190 | 458, 459, 460, 464, 492, 493 | `TokenRevoked` | fails, marks the token dead: later requests fail with [`Error::TokenDead`] unsent |
-//! | 190 | 467, other, none | `TokenInvalid` | as revoked |
-//! | 0, 102 | | `TokenInvalid` | as revoked |
-//! | 3, 10, 200–299 | | `PermissionMissing` | fails with [`Error::Graph`] |
-//! | 4, 17, 32, 613, 80007, 130429, 131056, 131048 | | `RateLimited` | passes the response through |
-//! | 1, 2 | | `Transient` | passes the response through |
-//! | anything else | | `Other` | passes the response through |
+//! | 190 | 463 | TokenExpired | the access token expired: configure the app id and secret so it is renewed with grant_type=fb_exchange_token, or use a non-expiring system-user token |
+//! | 190 | 467 | TokenInvalid | the access token is invalid (malformed or logged out): generate a new token |
+//! | 190 | 460 | TokenRevoked | the session was invalidated (password changed): the user must log in again and a new token must be generated; a refresh will fail |
+//! | 190 | 458 | TokenRevoked | the app is not installed or was removed by the user: re-authorise the app and generate a new token |
+//! | 190 | 459 | TokenRevoked | the user is checkpointed: they must log in to Facebook to clear it, then generate a new token |
+//! | 190 | 464 | TokenRevoked | the user is unconfirmed: they must confirm their account, then generate a new token |
+//! | 190 | 492 | TokenRevoked | the session is invalid because the user lost their role on the app or business: restore the role, then generate a new token |
+//! | 190 | 493 | TokenRevoked | data access expired (no engagement for 90 days): the user must log in again to renew it |
+//! | 190 | none | TokenInvalid | invalid OAuth access token: check it for truncation or stray spaces and inspect it with /debug_token; generate a new one if needed |
+//! | 0 |  | TokenInvalid | Graph could not authenticate the app user: verify the token and regenerate it |
+//! | 102 |  | TokenInvalid | the API session is invalid: generate a new token |
+//! | 3 |  | PermissionMissing | the app lacks the capability for this call: add the WhatsApp product to the app and pass App Review for the permission |
+//! | 10 |  | PermissionMissing | permission denied: grant whatsapp_business_messaging (and whatsapp_business_management) to the token's user or system user |
+//! | 200–299 |  | PermissionMissing | the token lacks the API permission named in the message: grant it (whatsapp_business_messaging, whatsapp_business_management or business_management) and regenerate the token |
+//! | 4, 17, 32, 613, 80007 |  | RateLimited | rate limited: back off and retry later (see the X-App-Usage and X-Business-Use-Case-Usage headers) |
+//! | 130429 |  | RateLimited | Cloud API throughput limit reached: slow down and retry later |
+//! | 131056 |  | RateLimited | too many messages to the same recipient: slow down for this pair |
+//! | 131048 |  | RateLimited | spam rate limit: check the phone number's quality rating before sending more |
+//! | 1, 2 |  | Transient | temporary Graph failure: retry later |
+//! | 100 |  | Other | invalid parameter: fix the request; if the message names appsecret_proof, check the app secret configured for this token |
+//! | 368 |  | Other | temporarily blocked for policy violations: see Business Manager |
+//! | 131031 |  | Other | the business account is locked: contact Meta support |
 //!
 //! Secrets never appear in `Debug` or `Display` output, logs or errors; the
 //! token travels only in the `Authorization` header (marked sensitive) and
@@ -79,10 +102,12 @@ pub mod body;
 mod cell;
 pub mod classify;
 mod config;
+pub mod diagnose;
 mod error;
 mod graph_call;
 pub mod graph_error;
 mod layer;
+pub mod permissions;
 pub mod refresh;
 mod secret;
 pub mod source;
@@ -96,9 +121,11 @@ pub use classify::{Classify, ClassifyLayer, GraphBody, DEFAULT_ERROR_BODY_LIMIT}
 pub use config::{
     ExchangeMethod, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION, DEFAULT_VALIDATION_INTERVAL,
 };
+pub use diagnose::{describe_expiry, Check, Diagnosis, PhoneNumber};
 pub use error::{Error, RefreshError};
 pub use graph_error::{classify, hint, ErrorKind, GraphError};
 pub use layer::{WhatsAppAuth, WhatsAppAuthFuture, WhatsAppAuthLayer};
+pub use permissions::{Permission, PermissionReport, PermissionStatus};
 pub use refresh::{RefreshFuture, RefreshOn190};
 pub use secret::{appsecret_proof, Secret};
 pub use source::{

@@ -72,6 +72,8 @@ pub struct FakeConfig {
     pub scopes: Vec<(String, Vec<String>)>,
     /// `type` in `/debug_token` (USER, SYSTEM_USER, PAGE).
     pub token_type: String,
+    /// Permissions `/me/permissions` lists as declined.
+    pub declined: Vec<String>,
 }
 
 impl Default for FakeConfig {
@@ -95,6 +97,7 @@ impl Default for FakeConfig {
             .map(|s| (s.to_string(), vec!["102290129340398".to_string()]))
             .collect(),
             token_type: "USER".into(),
+            declined: Vec::new(),
         }
     }
 }
@@ -486,6 +489,26 @@ fn route(state: &mut State, parts: &http::request::Parts, body: Bytes) -> Next {
                 )),
             }
         }
+        (Method::GET, [_v, "me", "permissions"]) => match authenticate(state, parts, false) {
+            Auth::Refused(res) => Next::Now(res),
+            Auth::Ok(_) => {
+                let granted = state
+                    .config
+                    .scopes
+                    .iter()
+                    .map(|(s, _)| (s.as_str(), "granted"));
+                let declined = state
+                    .config
+                    .declined
+                    .iter()
+                    .map(|s| (s.as_str(), "declined"));
+                let entries: Vec<String> = granted
+                    .chain(declined)
+                    .map(|(p, st)| format!(r#"{{"permission":"{p}","status":"{st}"}}"#))
+                    .collect();
+                Next::Now(json(200, format!(r#"{{"data":[{}]}}"#, entries.join(","))))
+            }
+        },
         (_, [_v, "debug_token"]) => {
             state.counters.validations += 1;
             state.counters.debug_token_calls += 1;
