@@ -54,15 +54,19 @@ pub struct ReplayBody {
     kind: Kind,
 }
 
+// Trailers and streaming state are rare: boxed, they keep the body (and so
+// every request the stack moves around) small.
 enum Kind {
     Full {
         data: Option<Bytes>,
-        trailers: Option<HeaderMap>,
+        trailers: Option<Box<HeaderMap>>,
     },
-    Streaming {
-        prefix: VecDeque<Bytes>,
-        rest: UnsyncBoxBody<Bytes, BoxError>,
-    },
+    Streaming(Box<Streaming>),
+}
+
+struct Streaming {
+    prefix: VecDeque<Bytes>,
+    rest: UnsyncBoxBody<Bytes, BoxError>,
 }
 
 impl ReplayBody {
@@ -71,7 +75,7 @@ impl ReplayBody {
         ReplayBody::full(Bytes::new(), None)
     }
 
-    fn full(data: Bytes, trailers: Option<HeaderMap>) -> ReplayBody {
+    fn full(data: Bytes, trailers: Option<Box<HeaderMap>>) -> ReplayBody {
         ReplayBody {
             kind: Kind::Full {
                 data: Some(data),
@@ -87,10 +91,10 @@ impl ReplayBody {
         B::Error: Into<BoxError>,
     {
         ReplayBody {
-            kind: Kind::Streaming {
+            kind: Kind::Streaming(Box::new(Streaming {
                 prefix: VecDeque::new(),
                 rest: body.map_err(Into::into).boxed_unsync(),
-            },
+            })),
         }
     }
 
@@ -109,7 +113,7 @@ impl ReplayBody {
                     trailers: trailers.clone(),
                 },
             }),
-            Kind::Streaming { .. } => None,
+            Kind::Streaming(_) => None,
         }
     }
 
@@ -117,7 +121,7 @@ impl ReplayBody {
     pub fn as_bytes(&self) -> Option<&Bytes> {
         match &self.kind {
             Kind::Full { data, .. } => data.as_ref(),
-            Kind::Streaming { .. } => None,
+            Kind::Streaming(_) => None,
         }
     }
 }
@@ -159,7 +163,7 @@ impl std::fmt::Debug for ReplayBody {
                 .debug_struct("ReplayBody::Full")
                 .field("len", &data.as_ref().map_or(0, Bytes::len))
                 .finish(),
-            Kind::Streaming { .. } => f.write_str("ReplayBody::Streaming"),
+            Kind::Streaming(_) => f.write_str("ReplayBody::Streaming"),
         }
     }
 }
@@ -177,11 +181,11 @@ impl Body for ReplayBody {
                 if let Some(data) = data.take().filter(|d| !d.is_empty()) {
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
-                Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t))))
+                Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(*t))))
             }
-            Kind::Streaming { prefix, rest } => match prefix.pop_front() {
+            Kind::Streaming(s) => match s.prefix.pop_front() {
                 Some(chunk) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
-                None => Pin::new(rest).poll_frame(cx),
+                None => Pin::new(&mut s.rest).poll_frame(cx),
             },
         }
     }
@@ -191,7 +195,7 @@ impl Body for ReplayBody {
             Kind::Full { data, trailers } => {
                 data.as_ref().is_none_or(Bytes::is_empty) && trailers.is_none()
             }
-            Kind::Streaming { prefix, rest } => prefix.is_empty() && rest.is_end_stream(),
+            Kind::Streaming(s) => s.prefix.is_empty() && s.rest.is_end_stream(),
         }
     }
 
@@ -200,9 +204,9 @@ impl Body for ReplayBody {
             Kind::Full { data, .. } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
-            Kind::Streaming { prefix, rest } => {
-                let read: u64 = prefix.iter().map(|c| c.len() as u64).sum();
-                let rest = rest.size_hint();
+            Kind::Streaming(s) => {
+                let read: u64 = s.prefix.iter().map(|c| c.len() as u64).sum();
+                let rest = s.rest.size_hint();
                 let mut hint = SizeHint::new();
                 hint.set_lower(rest.lower() + read);
                 if let Some(upper) = rest.upper() {
@@ -221,7 +225,7 @@ pub(crate) struct Gather {
     first: Option<Bytes>,
     more: Vec<Bytes>,
     pub(crate) len: usize,
-    pub(crate) trailers: Option<HeaderMap>,
+    pub(crate) trailers: Option<Box<HeaderMap>>,
 }
 
 impl Gather {
@@ -237,7 +241,7 @@ impl Gather {
                     self.more.push(chunk);
                 }
             }
-            Err(frame) => self.trailers = frame.into_trailers().ok(),
+            Err(frame) => self.trailers = frame.into_trailers().ok().map(Box::new),
         }
         self.len
     }
@@ -283,10 +287,10 @@ impl Collected {
         B::Error: Into<BoxError>,
     {
         let body = ReplayBody {
-            kind: Kind::Streaming {
+            kind: Kind::Streaming(Box::new(Streaming {
                 prefix: self.gather.into_prefix(),
                 rest: rest.map_err(Into::into).boxed_unsync(),
-            },
+            })),
         };
         Request::from_parts(self.parts, body)
     }
@@ -387,6 +391,18 @@ where
             },
         }
     }
+}
+
+/// A copy of `req` sharing its body bytes, or `None` for a streaming body.
+pub(crate) fn copy_request(req: &Request<ReplayBody>) -> Option<Request<ReplayBody>> {
+    let body = req.body().try_clone()?;
+    let mut copy = Request::new(body);
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    *copy.extensions_mut() = req.extensions().clone();
+    Some(copy)
 }
 
 /// Marks a response to a request whose body was too large to replay.

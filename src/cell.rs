@@ -81,6 +81,7 @@ pub(crate) struct Credential {
     bearer: Option<HeaderValue>,
     proof: Option<Arc<str>>,
     health: Health,
+    proof_cache: std::sync::Mutex<Option<(PathAndQuery, PathAndQuery)>>,
     // Deadlines in nanoseconds since the cell's epoch; NEVER when none.
     expires_at: AtomicU64,
     refresh_at: AtomicU64,
@@ -137,6 +138,7 @@ impl Credential {
             bearer,
             proof,
             health,
+            proof_cache: std::sync::Mutex::new(None),
             expires_at: AtomicU64::new(NEVER),
             refresh_at: AtomicU64::new(NEVER),
             validate_after: AtomicU64::new(0),
@@ -150,6 +152,7 @@ impl Credential {
             bearer: None,
             proof: None,
             health: Health::Pending { retry_at, error },
+            proof_cache: std::sync::Mutex::new(None),
             expires_at: AtomicU64::new(NEVER),
             refresh_at: AtomicU64::new(NEVER),
             validate_after: AtomicU64::new(0),
@@ -164,6 +167,7 @@ impl Credential {
             bearer: self.bearer.clone(),
             proof: self.proof.clone(),
             health,
+            proof_cache: std::sync::Mutex::new(None),
             expires_at: copy(&self.expires_at),
             refresh_at: copy(&self.refresh_at),
             validate_after: copy(&self.validate_after),
@@ -219,31 +223,76 @@ impl Credential {
             req.headers_mut().insert(AUTHORIZATION, bearer.clone());
         }
         if let Some(proof) = &self.proof {
-            if let Some(uri) = with_query_pair(req.uri(), proof) {
-                *req.uri_mut() = uri;
-            }
+            self.apply_proof(req.uri_mut(), proof);
         }
     }
+
+    /// Sets `appsecret_proof` in `uri`. Clients send to a handful of URLs, so
+    /// the authorized path of the last one is kept: a hit costs a string
+    /// comparison instead of building and parsing a new path. The cache is
+    /// skipped, not waited for, when another request holds it.
+    fn apply_proof(&self, uri: &mut Uri, pair: &str) {
+        let original = uri.path_and_query().cloned();
+        let cached =
+            self.proof_cache
+                .try_lock()
+                .ok()
+                .and_then(|cache| match (&*cache, &original) {
+                    (Some((from, to)), Some(pq)) if from == pq => Some(to.clone()),
+                    _ => None,
+                });
+        let mut parts = std::mem::take(uri).into_parts();
+        let authorized = match cached {
+            Some(to) => Some(to),
+            None => {
+                let fresh = authorized_path(parts.path_and_query.as_ref(), pair);
+                if let (Some(from), Some(to), Ok(mut cache)) =
+                    (original, &fresh, self.proof_cache.try_lock())
+                {
+                    *cache = Some((from, to.clone()));
+                }
+                fresh
+            }
+        };
+        let previous = parts.path_and_query.clone();
+        if authorized.is_some() {
+            parts.path_and_query = authorized;
+        }
+        *uri = Uri::from_parts(parts).unwrap_or_else(|e| {
+            // Cannot happen for a URI that was valid with its old path; keep
+            // the request sendable regardless.
+            tracing::error!(error = %e, "could not set appsecret_proof");
+            let mut fallback = http::uri::Parts::default();
+            fallback.path_and_query = previous;
+            Uri::from_parts(fallback).unwrap_or_default()
+        });
+    }
+}
+
+/// The path and query of `pq` with `pair` (`name=value`) set in the query,
+/// replacing any earlier value of `name`.
+fn authorized_path(pq: Option<&PathAndQuery>, pair: &str) -> Option<PathAndQuery> {
+    let name = &pair[..=pair.find('=')?];
+    let path = pq.map_or("/", |pq| pq.path());
+    let query = pq.and_then(|pq| pq.query()).unwrap_or("");
+    let mut out = String::with_capacity(path.len() + query.len() + pair.len() + 2);
+    out.push_str(path);
+    out.push('?');
+    for kv in query.split('&') {
+        if !kv.is_empty() && !kv.starts_with(name) && kv != &name[..name.len() - 1] {
+            out.push_str(kv);
+            out.push('&');
+        }
+    }
+    out.push_str(pair);
+    PathAndQuery::try_from(out).ok()
 }
 
 /// `uri` with `name=value` (given as `pair`) set in its query, replacing any
 /// earlier value of `name`.
 pub(crate) fn with_query_pair(uri: &Uri, pair: &str) -> Option<Uri> {
-    let name = &pair[..=pair.find('=')?];
-    let path = uri.path();
-    let query = uri.query().unwrap_or("");
-    let mut pq = String::with_capacity(path.len() + query.len() + pair.len() + 2);
-    pq.push_str(path);
-    pq.push('?');
-    for kv in query.split('&') {
-        if !kv.is_empty() && !kv.starts_with(name) && kv != &name[..name.len() - 1] {
-            pq.push_str(kv);
-            pq.push('&');
-        }
-    }
-    pq.push_str(pair);
     let mut parts = uri.clone().into_parts();
-    parts.path_and_query = Some(PathAndQuery::try_from(pq).ok()?);
+    parts.path_and_query = Some(authorized_path(parts.path_and_query.as_ref(), pair)?);
     Uri::from_parts(parts).ok()
 }
 
@@ -341,6 +390,16 @@ impl TokenCell {
     pub fn expires_in(&self) -> Option<Duration> {
         let at = self.current().expires_at.load(Ordering::Acquire);
         (at != NEVER).then(|| Duration::from_nanos(at.saturating_sub(self.now_nanos())))
+    }
+
+    /// Runs `f` on the current credential under the read lock, saving the
+    /// reference-count traffic of [`current`](Self::current) on the hot path.
+    pub(crate) fn with_current<R>(&self, f: impl FnOnce(&Credential) -> R) -> R {
+        f(&self
+            .shared
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner()))
     }
 
     pub(crate) fn current(&self) -> Arc<Credential> {

@@ -130,15 +130,18 @@ pin_project! {
     }
 }
 
+struct Reading<ResB> {
+    parts: Option<http::response::Parts>,
+    body: Option<Pin<Box<ResB>>>,
+    gather: Gather,
+}
+
 pin_project! {
     #[project = ClassifyProj]
     enum ClassifyState<F, ResB> {
         Calling { #[pin] future: F },
-        Reading {
-            parts: Option<http::response::Parts>,
-            body: Option<Pin<Box<ResB>>>,
-            gather: Gather,
-        },
+        // Boxed: error answers are rare, and this keeps the future small.
+        Reading { reading: Box<Reading<ResB>> },
     }
 }
 
@@ -164,16 +167,19 @@ where
                     // success path free of it and lets the unread rest move on.
                     let (parts, body) = res.into_parts();
                     this.state.set(ClassifyState::Reading {
-                        parts: Some(parts),
-                        body: Some(Box::pin(body)),
-                        gather: Gather::default(),
+                        reading: Box::new(Reading {
+                            parts: Some(parts),
+                            body: Some(Box::pin(body)),
+                            gather: Gather::default(),
+                        }),
                     });
                 }
-                ClassifyProj::Reading {
-                    parts,
-                    body,
-                    gather,
-                } => {
+                ClassifyProj::Reading { reading } => {
+                    let Reading {
+                        parts,
+                        body,
+                        gather,
+                    } = &mut **reading;
                     let stream = body.as_mut().expect("polled after completion");
                     let overflow = match ready!(stream.as_mut().poll_frame(cx)) {
                         Some(Ok(frame)) => {
@@ -219,8 +225,8 @@ pin_project! {
     #[project = GraphBodyProj]
     enum GraphBodyKind<B> {
         Passthrough { #[pin] body: B },
-        Buffered { data: Option<Bytes>, trailers: Option<HeaderMap> },
-        Prefixed { prefix: VecDeque<Bytes>, rest: Pin<Box<B>> },
+        Buffered { data: Option<Bytes>, trailers: Option<Box<HeaderMap>> },
+        Prefixed { prefixed: Box<(VecDeque<Bytes>, Pin<Box<B>>)> },
     }
 }
 
@@ -231,7 +237,7 @@ impl<B> GraphBody<B> {
         }
     }
 
-    fn buffered(data: Bytes, trailers: Option<HeaderMap>) -> GraphBody<B> {
+    fn buffered(data: Bytes, trailers: Option<Box<HeaderMap>>) -> GraphBody<B> {
         GraphBody {
             kind: GraphBodyKind::Buffered {
                 data: Some(data),
@@ -242,7 +248,9 @@ impl<B> GraphBody<B> {
 
     fn prefixed(prefix: VecDeque<Bytes>, rest: Pin<Box<B>>) -> GraphBody<B> {
         GraphBody {
-            kind: GraphBodyKind::Prefixed { prefix, rest },
+            kind: GraphBodyKind::Prefixed {
+                prefixed: Box::new((prefix, rest)),
+            },
         }
     }
 
@@ -285,12 +293,15 @@ where
                 if let Some(data) = data.take().filter(|d| !d.is_empty()) {
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
-                Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t))))
+                Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(*t))))
             }
-            GraphBodyProj::Prefixed { prefix, rest } => match prefix.pop_front() {
-                Some(chunk) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
-                None => rest.as_mut().poll_frame(cx),
-            },
+            GraphBodyProj::Prefixed { prefixed } => {
+                let (prefix, rest) = &mut **prefixed;
+                match prefix.pop_front() {
+                    Some(chunk) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
+                    None => rest.as_mut().poll_frame(cx),
+                }
+            }
         }
     }
 
@@ -300,7 +311,9 @@ where
             GraphBodyKind::Buffered { data, trailers } => {
                 data.as_ref().is_none_or(Bytes::is_empty) && trailers.is_none()
             }
-            GraphBodyKind::Prefixed { prefix, rest } => prefix.is_empty() && rest.is_end_stream(),
+            GraphBodyKind::Prefixed { prefixed } => {
+                prefixed.0.is_empty() && prefixed.1.is_end_stream()
+            }
         }
     }
 
@@ -310,9 +323,9 @@ where
             GraphBodyKind::Buffered { data, .. } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
-            GraphBodyKind::Prefixed { prefix, rest } => {
-                let read: u64 = prefix.iter().map(|c| c.len() as u64).sum();
-                let rest = rest.size_hint();
+            GraphBodyKind::Prefixed { prefixed } => {
+                let read: u64 = prefixed.0.iter().map(|c| c.len() as u64).sum();
+                let rest = prefixed.1.size_hint();
                 let mut hint = SizeHint::new();
                 hint.set_lower(rest.lower() + read);
                 if let Some(upper) = rest.upper() {

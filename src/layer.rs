@@ -1,32 +1,29 @@
 //! [`WhatsAppAuthLayer`]: the whole stack in one layer.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use pin_project_lite::pin_project;
-use tower::retry::{Retry, RetryLayer};
-use tower::{BoxError, ServiceBuilder};
+use tower::BoxError;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::body::{BufferBody, BufferBodyFuture, NotReplayable};
 use crate::config::{Config, ExchangeMethod};
 use crate::{
-    Authorize, AuthorizeLayer, BufferBodyLayer, Classify, ClassifyLayer, Error, ErrorKind,
-    FetchReason, GraphBody, GraphError, Permission, RefreshOn190, ReplayBody, Secret, TokenCell,
-    TokenGeneration, TokenSource, TokenStore, ValidateIfNeeded, ValidateIfNeededLayer,
+    ClassifyLayer, Error, Permission, ReplayBody, Secret, TokenCell, TokenSource, TokenStore,
+    WhatsAppAuth,
 };
 
 /// Layer that keeps a WhatsApp Cloud API client authenticated.
 ///
-/// Builds, outermost first: [`BufferBody`] → `Retry<`[`RefreshOn190`]`>` →
-/// [`ValidateIfNeeded`] → [`Authorize`] → [`Classify`] → your service. The
+/// Does, in one service, what [`BufferBody`](crate::BufferBody) →
+/// `Retry<`[`RefreshOn190`](crate::RefreshOn190)`>` →
+/// [`ValidateIfNeeded`](crate::ValidateIfNeeded) →
+/// [`Authorize`](crate::Authorize) → [`Classify`](crate::Classify) → your
+/// service would do, without their per-request clones (see
+/// [`WhatsAppAuth`]). The
 /// wrapped service receives `http::Request<`[`ReplayBody`]`>`, so a hyper-util
 /// client is a `Client<_, ReplayBody>`; see the [crate docs](crate) for a full
 /// example. Each call to [`layer`](Layer::layer) creates one [`TokenCell`],
@@ -245,6 +242,10 @@ impl WhatsAppAuthLayer {
     /// Builds the shared token state for `service`, for assembling the parts
     /// ([`AuthorizeLayer`], [`ValidateIfNeededLayer`], [`RefreshOn190`]) by
     /// hand. The cell makes its own Graph calls through `service`.
+    ///
+    /// [`AuthorizeLayer`]: crate::AuthorizeLayer
+    /// [`ValidateIfNeededLayer`]: crate::ValidateIfNeededLayer
+    /// [`RefreshOn190`]: crate::RefreshOn190
     pub fn token_cell<S, ResB>(&self, service: S) -> TokenCell
     where
         S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone + Send + 'static,
@@ -256,8 +257,6 @@ impl WhatsAppAuthLayer {
         TokenCell::new(self.config.clone(), service)
     }
 }
-
-type Stack<S> = BufferBody<Retry<RefreshOn190, ValidateIfNeeded<Authorize<Classify<S>>>>>;
 
 impl<S, ResB> Layer<S> for WhatsAppAuthLayer
 where
@@ -271,124 +270,9 @@ where
 
     fn layer(&self, service: S) -> WhatsAppAuth<S> {
         let cell = self.token_cell(service.clone());
-        let inner = ServiceBuilder::new()
-            .layer(BufferBodyLayer::new().limit(self.config.body_limit))
-            .layer(RetryLayer::new(RefreshOn190::new(cell.clone())))
-            .layer(ValidateIfNeededLayer::new(cell.clone()))
-            .layer(AuthorizeLayer::new(cell.clone()))
-            .layer(ClassifyLayer::new().limit(self.config.error_body_limit))
-            .service(service);
-        WhatsAppAuth { inner, cell }
-    }
-}
-
-/// The service built by [`WhatsAppAuthLayer`].
-#[derive(Clone, Debug)]
-pub struct WhatsAppAuth<S> {
-    inner: Stack<S>,
-    cell: TokenCell,
-}
-
-impl<S> WhatsAppAuth<S> {
-    /// The token state this stack shares among its clones.
-    pub fn token_cell(&self) -> &TokenCell {
-        &self.cell
-    }
-}
-
-impl<S, B, ResB> Service<Request<B>> for WhatsAppAuth<S>
-where
-    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    ResB: Body<Data = Bytes> + Send + 'static,
-    ResB::Error: Into<BoxError>,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    type Response = Response<GraphBody<ResB>>;
-    type Error = BoxError;
-    type Future = WhatsAppAuthFuture<InnerFuture<B, S>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Service::<Request<B>>::poll_ready(&mut self.inner, cx)
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        WhatsAppAuthFuture {
-            state: FinishState::Running {
-                future: self.inner.call(req),
-            },
-            cell: self.cell.clone(),
-        }
-    }
-}
-
-/// The stack's future below the final classification.
-pub type InnerFuture<B, S> =
-    BufferBodyFuture<B, Retry<RefreshOn190, ValidateIfNeeded<Authorize<Classify<S>>>>>;
-
-pin_project! {
-    /// Response future of [`WhatsAppAuth`].
-    pub struct WhatsAppAuthFuture<F> {
-        #[pin]
-        state: FinishState<F>,
-        cell: TokenCell,
-    }
-}
-
-pin_project! {
-    #[project = FinishProj]
-    enum FinishState<F> {
-        Running { #[pin] future: F },
-        // A request that could not be replayed met an expired token: renew
-        // it before reporting, so the caller's next request goes through.
-        Refreshing { refresh: Pin<Box<dyn Future<Output = ()> + Send>>, error: Option<Error> },
-    }
-}
-
-impl<F, ResB> Future for WhatsAppAuthFuture<F>
-where
-    F: Future<Output = Result<Response<ResB>, BoxError>>,
-{
-    type Output = Result<Response<ResB>, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        loop {
-            match this.state.as_mut().project() {
-                FinishProj::Running { future } => {
-                    let res = ready!(future.poll(cx))?;
-                    let Some(err) = res.extensions().get::<GraphError>() else {
-                        return Poll::Ready(Ok(res));
-                    };
-                    if !err.kind().is_auth() {
-                        return Poll::Ready(Ok(res));
-                    }
-                    let err = err.clone();
-                    let not_replayed = res.extensions().get::<NotReplayable>().copied();
-                    let generation = res.extensions().get::<TokenGeneration>().copied();
-                    match (not_replayed, generation) {
-                        (Some(NotReplayable { limit }), Some(TokenGeneration(seen)))
-                            if err.kind() == ErrorKind::TokenExpired && this.cell.can_refresh() =>
-                        {
-                            let (cell, cause) = (this.cell.clone(), err.clone());
-                            this.state.set(FinishState::Refreshing {
-                                refresh: Box::pin(async move {
-                                    cell.renew(seen, FetchReason::Rejected, Some(cause)).await
-                                }),
-                                error: Some(Error::NotReplayed { limit, source: err }),
-                            });
-                        }
-                        _ => return Poll::Ready(Err(Error::Graph(err).into())),
-                    }
-                }
-                FinishProj::Refreshing { refresh, error } => {
-                    ready!(refresh.as_mut().poll(cx));
-                    let error = error.take().expect("polled after completion");
-                    return Poll::Ready(Err(error.into()));
-                }
-            }
-        }
+        let inner = ClassifyLayer::new()
+            .limit(self.config.error_body_limit)
+            .layer(service);
+        WhatsAppAuth::new(inner, cell, self.config.body_limit)
     }
 }

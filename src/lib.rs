@@ -110,6 +110,7 @@ mod layer;
 pub mod permissions;
 pub mod refresh;
 mod secret;
+mod service;
 pub mod source;
 pub mod store;
 pub mod validate;
@@ -124,10 +125,11 @@ pub use config::{
 pub use diagnose::{describe_expiry, Check, Diagnosis, PhoneNumber};
 pub use error::{Error, RefreshError};
 pub use graph_error::{classify, hint, ErrorKind, GraphError};
-pub use layer::{WhatsAppAuth, WhatsAppAuthFuture, WhatsAppAuthLayer};
+pub use layer::WhatsAppAuthLayer;
 pub use permissions::{Permission, PermissionReport, PermissionStatus};
 pub use refresh::{RefreshFuture, RefreshOn190};
 pub use secret::{appsecret_proof, Secret};
+pub use service::{WhatsAppAuth, WhatsAppAuthFuture};
 pub use source::{
     token_fn, EnvToken, Expiry, FbExchange, FetchContext, FetchReason, FileToken, StaticToken,
     Token, TokenFn, TokenSource,

@@ -39,6 +39,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower::retry::Policy;
 
+use crate::body::copy_request;
 use crate::{ErrorKind, FetchReason, GraphError, ReplayBody, TokenCell, TokenGeneration};
 
 /// Retry policy: refresh the token on an expired-token answer, then replay
@@ -104,13 +105,6 @@ impl<ResB, E> Policy<Request<ReplayBody>, Response<ResB>, E> for RefreshOn190 {
         if self.replayed || !self.cell.can_refresh() {
             return None;
         }
-        let body = req.body().try_clone()?;
-        let mut copy = Request::new(body);
-        *copy.method_mut() = req.method().clone();
-        *copy.uri_mut() = req.uri().clone();
-        *copy.version_mut() = req.version();
-        *copy.headers_mut() = req.headers().clone();
-        *copy.extensions_mut() = req.extensions().clone();
-        Some(copy)
+        copy_request(req)
     }
 }

@@ -1,0 +1,50 @@
+//! Shared by the benches: the ratio table printed after each run, read back
+//! from the estimates criterion wrote for this run.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+fn criterion_dir() -> PathBuf {
+    std::env::var_os("CRITERION_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| PathBuf::from("target"), PathBuf::from);
+            target.join("criterion")
+        })
+}
+
+/// Mean time in nanoseconds of `group/id` in the latest run, if it ran.
+pub fn mean_ns(group: &str, id: &str) -> Option<f64> {
+    let path = criterion_dir()
+        .join(group)
+        .join(id)
+        .join("new")
+        .join("estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["mean"]["point_estimate"].as_f64()
+}
+
+/// Prints each benchmark's mean and its ratio to `baseline`.
+pub fn print_ratios(group: &str, baseline: &str, ids: &[&str]) {
+    let Some(base) = mean_ns(group, baseline) else {
+        return;
+    };
+    println!("\n{group}: mean time, and ratio to {baseline}");
+    for id in ids {
+        if let Some(mean) = mean_ns(group, id) {
+            println!("  {id:<44} {:>12}  {:>6.3}x", human(mean), mean / base);
+        }
+    }
+}
+
+pub fn human(ns: f64) -> String {
+    match ns {
+        n if n >= 1e9 => format!("{:.3} s", n / 1e9),
+        n if n >= 1e6 => format!("{:.3} ms", n / 1e6),
+        n if n >= 1e3 => format!("{:.3} µs", n / 1e3),
+        n => format!("{n:.1} ns"),
+    }
+}
