@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod graph;
+
 use std::path::PathBuf;
 
 fn criterion_dir() -> PathBuf {
@@ -17,9 +19,10 @@ fn criterion_dir() -> PathBuf {
 
 /// Mean time in nanoseconds of `group/id` in the latest run, if it ran.
 pub fn mean_ns(group: &str, id: &str) -> Option<f64> {
+    // Criterion writes `a/b` ids as `a_b` directories.
     let path = criterion_dir()
         .join(group)
-        .join(id)
+        .join(id.replace('/', "_"))
         .join("new")
         .join("estimates.json");
     let text = std::fs::read_to_string(path).ok()?;

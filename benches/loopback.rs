@@ -1,0 +1,151 @@
+//! 2. Loopback throughput: a hyper-util client with the layer against a hyper
+//!    server on 127.0.0.1, versus the same client without it, at 1 and 64
+//!    requests in flight (64 requests per iteration).
+//!
+//! ```text
+//! cargo bench --bench loopback
+//! ```
+
+mod support;
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{Criterion, Throughput};
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tower::util::BoxCloneService;
+use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower_whatsapp_auth::{ReplayBody, WhatsAppAuthLayer};
+
+const BATCH: usize = 64;
+const BODY: &[u8] =
+    br#"{"messaging_product":"whatsapp","to":"15551234567","type":"text","text":{"body":"hi"}}"#;
+const SENT: &[u8] = br#"{"messaging_product":"whatsapp","contacts":[{"input":"15551234567","wa_id":"15551234567"}],"messages":[{"id":"wamid.LOOPBACK"}]}"#;
+
+type Stack = BoxCloneService<Request<Full<Bytes>>, Response<Bytes>, BoxError>;
+
+async fn server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                    let _ = req.into_body().collect().await;
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(SENT))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn stacks(base: &str) -> (Stack, Stack) {
+    let bare: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let bare = bare
+        .map_err(BoxError::from)
+        .and_then(|res: Response<Incoming>| async move {
+            let (parts, body) = res.into_parts();
+            Ok(Response::from_parts(
+                parts,
+                body.collect().await?.to_bytes(),
+            ))
+        });
+    let client: Client<HttpConnector, ReplayBody> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let layered = ServiceBuilder::new()
+        .layer(
+            WhatsAppAuthLayer::new("EAAGloopbacktoken000000000000")
+                .graph_base(base)
+                .phone_number_id("1"),
+        )
+        .service(client);
+    let layered = ServiceExt::<Request<Full<Bytes>>>::and_then(
+        layered,
+        |res: Response<tower_whatsapp_auth::GraphBody<Incoming>>| async move {
+            let (parts, body) = res.into_parts();
+            Ok(Response::from_parts(
+                parts,
+                body.collect().await?.to_bytes(),
+            ))
+        },
+    );
+    (BoxCloneService::new(bare), BoxCloneService::new(layered))
+}
+
+async fn batch(stack: Stack, url: String, in_flight: usize) {
+    let send = |stack: Stack, url: String| async move {
+        let req = Request::post(url)
+            .body(Full::new(Bytes::from_static(BODY)))
+            .unwrap();
+        let res = stack.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), 200);
+    };
+    if in_flight == 1 {
+        for _ in 0..BATCH {
+            send(stack.clone(), url.clone()).await;
+        }
+    } else {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..BATCH {
+            tasks.spawn(send(stack.clone(), url.clone()));
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+    }
+}
+
+const IDS: [&str; 4] = ["bare/1", "whatsapp_auth/1", "bare/64", "whatsapp_auth/64"];
+
+fn loopback(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = rt.block_on(server());
+    let url = format!("{base}/v24.0/1/messages");
+    let (bare, layered) = stacks(&base);
+    rt.block_on(batch(layered.clone(), url.clone(), 1)); // validate once, warm the pools
+    let mut group = c.benchmark_group("loopback");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(6));
+    for (id, stack, in_flight) in [
+        (IDS[0], &bare, 1),
+        (IDS[1], &layered, 1),
+        (IDS[2], &bare, 64),
+        (IDS[3], &layered, 64),
+    ] {
+        group.bench_function(id, |b| {
+            b.to_async(&rt)
+                .iter(|| batch(stack.clone(), url.clone(), in_flight))
+        });
+    }
+    group.finish();
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    loopback(&mut c);
+    c.final_summary();
+    println!("\nthroughput relative to the bare client = 1 / time ratio");
+    support::print_ratios("loopback", "bare/1", &IDS[..2]);
+    support::print_ratios("loopback", "bare/64", &IDS[2..]);
+}
