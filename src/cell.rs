@@ -883,7 +883,29 @@ impl TokenCell {
 
     async fn permission_report(&self, cred: &Credential) -> Result<PermissionReport, Error> {
         let config = &self.shared.config;
-        let listing = if config.use_debug_token && config.app_credentials().is_some() {
+        let listing =
+            tokio::time::timeout(config.validation_timeout, self.permission_listing(cred))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Validation::Unknown("the permission check timed out".into()))
+                });
+        match listing {
+            Ok(listing) => Ok(PermissionReport::judge(
+                listing,
+                config.business_account_id.as_deref(),
+            )),
+            Err(Validation::Refused(err)) => Err(Error::Graph(err)),
+            Err(Validation::Unknown(why)) => Err(Error::Unavailable(why)),
+            Err(Validation::Valid(_)) => Err(Error::Unavailable("unexpected verdict".into())),
+        }
+    }
+
+    async fn permission_listing(
+        &self,
+        cred: &Credential,
+    ) -> Result<crate::permissions::Listing, Validation> {
+        let config = &self.shared.config;
+        if config.use_debug_token && config.app_credentials().is_some() {
             match graph_call::debug_token(&self.shared.graph, config, cred.token()).await {
                 Ok(info) if info.is_valid => {
                     // The same answer validates the token: no second call.
@@ -908,15 +930,6 @@ impl TokenCell {
             }
         } else {
             graph_call::me_permissions(&self.shared.graph, config, cred).await
-        };
-        match listing {
-            Ok(listing) => Ok(PermissionReport::judge(
-                listing,
-                config.business_account_id.as_deref(),
-            )),
-            Err(Validation::Refused(err)) => Err(Error::Graph(err)),
-            Err(Validation::Unknown(why)) => Err(Error::Unavailable(why)),
-            Err(Validation::Valid(_)) => Err(Error::Unavailable("unexpected verdict".into())),
         }
     }
 

@@ -431,10 +431,11 @@ pub(crate) async fn validate(
     match client.send(req, config.error_body_limit).await {
         Err(CallError::Transport(e)) => Validation::Unknown(format!("transport error: {e}")),
         Err(CallError::TooLarge) => Validation::Unknown("answer too large".into()),
-        Ok(answer) if answer.status.is_success() => Validation::Valid(None),
+        // A Graph error object is an error whatever the status says.
         Ok(Answer {
             error: Some(err), ..
         }) => Validation::Refused(err),
+        Ok(answer) if answer.status.is_success() => Validation::Valid(None),
         Ok(answer) => Validation::Unknown(format!(
             "HTTP {} without a Graph error",
             answer.status.as_u16()

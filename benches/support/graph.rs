@@ -82,7 +82,9 @@ impl Service<Request<ReplayBody>> for MemoryGraph {
         let state = self.state.clone();
         Box::pin(async move {
             if req.uri().path().ends_with("/oauth/access_token") {
-                tokio::time::sleep(state.exchange_delay).await;
+                if !state.exchange_delay.is_zero() {
+                    tokio::time::sleep(state.exchange_delay).await;
+                }
                 let n = state.exchanges.fetch_add(1, Ordering::Relaxed) + 1;
                 let token = format!("EAABenchRenewed{n:08}");
                 *state.current.lock().unwrap() = token.clone();

@@ -111,6 +111,8 @@ pub struct Counters {
     pub messages_accepted: u64,
     pub rejected_190: u64,
     pub debug_token_calls: u64,
+    /// Calls answered with an injected fault.
+    pub injected: u64,
     /// Requests whose URL carried `client_secret` or `access_token`.
     pub secrets_in_url: u64,
 }
@@ -140,6 +142,32 @@ struct State {
     exchange_mode: ExchangeMode,
     exchange_delay: Duration,
     issued: u64,
+    injected: Vec<(Route, Injected, usize)>,
+    exchanged_rejected: bool,
+}
+
+impl State {
+    fn take_injected(&mut self, route: Route) -> Option<Injected> {
+        let slot = self
+            .injected
+            .iter_mut()
+            .find(|(r, _, times)| *r == route && *times > 0)?;
+        slot.2 -= 1;
+        Some(slot.1.clone())
+    }
+
+    fn count_injected(&mut self, route: Route, body: &Bytes) {
+        self.counters.injected += 1;
+        match route {
+            Route::Messages => {
+                self.counters.message_requests += 1;
+                self.bodies.push(body.clone());
+            }
+            Route::Exchange => self.counters.exchanges += 1,
+            Route::Node | Route::DebugToken => self.counters.validations += 1,
+            Route::Permissions => {}
+        }
+    }
 }
 
 /// A running fake; stops accepting when dropped.
@@ -158,9 +186,12 @@ impl Drop for FakeGraph {
 impl FakeGraph {
     /// Starts the fake on a free port of 127.0.0.1.
     pub async fn start(config: FakeConfig) -> FakeGraph {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1");
+        FakeGraph::start_on(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts the fake on `addr` (e.g. where a test saw connections refused).
+    pub async fn start_on(config: FakeConfig, addr: SocketAddr) -> FakeGraph {
+        let listener = TcpListener::bind(addr).await.expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
         let mut tokens = HashMap::new();
         tokens.insert(
@@ -182,6 +213,8 @@ impl FakeGraph {
             exchange_mode: ExchangeMode::Issue,
             exchange_delay: Duration::ZERO,
             issued: 0,
+            injected: Vec::new(),
+            exchanged_rejected: false,
         }));
         let shared = state.clone();
         let accept = tokio::spawn(async move {
@@ -223,6 +256,27 @@ impl FakeGraph {
     /// Every message request body received, in arrival order.
     pub fn bodies(&self) -> Vec<Bytes> {
         self.lock().bodies.clone()
+    }
+
+    /// Lifetime of tokens the exchange issues from now on (zero: born expired).
+    pub fn set_exchanged_lifetime(&self, lifetime: Duration) {
+        self.lock().config.exchanged_lifetime = lifetime;
+    }
+
+    /// Exchanged tokens from now on are refused at once (while the exchange
+    /// still reports a normal lifetime), or accepted again with `false`.
+    pub fn set_exchanged_rejected(&self, rejected: bool) {
+        self.lock().exchanged_rejected = rejected;
+    }
+
+    /// Answers the next `times` calls on `route` with `injected`.
+    pub fn inject(&self, route: Route, injected: Injected, times: usize) {
+        self.lock().injected.push((route, injected, times));
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_injected(&self) {
+        self.lock().injected.clear();
     }
 
     pub fn push_fault(&self, fault: Fault) {
@@ -387,26 +441,278 @@ fn authenticate(state: &mut State, req: &http::request::Parts, count_use: bool) 
 async fn handle(
     shared: Arc<Mutex<State>>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<ScriptBody>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return Ok(html(400, "bad body")),
+        Err(_) => return Ok(html(400, "bad body").map(ScriptBody::from)),
     };
-    let next = route(&mut shared.lock().unwrap(), &parts, body);
-    match next {
-        Next::Now(res) => Ok(res),
+    enum Plan {
+        Normal(Next, Option<Duration>),
+        Fault(Injected, Route),
+    }
+    let plan = {
+        let mut state = shared.lock().unwrap();
+        let route = Route::of(&parts, &state.config.phone_number_id);
+        match route.and_then(|route| state.take_injected(route).map(|i| (route, i))) {
+            Some((_, Injected::SlowBody(delay))) => {
+                Plan::Normal(route_request(&mut state, &parts, body), Some(delay))
+            }
+            Some((route, injected)) => {
+                state.count_injected(route, &body);
+                Plan::Fault(injected, route)
+            }
+            None => Plan::Normal(route_request(&mut state, &parts, body), None),
+        }
+    };
+    let (next, slow) = match plan {
+        Plan::Fault(injected, route) => return Ok(injected_answer(injected, route).await),
+        Plan::Normal(next, slow) => (next, slow),
+    };
+    let res = match next {
+        Next::Now(res) => res,
         Next::Later(delay, res) => {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
             match res {
-                Some(res) => Ok(res),
+                Some(res) => res,
                 None => std::future::pending().await,
             }
         }
+    };
+    Ok(match slow {
+        Some(delay) => res.map(|full| ScriptBody::slow(full_bytes(full), 16, delay)),
+        None => res.map(ScriptBody::from),
+    })
+}
+
+fn full_bytes(full: Full<Bytes>) -> Bytes {
+    let mut full = std::pin::pin!(full);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match http_body::Body::poll_frame(full.as_mut(), &mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
     }
 }
+
+/// The Graph calls a fault can be injected into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /{v}/{phone}/messages`
+    Messages,
+    /// `GET /{v}/{phone}` and `GET /{v}/me` (validation without app credentials)
+    Node,
+    /// `/{v}/oauth/access_token`
+    Exchange,
+    /// `/{v}/debug_token`
+    DebugToken,
+    /// `GET /{v}/me/permissions`
+    Permissions,
+}
+
+impl Route {
+    fn of(parts: &http::request::Parts, phone: &str) -> Option<Route> {
+        let segments: Vec<&str> = parts.uri.path().trim_matches('/').split('/').collect();
+        match segments.as_slice() {
+            [_, id, "messages"] if *id == phone => Some(Route::Messages),
+            [_, "me", "permissions"] => Some(Route::Permissions),
+            [_, "oauth", "access_token"] => Some(Route::Exchange),
+            [_, "debug_token"] => Some(Route::DebugToken),
+            [_, id] if *id == phone || *id == "me" => Some(Route::Node),
+            _ => None,
+        }
+    }
+}
+
+/// A fault the fake answers with instead of its normal answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Injected {
+    /// Never answer.
+    Hang,
+    /// Send the head and part of the body, then reset the connection.
+    ResetMidBody,
+    /// The normal answer, 16 bytes at a time with this delay between them.
+    SlowBody(Duration),
+    /// `{"error": nope` with a 400 (200 for the exchange).
+    InvalidJson,
+    /// The first half of a Graph error object.
+    TruncatedJson,
+    /// A 502 HTML page from a proxy.
+    Html,
+    /// An error answer of this many bytes.
+    HugeBody(usize),
+    /// HTTP 200 carrying a Graph error object.
+    ErrorIn200 { code: i64, subcode: Option<i64> },
+    /// Exchange answers with `"access_token":""`.
+    EmptyToken,
+    /// Exchange answers with a 1 MiB `access_token`.
+    HugeToken,
+    /// Exchange answers with `"access_token":12345`.
+    NonStringToken,
+}
+
+/// A response body that can be slow, reset, or never end.
+pub struct ScriptBody {
+    chunks: VecDeque<Bytes>,
+    delay: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    end: End,
+    exact: Option<u64>,
+}
+
+enum End {
+    Finish,
+    Reset,
+}
+
+impl From<Full<Bytes>> for ScriptBody {
+    fn from(full: Full<Bytes>) -> ScriptBody {
+        let bytes = full_bytes(full);
+        ScriptBody {
+            exact: Some(bytes.len() as u64),
+            chunks: VecDeque::from([bytes]),
+            delay: Duration::ZERO,
+            sleep: None,
+            end: End::Finish,
+        }
+    }
+}
+
+impl ScriptBody {
+    fn slow(bytes: Bytes, chunk: usize, delay: Duration) -> ScriptBody {
+        let chunks = (0..bytes.len())
+            .step_by(chunk)
+            .map(|i| bytes.slice(i..(i + chunk).min(bytes.len())))
+            .collect();
+        ScriptBody {
+            chunks,
+            delay,
+            sleep: None,
+            end: End::Finish,
+            exact: None,
+        }
+    }
+
+    fn reset_after(prefix: &'static str) -> ScriptBody {
+        ScriptBody {
+            chunks: VecDeque::from([Bytes::from_static(prefix.as_bytes())]),
+            delay: Duration::ZERO,
+            sleep: None,
+            end: End::Reset,
+            exact: None,
+        }
+    }
+
+    fn repeated(len: usize) -> ScriptBody {
+        let block = Bytes::from(vec![b'x'; 64 * 1024]);
+        let mut chunks = VecDeque::from([Bytes::from_static(b"{\"error\":{\"message\":\"")]);
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(block.len());
+            chunks.push_back(block.slice(..n));
+            left -= n;
+        }
+        ScriptBody {
+            chunks,
+            delay: Duration::ZERO,
+            sleep: None,
+            end: End::Finish,
+            exact: None,
+        }
+    }
+}
+
+impl http_body::Body for ScriptBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        use std::future::Future;
+        if let Some(sleep) = self.sleep.as_mut() {
+            std::task::ready!(sleep.as_mut().poll(cx));
+            self.sleep = None;
+        }
+        if let Some(chunk) = self.chunks.pop_front() {
+            if !self.delay.is_zero() && !self.chunks.is_empty() {
+                self.sleep = Some(Box::pin(tokio::time::sleep(self.delay)));
+            }
+            return std::task::Poll::Ready(Some(Ok(http_body::Frame::data(chunk))));
+        }
+        std::task::Poll::Ready(match self.end {
+            End::Finish => None,
+            End::Reset => Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "injected reset",
+            ))),
+        })
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.exact
+            .map_or_else(http_body::SizeHint::new, http_body::SizeHint::with_exact)
+    }
+}
+
+async fn injected_answer(injected: Injected, route: Route) -> Response<ScriptBody> {
+    let status = if route == Route::Exchange { 200 } else { 400 };
+    let with = |status: u16, body: ScriptBody| {
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap()
+    };
+    let text =
+        |status: u16, body: String| with(status, ScriptBody::from(Full::new(Bytes::from(body))));
+    match injected {
+        Injected::Hang => std::future::pending().await,
+        Injected::ResetMidBody => with(
+            status,
+            ScriptBody::reset_after(r#"{"error":{"message":"Session has exp"#),
+        ),
+        Injected::SlowBody(_) => unreachable!("handled with the normal answer"),
+        Injected::InvalidJson => text(status, r#"{"error": nope"#.into()),
+        Injected::TruncatedJson => text(
+            status,
+            r#"{"error":{"message":"Error validating access token","type":"OAuthExcep"#.into(),
+        ),
+        Injected::Html => html(
+            502,
+            "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+        )
+        .map(ScriptBody::from),
+        Injected::HugeBody(len) => with(400, ScriptBody::repeated(len)),
+        Injected::ErrorIn200 { code, subcode } => {
+            let sub = subcode
+                .map(|s| format!(",\"error_subcode\":{s}"))
+                .unwrap_or_default();
+            text(
+                200,
+                format!(
+                    r#"{{"error":{{"message":"error under 200","type":"OAuthException","code":{code}{sub},"fbtrace_id":"X"}}}}"#
+                ),
+            )
+        }
+        Injected::EmptyToken => text(200, r#"{"access_token":"","token_type":"bearer"}"#.into()),
+        Injected::HugeToken => text(
+            200,
+            format!(
+                r#"{{"access_token":"EAA{}","token_type":"bearer"}}"#,
+                "x".repeat(1 << 20)
+            ),
+        ),
+        Injected::NonStringToken => text(
+            200,
+            r#"{"access_token":12345,"token_type":"bearer"}"#.into(),
+        ),
+    }
+}
+
+use std::pin::Pin;
 
 enum Next {
     Now(Response<Full<Bytes>>),
@@ -414,7 +720,7 @@ enum Next {
     Later(Duration, Option<Response<Full<Bytes>>>),
 }
 
-fn route(state: &mut State, parts: &http::request::Parts, body: Bytes) -> Next {
+fn route_request(state: &mut State, parts: &http::request::Parts, body: Bytes) -> Next {
     let query = parts.uri.query().unwrap_or("");
     let segments: Vec<&str> = parts.uri.path().trim_matches('/').split('/').collect();
     if query_param(query, "client_secret").is_some() || query_param(query, "access_token").is_some()
@@ -685,10 +991,12 @@ fn exchange(
     let token = format!("EAAFakeRefreshed{:04}{}", state.issued, "x".repeat(24));
     let lifetime = state.config.exchanged_lifetime;
     let expires_at = Some(tokio::time::Instant::now() + lifetime);
+    let uses_left = state.exchanged_rejected.then_some(0);
     state.tokens.insert(
         token.clone(),
         TokenState {
             expires_at,
+            uses_left,
             ..TokenState::default()
         },
     );

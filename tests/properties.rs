@@ -1,0 +1,206 @@
+//! Property tests of the two parsers of untrusted input: the Graph error
+//! parser and the request body buffer. Any input: no panic; a body that fits
+//! the limit replays byte-identical; one that does not is passed on whole.
+//!
+//! The soak runs the same properties for `SOAK_CASES` cases (default
+//! 1,000,000):
+//!
+//! ```text
+//! SOAK_CASES=1000000 cargo test --release --test properties -- --ignored --nocapture
+//! ```
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use tower::{service_fn, BoxError, Layer, ServiceExt};
+use tower_whatsapp_auth::{classify, BufferBodyLayer, GraphError, ReplayBody};
+
+/// A body of data frames with no declared size, like a stream.
+struct Chunks(VecDeque<Bytes>);
+
+impl Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(self.0.pop_front().map(|c| Ok(Frame::data(c))))
+    }
+}
+
+fn parse_never_panics(bytes: &[u8]) {
+    if let Some(err) = GraphError::parse(StatusCode::BAD_REQUEST, bytes) {
+        // Whatever parsed is printable and classified.
+        let _ = (err.to_string(), format!("{err:?}"), err.hint());
+    }
+}
+
+fn parse_reads_graph_errors(
+    code: i64,
+    subcode: Option<i64>,
+    message: &str,
+    trace: &str,
+) -> Result<(), TestCaseError> {
+    let mut error = serde_json::json!({"message": message, "type": "OAuthException", "code": code, "fbtrace_id": trace});
+    if let Some(sub) = subcode {
+        error["error_subcode"] = sub.into();
+    }
+    let body = serde_json::json!({ "error": error }).to_string();
+    let parsed = GraphError::parse(StatusCode::UNAUTHORIZED, body.as_bytes());
+    let parsed = parsed.ok_or_else(|| TestCaseError::fail(format!("not parsed: {body}")))?;
+    prop_assert_eq!(parsed.code(), code);
+    prop_assert_eq!(parsed.subcode(), subcode);
+    prop_assert_eq!(parsed.kind(), classify(code, subcode));
+    prop_assert_eq!(parsed.fbtrace_id(), Some(trace));
+    prop_assert!(parsed.message().len() <= 1024 + '…'.len_utf8() + 1024);
+    Ok(())
+}
+
+thread_local! {
+    static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+}
+
+/// Buffers `chunks` with `limit` and checks what the inner service gets.
+fn buffer_replays_identically(chunks: Vec<Vec<u8>>, limit: usize) -> Result<(), TestCaseError> {
+    let expected: Vec<u8> = chunks.concat();
+    let body = Chunks(chunks.into_iter().map(Bytes::from).collect());
+    let svc = BufferBodyLayer::new().limit(limit).layer(service_fn(
+        |req: Request<ReplayBody>| async move {
+            let copy = req.body().try_clone();
+            let first = req.into_body().collect().await?.to_bytes();
+            let second = match copy {
+                Some(copy) => Some(copy.collect().await?.to_bytes()),
+                None => None,
+            };
+            Ok::<_, BoxError>(Response::new((first, second)))
+        },
+    ));
+    let (first, second) = RUNTIME
+        .with(|rt| rt.block_on(svc.oneshot(Request::new(body))))
+        .map_err(|e| TestCaseError::fail(e.to_string()))?
+        .into_body();
+    prop_assert_eq!(&first[..], &expected[..], "every byte is sent");
+    if expected.len() <= limit {
+        let second = second
+            .ok_or_else(|| TestCaseError::fail("a body within the limit must be replayable"))?;
+        prop_assert_eq!(&second[..], &expected[..], "the replay is byte-identical");
+    } else {
+        prop_assert!(second.is_none(), "a body over the limit is not replayable");
+    }
+    Ok(())
+}
+
+fn chunks_strategy() -> impl Strategy<Value = (Vec<Vec<u8>>, usize)> {
+    (
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..12),
+        0usize..2048,
+    )
+}
+
+fn graph_error_strategy() -> impl Strategy<Value = (i64, Option<i64>, String, String)> {
+    (
+        prop_oneof![any::<i64>(), 0i64..300, Just(190), Just(130429)],
+        prop::option::of(prop_oneof![any::<i64>(), 458i64..494]),
+        ".{0,200}",
+        "[A-Za-z0-9_-]{0,24}",
+    )
+}
+
+fn bytes_strategy() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..2048),
+        // Near-JSON: fragments of Graph error bodies, shuffled and cut.
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "{",
+                "}",
+                "\"error\"",
+                ":",
+                ",",
+                "\"code\"",
+                "190",
+                "\"error_subcode\"",
+                "463",
+                "\"message\"",
+                "\"x\"",
+                "[",
+                "]",
+                "null",
+                "1e400",
+                "-1",
+                "\"\\u0000\"",
+                "<html>",
+                " ",
+            ]),
+            0..64,
+        )
+        .prop_map(|parts| parts.concat().into_bytes()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(Config { cases: 256, ..Config::default() })]
+
+    #[test]
+    fn the_error_parser_never_panics(bytes in bytes_strategy()) {
+        parse_never_panics(&bytes);
+    }
+
+    #[test]
+    fn the_error_parser_reads_every_graph_error((code, subcode, message, trace) in graph_error_strategy()) {
+        parse_reads_graph_errors(code, subcode, &message, &trace)?;
+    }
+
+    #[test]
+    fn buffered_bodies_replay_byte_identical((chunks, limit) in chunks_strategy()) {
+        buffer_replays_identically(chunks, limit)?;
+    }
+}
+
+/// The same properties for `SOAK_CASES` cases each (default 1,000,000).
+#[test]
+#[ignore = "long: run explicitly, see the module docs"]
+fn soak() {
+    let cases: u32 = std::env::var("SOAK_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let started = std::time::Instant::now();
+    TestRunner::new(config.clone())
+        .run(&bytes_strategy(), |bytes| {
+            parse_never_panics(&bytes);
+            Ok(())
+        })
+        .unwrap();
+    TestRunner::new(config.clone())
+        .run(
+            &graph_error_strategy(),
+            |(code, subcode, message, trace)| {
+                parse_reads_graph_errors(code, subcode, &message, &trace)
+            },
+        )
+        .unwrap();
+    TestRunner::new(config)
+        .run(&chunks_strategy(), |(chunks, limit)| {
+            buffer_replays_identically(chunks, limit)
+        })
+        .unwrap();
+    println!(
+        "soak: 3 properties × {cases} cases passed in {:.1?}",
+        started.elapsed()
+    );
+}
