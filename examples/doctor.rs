@@ -16,13 +16,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use common::sender::build_stack;
-use tower_whatsapp_auth::{
-    describe_expiry, Check, WhatsAppAuthLayer, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION,
-};
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
+use common::setup::{self, Setup};
+use tower_whatsapp_auth::{describe_expiry, Check};
 
 fn line(status: &str, what: &str, detail: &str) {
     println!("  {status:<5} {what:<16} {detail}");
@@ -49,33 +44,15 @@ fn report<T>(what: &str, check: &Check<T>, passed: impl Fn(&T) -> String) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (Some(token), Some(phone)) = (env("WHATSAPP_TOKEN"), env("WHATSAPP_PHONE_NUMBER_ID"))
-    else {
-        for name in ["WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"] {
-            if env(name).is_none() {
-                eprintln!("error: environment variable {name} is required but not set");
-            }
-        }
-        return ExitCode::from(2);
+    let Setup {
+        auth,
+        base,
+        version,
+        phone,
+    } = match setup::from_env(false) {
+        Ok(setup) => setup,
+        Err(code) => return code,
     };
-    let base = env("GRAPH_API_BASE").unwrap_or_else(|| DEFAULT_GRAPH_BASE.to_owned());
-    let version = env("GRAPH_API_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.to_owned());
-    let mut auth = WhatsAppAuthLayer::new(token)
-        .phone_number_id(phone.as_str())
-        .graph_base(base.as_str())
-        .graph_version(version.as_str());
-    if let Some(waba) = env("WHATSAPP_BUSINESS_ACCOUNT_ID") {
-        auth = auth.business_account_id(waba);
-    }
-    match (env("META_APP_ID"), env("META_APP_SECRET")) {
-        (Some(id), Some(secret)) => auth = auth.app_credentials(id, secret),
-        (None, Some(secret)) => auth = auth.app_secret(secret),
-        _ => {}
-    }
-    if let Err(e) = auth.check() {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
-    }
     let (_stack, cell) = build_stack(auth, Duration::from_secs(30));
 
     println!("WhatsApp setup check against {base} ({version})");

@@ -23,9 +23,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use common::sender::{build_stack, send_batch, text_message};
-use tower_whatsapp_auth::{
-    Permission, WhatsAppAuthLayer, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION,
-};
+use common::setup::{self, Setup};
+use tower_whatsapp_auth::Permission;
 
 const USAGE: &str =
     "usage: send --to <E.164 digits> --text <message> [--count N (1)] [--concurrency N (1)]";
@@ -69,10 +68,6 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     })
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
@@ -85,41 +80,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (Some(token), Some(phone)) = (env("WHATSAPP_TOKEN"), env("WHATSAPP_PHONE_NUMBER_ID"))
-    else {
-        for name in ["WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"] {
-            if env(name).is_none() {
-                eprintln!("error: environment variable {name} is required but not set");
-            }
-        }
-        return ExitCode::from(2);
+    let Setup {
+        auth,
+        base,
+        version,
+        phone,
+    } = match setup::from_env(true) {
+        Ok(setup) => setup,
+        Err(code) => return code,
     };
-    let base = env("GRAPH_API_BASE").unwrap_or_else(|| DEFAULT_GRAPH_BASE.to_owned());
-    let version = env("GRAPH_API_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.to_owned());
-
-    let mut auth = WhatsAppAuthLayer::new(token)
-        .require_permissions(&[Permission::WhatsappBusinessMessaging])
-        .phone_number_id(phone.as_str())
-        .graph_base(base.as_str())
-        .graph_version(version.as_str());
-    match (env("META_APP_ID"), env("META_APP_SECRET")) {
-        (Some(id), Some(secret)) => {
-            println!("app credentials set: token refresh and appsecret_proof enabled");
-            auth = auth.app_credentials(id, secret);
-        }
-        (None, Some(secret)) => {
-            println!("META_APP_SECRET set without META_APP_ID: appsecret_proof enabled, token refresh disabled");
-            auth = auth.app_secret(secret);
-        }
-        (Some(_), None) => {
-            println!("META_APP_ID set without META_APP_SECRET: token refresh disabled")
-        }
-        (None, None) => println!("no app credentials: an expiring token will not be refreshed"),
-    }
-    if let Err(e) = auth.check() {
-        eprintln!("error: {e}");
-        return ExitCode::from(2);
-    }
+    let auth = auth.require_permissions(&[Permission::WhatsappBusinessMessaging]);
 
     let (stack, cell) = build_stack(auth, Duration::from_secs(30));
     // Fail before sending anything when the token cannot send messages.

@@ -12,16 +12,12 @@ use common::sender::{build_stack, text_message, Stack};
 use http::Request;
 use http_body_util::Full;
 use tower::ServiceExt;
-use tower_whatsapp_auth::{WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION};
+use tower_whatsapp_auth::DEFAULT_GRAPH_VERSION;
 
 const SECRET: &str = "fake-app-secret";
 
 async fn stack_for(fake: &FakeGraph, config: &FakeConfig) -> Stack {
-    let auth = WhatsAppAuthLayer::new(config.token.as_str())
-        .phone_number_id(config.phone_number_id.as_str())
-        .graph_base(fake.base_url())
-        .app_credentials(config.app_id.as_str(), SECRET);
-    build_stack(auth, Duration::from_secs(60)).0
+    build_stack(fake.layer(config), Duration::from_secs(60)).0
 }
 
 fn message(fake: &FakeGraph) -> Request<Full<bytes::Bytes>> {

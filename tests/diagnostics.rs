@@ -29,14 +29,7 @@ fn scopes(granted: &[(&str, &str)]) -> Vec<(String, Vec<String>)> {
 }
 
 fn layer(fake: &FakeGraph, config: &FakeConfig) -> WhatsAppAuthLayer {
-    let layer = WhatsAppAuthLayer::new(config.token.as_str())
-        .phone_number_id(config.phone_number_id.as_str())
-        .graph_base(fake.base_url())
-        .business_account_id(WABA);
-    match &config.app_secret {
-        Some(secret) => layer.app_credentials(config.app_id.as_str(), secret.as_str()),
-        None => layer,
-    }
+    fake.layer(config).business_account_id(WABA)
 }
 
 async fn start(

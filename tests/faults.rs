@@ -26,16 +26,10 @@ const VALIDATION_TIMEOUT: Duration = Duration::from_secs(1);
 const TEN_MB: usize = 10 * 1024 * 1024;
 
 fn layer(fake: &FakeGraph, config: &FakeConfig) -> WhatsAppAuthLayer {
-    let layer = WhatsAppAuthLayer::new(config.token.as_str())
-        .phone_number_id(config.phone_number_id.as_str())
-        .graph_base(fake.base_url())
+    fake.layer(config)
         .refresh_timeout(REFRESH_TIMEOUT)
         .validation_timeout(VALIDATION_TIMEOUT)
-        .refresh_backoff(Duration::from_secs(1), Duration::from_secs(1));
-    match &config.app_secret {
-        Some(secret) => layer.app_credentials(config.app_id.as_str(), secret.as_str()),
-        None => layer,
-    }
+        .refresh_backoff(Duration::from_secs(1), Duration::from_secs(1))
 }
 
 async fn start(

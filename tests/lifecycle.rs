@@ -31,10 +31,7 @@ fn config(lifetime: Option<Duration>) -> FakeConfig {
 }
 
 fn layer(fake: &FakeGraph, config: &FakeConfig) -> WhatsAppAuthLayer {
-    WhatsAppAuthLayer::new(config.token.as_str())
-        .phone_number_id(config.phone_number_id.as_str())
-        .graph_base(fake.base_url())
-        .app_credentials(config.app_id.as_str(), SECRET)
+    fake.layer(config)
         .refresh_jitter(0.0)
         .validation_interval(10 * HOUR)
 }

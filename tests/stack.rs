@@ -27,14 +27,7 @@ fn fake_config(token_uses: Option<u64>) -> FakeConfig {
 }
 
 fn layer(fake: &FakeGraph, config: &FakeConfig) -> WhatsAppAuthLayer {
-    let layer = WhatsAppAuthLayer::new(config.token.as_str())
-        .phone_number_id(config.phone_number_id.as_str())
-        .graph_base(fake.base_url())
-        .refresh_timeout(Duration::from_secs(2));
-    match &config.app_secret {
-        Some(secret) => layer.app_credentials(config.app_id.as_str(), secret.as_str()),
-        None => layer,
-    }
+    fake.layer(config).refresh_timeout(Duration::from_secs(2))
 }
 
 async fn start(

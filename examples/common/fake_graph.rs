@@ -18,7 +18,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tower_whatsapp_auth::{appsecret_proof, Secret};
+use tower_whatsapp_auth::{appsecret_proof, Secret, WhatsAppAuthLayer};
 
 /// How the fake answers `/oauth/access_token`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +235,18 @@ impl FakeGraph {
             addr,
             state,
             accept,
+        }
+    }
+
+    /// A layer pointed at this fake with `config`'s token and phone number,
+    /// and its app credentials when it has an app secret.
+    pub fn layer(&self, config: &FakeConfig) -> WhatsAppAuthLayer {
+        let layer = WhatsAppAuthLayer::new(config.token.as_str())
+            .phone_number_id(config.phone_number_id.as_str())
+            .graph_base(self.base_url());
+        match &config.app_secret {
+            Some(secret) => layer.app_credentials(config.app_id.as_str(), secret.as_str()),
+            None => layer,
         }
     }
 

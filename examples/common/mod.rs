@@ -4,3 +4,4 @@
 
 pub mod fake_graph;
 pub mod sender;
+pub mod setup;
