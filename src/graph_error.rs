@@ -227,7 +227,9 @@ impl GraphError {
                 subcode: p.error_subcode.as_ref().and_then(Number::value),
                 error_type: clean(p.error_type.unwrap_or_default()),
                 message: clean(p.message.unwrap_or_default()),
-                fbtrace_id: p.fbtrace_id.map(clean),
+                // A trace id is never a token, and users quote it to Meta
+                // support as it is: capped, not redacted.
+                fbtrace_id: p.fbtrace_id.map(cap),
                 user_title: p.error_user_title.map(clean),
                 user_message: p.error_user_msg.map(clean),
             }),
@@ -322,9 +324,8 @@ impl fmt::Display for GraphError {
 
 impl std::error::Error for GraphError {}
 
-/// Caps the length and redacts words that look like access tokens: Graph
-/// quotes malformed tokens back ("Malformed access token EAAG…").
-fn clean(mut text: String) -> String {
+/// Caps the length, on a character boundary.
+fn cap(mut text: String) -> String {
     if text.len() > MAX_TEXT {
         let mut end = MAX_TEXT;
         while !text.is_char_boundary(end) {
@@ -333,6 +334,13 @@ fn clean(mut text: String) -> String {
         text.truncate(end);
         text.push('…');
     }
+    text
+}
+
+/// Caps the length and redacts words that look like access tokens: Graph
+/// quotes malformed tokens back ("Malformed access token EAAG…").
+fn clean(text: String) -> String {
+    let text = cap(text);
     if !text.split(is_separator).any(looks_like_token) {
         return text;
     }
@@ -465,6 +473,14 @@ mod tests {
         // Ordinary prose is untouched.
         let e = parse(r#"{"error":{"message":"(#10) Permission denied","code":10}}"#).unwrap();
         assert_eq!(e.message(), "(#10) Permission denied");
+    }
+
+    #[test]
+    fn trace_ids_are_kept_even_when_they_look_like_tokens() {
+        // Found by the soak: a trace id starting with EAA was redacted.
+        let e =
+            parse(r#"{"error":{"code":0,"message":"","fbtrace_id":"EAAA_A-0AA000_00"}}"#).unwrap();
+        assert_eq!(e.fbtrace_id(), Some("EAAA_A-0AA000_00"));
     }
 
     #[test]
