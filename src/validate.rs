@@ -1,6 +1,12 @@
 //! [`ValidateIfNeeded`]: check the token with Graph before first use, then
 //! at most once per interval (default 1 hour).
 //!
+//! This is also where the token is made ready before a request leaves: the
+//! first fetch from a source with no token at hand, the read of a
+//! [`TokenStore`](crate::TokenStore), renewal ahead of a known expiry, and
+//! recovery of a dead token whose source now has another. All of it is
+//! single-flight, and none of it runs while the token is ready.
+//!
 //! However many requests arrive while a validation is due, one validation
 //! call is made (`GET /{version}/{phone-number-id}`, or `/me` when no phone
 //! number id is configured) and the others wait for its verdict. A token
