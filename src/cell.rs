@@ -27,7 +27,7 @@ use crate::graph_call::{self, GraphClient, Validation};
 use crate::source::{
     Expiry, FbExchange, FetchContext, FetchReason, StaticToken, Token, TokenSource,
 };
-use crate::store::{lineage_of, StoredToken};
+use crate::store::{lineage_of, LockToken, StoreError, StoredToken};
 use crate::{
     appsecret_proof, Error, ErrorKind, GraphError, PermissionReport, RefreshError, ReplayBody,
     Secret,
@@ -60,6 +60,16 @@ struct RenewState {
     failures: u32,
     /// Fingerprint of the configured token the current one descends from.
     lineage: String,
+    /// The store generation of the current token (see [`StoredToken`]).
+    store_generation: u64,
+}
+
+/// What coordinating a renewal through a shared store decided.
+enum Coordination {
+    /// Another process renewed; its token is installed.
+    Adopted,
+    /// Renew here, holding the store's lock when there is one.
+    Lead(Option<LockToken>),
 }
 
 /// Counters a cell keeps, for metrics and tests.
@@ -343,6 +353,7 @@ impl TokenCell {
                 renew_lock: tokio::sync::Mutex::new(RenewState {
                     failures: 0,
                     lineage: lineage.as_ref().map(|l| l.0.clone()).unwrap_or_default(),
+                    store_generation: 0,
                 }),
                 validate_lock: tokio::sync::Mutex::new(()),
                 // Nothing to do before the first request unless a store must be read.
@@ -522,7 +533,7 @@ impl TokenCell {
     }
 
     /// Installs `token` as generation `generation` and persists it.
-    async fn install(&self, token: Token, generation: u64, fresh: bool, state: &RenewState) {
+    async fn install(&self, token: Token, generation: u64, fresh: bool, state: &mut RenewState) {
         let config = &self.shared.config;
         let next = Credential::new(generation, token.value.clone(), config);
         self.set_expiry(&next, token.expiry);
@@ -538,15 +549,24 @@ impl TokenCell {
         self.replace(next);
         tracing::info!(generation, expires_in = ?expires_at.map(|at| at - Instant::now()), "access token installed");
         if let Some(store) = &config.store {
+            state.store_generation += 1;
             let stored = StoredToken {
                 token: token.value,
                 expires_at: expires_at
                     .map(|at| SystemTime::now() + at.saturating_duration_since(Instant::now())),
                 lineage: state.lineage.clone(),
                 saved_at: SystemTime::now(),
+                generation: state.store_generation,
             };
-            if let Err(error) = store.save(stored).await {
-                tracing::warn!(generation, %error, "could not persist the renewed token; it stays in use");
+            match tokio::time::timeout(config.store_timeout, store.save(stored)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(generation, %error, "could not persist the renewed token; it stays in use")
+                }
+                Err(_) => tracing::warn!(
+                    generation,
+                    "token store did not answer in time; the renewed token stays in use"
+                ),
             }
         }
     }
@@ -589,8 +609,16 @@ impl TokenCell {
             }
         }
         if let Some(store) = &config.store {
-            match store.load().await {
-                Ok(Some(stored)) => self.adopt_stored(stored, &state).await,
+            let loaded = tokio::time::timeout(config.store_timeout, store.load()).await;
+            match loaded.unwrap_or_else(|_| {
+                Err(StoreError::Io {
+                    location: "token store".into(),
+                    reason: "no answer within the store timeout".into(),
+                })
+            }) {
+                Ok(Some(stored)) => {
+                    self.adopt(stored, &mut state, false);
+                }
                 Ok(None) => {}
                 Err(error) => {
                     tracing::error!(%error, "ignoring the token store; using the configured token")
@@ -600,7 +628,10 @@ impl TokenCell {
         self.shared.started.store(true, Ordering::Release);
     }
 
-    async fn adopt_stored(&self, stored: StoredToken, state: &RenewState) {
+    /// Installs a token another process renewed and stored, when it descends
+    /// from the same configured token, differs from ours, has time left, and
+    /// (with `require_newer`) has a higher store generation than ours.
+    fn adopt(&self, stored: StoredToken, state: &mut RenewState, require_newer: bool) -> bool {
         let cred = self.current();
         let left = stored
             .expires_at
@@ -608,20 +639,92 @@ impl TokenCell {
         if stored.lineage != state.lineage
             || stored.token == cred.token
             || left == Some(Duration::ZERO)
+            || (require_newer && stored.generation <= state.store_generation)
         {
-            tracing::debug!("stored token not used: it is the configured one, expired, or descends from another");
-            return;
+            return false;
         }
+        let generation = cred.generation + 1;
         tracing::info!(
-            generation = cred.generation + 1,
-            "using the renewed token from the store"
+            generation,
+            store_generation = stored.generation,
+            "using the token renewed by another process, from the store"
         );
-        let next = Credential::new(cred.generation + 1, stored.token, &self.shared.config);
+        state.store_generation = stored.generation;
+        let next = Credential::new(generation, stored.token, &self.shared.config);
         self.set_expiry(&next, left.map_or(Expiry::Unknown, Expiry::In));
-        if self.shared.config.validation_interval.is_none() {
-            next.validate_after.store(NEVER, Ordering::Release);
-        }
+        let validate_after = match self.shared.config.validation_interval {
+            None => NEVER,
+            Some(interval) if require_newer => self.nanos_after(interval),
+            Some(_) => 0,
+        };
+        next.validate_after.store(validate_after, Ordering::Release);
         self.replace(next);
+        true
+    }
+
+    /// With a shared store: picks up a token another process already renewed,
+    /// or takes the store's refresh lock, or waits (polling with back-off)
+    /// for the process holding it, until the lock's TTL lets another take
+    /// over. A store that fails or does not answer within `store_timeout`
+    /// means renewing here, alone: requests never wait on the store for
+    /// longer than that.
+    async fn coordinate(&self, cred: &Credential, state: &mut RenewState) -> Coordination {
+        let config = &self.shared.config;
+        let Some(store) = config.store.as_ref().filter(|s| s.is_shared()) else {
+            return Coordination::Lead(None);
+        };
+        let limit = config.store_timeout;
+        let give_up = Instant::now() + config.refresh_lock_ttl + config.refresh_timeout;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            match tokio::time::timeout(limit, store.load()).await {
+                Ok(Ok(Some(stored))) => {
+                    if self.adopt(stored, state, true) {
+                        return Coordination::Adopted;
+                    }
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "token store unavailable; renewing without it");
+                    return Coordination::Lead(None);
+                }
+                Err(_) => {
+                    tracing::warn!("token store did not answer in time; renewing without it");
+                    return Coordination::Lead(None);
+                }
+            }
+            match tokio::time::timeout(limit, store.lock_refresh(config.refresh_lock_ttl)).await {
+                Ok(Ok(Some(lock))) => {
+                    // Someone may have stored a renewal between our read and the lock.
+                    if let Ok(Ok(Some(stored))) = tokio::time::timeout(limit, store.load()).await {
+                        if self.adopt(stored, state, true) {
+                            let _ = tokio::time::timeout(limit, store.unlock_refresh(lock)).await;
+                            return Coordination::Adopted;
+                        }
+                    }
+                    tracing::debug!(
+                        generation = cred.generation,
+                        "holding the store's refresh lock"
+                    );
+                    return Coordination::Lead(Some(lock));
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "token store lock unavailable; renewing without it");
+                    return Coordination::Lead(None);
+                }
+                Err(_) => {
+                    tracing::warn!("token store lock did not answer in time; renewing without it");
+                    return Coordination::Lead(None);
+                }
+            }
+            if Instant::now() >= give_up {
+                tracing::warn!("another process held the refresh lock too long; renewing here");
+                return Coordination::Lead(None);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
     }
 
     /// Asks the source for a new token for generation `seen`. Single-flight:
@@ -672,6 +775,13 @@ impl TokenCell {
             }
             return;
         }
+        let lock = match self.coordinate(&cred, &mut state).await {
+            Coordination::Adopted => {
+                state.failures = 0;
+                return;
+            }
+            Coordination::Lead(lock) => lock,
+        };
         self.shared.refreshes.fetch_add(1, Ordering::Relaxed);
         tracing::info!(generation = seen, ?reason, "renewing access token");
         let ctx = FetchContext {
@@ -689,7 +799,7 @@ impl TokenCell {
                     state.lineage = lineage_of(&token.value);
                 }
                 let fresh = reason != FetchReason::Recover;
-                self.install(token, seen + 1, fresh, &state).await;
+                self.install(token, seen + 1, fresh, &mut state).await;
             }
             Ok(same) => match reason {
                 FetchReason::Rejected => self.mark_dead(seen, dead_cause()),
@@ -727,6 +837,13 @@ impl TokenCell {
                         );
                     }
                 }
+            }
+        }
+        if let (Some(lock), Some(store)) = (lock, config.store.as_ref()) {
+            let released =
+                tokio::time::timeout(config.store_timeout, store.unlock_refresh(lock)).await;
+            if !matches!(released, Ok(Ok(()))) {
+                tracing::warn!("could not release the store's refresh lock; it expires by itself");
             }
         }
     }
@@ -779,7 +896,7 @@ impl TokenCell {
     /// caller: when Graph cannot answer, traffic flows and validation is
     /// retried later.
     async fn ensure_validated(&self) -> Result<(), Error> {
-        let guard = self.shared.validate_lock.lock().await;
+        let _guard = self.shared.validate_lock.lock().await;
         let cred = self.current();
         if let Some(err) = cred.unusable() {
             return Err(err);
@@ -827,7 +944,8 @@ impl TokenCell {
                 return Ok(());
             }
         };
-        drop(guard);
+        // The validation lock stays held through the renewal: requests queued
+        // behind it would otherwise each validate the same refused token.
         tracing::info!(generation = cred.generation, code = refused.code(), subcode = ?refused.subcode(), "validation: Graph refused the token");
         self.observe_rejection(cred.generation, &refused);
         if refused.kind() == ErrorKind::TokenExpired {

@@ -67,6 +67,21 @@ impl WhatsAppAuthLayer {
         self
     }
 
+    /// How long any call to the token store may take (default 500 ms);
+    /// past it, the stack carries on with its own state.
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        self.config.store_timeout = timeout;
+        self
+    }
+
+    /// With a shared store, how long the refresh lock is held at most (default
+    /// 15 s): if the process holding it dies, another takes over after this.
+    /// Keep it above `refresh_timeout`.
+    pub fn refresh_lock_ttl(mut self, ttl: Duration) -> Self {
+        self.config.refresh_lock_ttl = ttl;
+        self
+    }
+
     /// When a token's expiry is known, renew it this long before (default
     /// 5 minutes), or `fraction` of its remaining lifetime before if that is
     /// longer (default 0.1).

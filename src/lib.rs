@@ -108,6 +108,8 @@ mod graph_call;
 pub mod graph_error;
 mod layer;
 pub mod permissions;
+#[cfg(feature = "redis")]
+pub mod redis_store;
 pub mod refresh;
 mod secret;
 mod service;
@@ -127,6 +129,8 @@ pub use error::{Error, RefreshError};
 pub use graph_error::{classify, hint, ErrorKind, GraphError};
 pub use layer::WhatsAppAuthLayer;
 pub use permissions::{Permission, PermissionReport, PermissionStatus};
+#[cfg(feature = "redis")]
+pub use redis_store::RedisTokenStore;
 pub use refresh::{RefreshFuture, RefreshOn190};
 pub use secret::{appsecret_proof, Secret};
 pub use service::{WhatsAppAuth, WhatsAppAuthFuture};
@@ -134,5 +138,5 @@ pub use source::{
     token_fn, EnvToken, Expiry, FbExchange, FetchContext, FetchReason, FileToken, StaticToken,
     Token, TokenFn, TokenSource,
 };
-pub use store::{FileTokenStore, StoreError, StoredToken, TokenStore};
+pub use store::{FileTokenStore, LockToken, StoreError, StoredToken, TokenStore};
 pub use validate::{ValidateFuture, ValidateIfNeeded, ValidateIfNeededLayer};

@@ -39,7 +39,14 @@ pub struct StoredToken {
     pub lineage: String,
     /// When it was saved.
     pub saved_at: SystemTime,
+    /// Counts renewals across every process sharing the store; a token with
+    /// a higher generation is newer.
+    pub generation: u64,
 }
+
+/// Proof of holding a shared store's refresh lock, returned to release it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockToken(pub String);
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -64,11 +71,34 @@ pub enum StoreError {
 }
 
 /// Persists renewed tokens. Implementations must never log the token.
+///
+/// A store that several processes share (see `RedisTokenStore` behind the
+/// `redis` feature) also coordinates renewal: it says so with
+/// [`is_shared`](Self::is_shared) and provides a refresh lock, so that one
+/// process renews and the others pick the new token up from the store.
 pub trait TokenStore: Send + Sync + 'static {
     /// The stored token, if any.
     fn load(&self) -> BoxFuture<'_, Result<Option<StoredToken>, StoreError>>;
     /// Replaces the stored token.
     fn save(&self, token: StoredToken) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Whether other processes share this store (default: no).
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Takes the store-wide refresh lock for `ttl`; `Ok(None)` when another
+    /// process holds it. The default, for unshared stores, always succeeds.
+    fn lock_refresh(&self, ttl: Duration) -> BoxFuture<'_, Result<Option<LockToken>, StoreError>> {
+        let _ = ttl;
+        Box::pin(std::future::ready(Ok(Some(LockToken(String::new())))))
+    }
+
+    /// Releases the lock, if `lock` still holds it.
+    fn unlock_refresh(&self, lock: LockToken) -> BoxFuture<'_, Result<(), StoreError>> {
+        let _ = lock;
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
@@ -78,6 +108,60 @@ impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
     fn save(&self, token: StoredToken) -> BoxFuture<'_, Result<(), StoreError>> {
         (**self).save(token)
     }
+    fn is_shared(&self) -> bool {
+        (**self).is_shared()
+    }
+    fn lock_refresh(&self, ttl: Duration) -> BoxFuture<'_, Result<Option<LockToken>, StoreError>> {
+        (**self).lock_refresh(ttl)
+    }
+    fn unlock_refresh(&self, lock: LockToken) -> BoxFuture<'_, Result<(), StoreError>> {
+        (**self).unlock_refresh(lock)
+    }
+}
+
+/// The JSON form of a stored token, shared by the file and Redis stores.
+pub(crate) fn encode(token: &StoredToken) -> Vec<u8> {
+    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let disk = OnDisk {
+        format: 1,
+        token: token.token.expose().to_owned(),
+        expires_at: token.expires_at.map(secs),
+        lineage: token.lineage.clone(),
+        saved_at: secs(token.saved_at),
+        generation: token.generation,
+    };
+    serde_json::to_vec_pretty(&disk).expect("a token serializes")
+}
+
+/// Reads [`encode`]'s form; anything else is [`StoreError::Corrupt`].
+pub(crate) fn decode(location: &str, bytes: &[u8]) -> Result<StoredToken, StoreError> {
+    let corrupt = |reason: &str| StoreError::Corrupt {
+        location: location.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let disk: OnDisk = serde_json::from_slice(bytes)
+        .map_err(|e| corrupt(&format!("not a token record ({})", e.classify_name())))?;
+    if disk.format != 1 {
+        return Err(corrupt(&format!("unknown format {}", disk.format)));
+    }
+    if disk.token.trim().is_empty() {
+        return Err(corrupt("the token is empty"));
+    }
+    if disk
+        .token
+        .bytes()
+        .any(|b| b.is_ascii_control() || b == b' ')
+    {
+        return Err(corrupt("the token has characters a token cannot have"));
+    }
+    let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(secs);
+    Ok(StoredToken {
+        token: Secret::new(disk.token),
+        expires_at: disk.expires_at.map(at),
+        lineage: disk.lineage,
+        saved_at: at(disk.saved_at),
+        generation: disk.generation,
+    })
 }
 
 /// A one-way fingerprint of a token, safe to store and print.
@@ -107,6 +191,8 @@ struct OnDisk {
     expires_at: Option<u64>,
     lineage: String,
     saved_at: u64,
+    #[serde(default)]
+    generation: u64,
 }
 
 impl FileTokenStore {
@@ -124,46 +210,9 @@ impl FileTokenStore {
         self.path.display().to_string()
     }
 
-    fn decode(&self, bytes: &[u8]) -> Result<StoredToken, StoreError> {
-        let corrupt = |reason: &str| StoreError::Corrupt {
-            location: self.location(),
-            reason: reason.to_owned(),
-        };
-        let disk: OnDisk = serde_json::from_slice(bytes)
-            .map_err(|e| corrupt(&format!("not a token file ({})", e.classify_name())))?;
-        if disk.format != 1 {
-            return Err(corrupt(&format!("unknown format {}", disk.format)));
-        }
-        if disk.token.trim().is_empty() {
-            return Err(corrupt("the token is empty"));
-        }
-        if disk
-            .token
-            .bytes()
-            .any(|b| b.is_ascii_control() || b == b' ')
-        {
-            return Err(corrupt("the token has characters a token cannot have"));
-        }
-        let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(secs);
-        Ok(StoredToken {
-            token: Secret::new(disk.token),
-            expires_at: disk.expires_at.map(at),
-            lineage: disk.lineage,
-            saved_at: at(disk.saved_at),
-        })
-    }
-
     fn write(&self, token: &StoredToken) -> std::io::Result<()> {
         use std::io::Write;
-        let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let disk = OnDisk {
-            format: 1,
-            token: token.token.expose().to_owned(),
-            expires_at: token.expires_at.map(secs),
-            lineage: token.lineage.clone(),
-            saved_at: secs(token.saved_at),
-        };
-        let json = serde_json::to_vec_pretty(&disk).map_err(std::io::Error::other)?;
+        let json = encode(token);
         let dir = self
             .path
             .parent()
@@ -221,7 +270,7 @@ impl TokenStore for FileTokenStore {
     fn load(&self) -> BoxFuture<'_, Result<Option<StoredToken>, StoreError>> {
         Box::pin(async move {
             match tokio::fs::read(&self.path).await {
-                Ok(bytes) => self.decode(&bytes).map(Some),
+                Ok(bytes) => decode(&self.location(), &bytes).map(Some),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(StoreError::Io {
                     location: self.location(),
@@ -262,6 +311,7 @@ mod tests {
             expires_at: Some(UNIX_EPOCH + Duration::from_secs(1_900_000_000)),
             lineage: lineage_of(&Secret::new("origin")),
             saved_at: UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+            generation: 3,
         }
     }
 

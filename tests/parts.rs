@@ -125,6 +125,29 @@ async fn validation_that_finds_the_token_expired_refreshes_before_the_first_send
 }
 
 #[tokio::test]
+async fn concurrent_first_requests_validate_an_expired_token_once() {
+    let config = config(Some(0));
+    let fake = FakeGraph::start(config.clone()).await;
+    fake.set_exchange_delay(Duration::from_millis(50));
+    let (stack, cell) = build_stack(layer(&fake, &config), Duration::from_secs(10));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let (stack, req) = (stack.clone(), message(&fake));
+        tasks.spawn(async move { stack.oneshot(req).await.map(|r| r.status()) });
+    }
+    while let Some(done) = tasks.join_next().await {
+        assert_eq!(done.unwrap().unwrap(), 200);
+    }
+    let graph = fake.counters();
+    assert_eq!(
+        graph.validations, 1,
+        "one validation found it expired; the queue waited for the renewal: {graph:?}"
+    );
+    assert_eq!(graph.exchanges, 1);
+    assert_eq!(cell.stats().validations, 1);
+}
+
+#[tokio::test]
 async fn validation_that_finds_the_token_revoked_sends_nothing() {
     let config = config(None);
     let fake = FakeGraph::start(config.clone()).await;

@@ -3,5 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_graph;
+#[cfg(feature = "redis")]
+pub mod redis_server;
 pub mod sender;
 pub mod setup;
