@@ -306,6 +306,20 @@ pub(crate) fn with_query_pair(uri: &Uri, pair: &str) -> Option<Uri> {
     Uri::from_parts(parts).ok()
 }
 
+/// A token store call, bounded by `limit`: the store never holds requests
+/// up for longer.
+async fn ask<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+        Err(StoreError::Io {
+            location: "token store".into(),
+            reason: format!("no answer within {limit:?}"),
+        })
+    })
+}
+
 /// A uniformly random fraction in [0, 1), from std's randomly keyed hasher.
 fn random_fraction() -> f64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
@@ -558,15 +572,8 @@ impl TokenCell {
                 saved_at: SystemTime::now(),
                 generation: state.store_generation,
             };
-            match tokio::time::timeout(config.store_timeout, store.save(stored)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    tracing::warn!(generation, %error, "could not persist the renewed token; it stays in use")
-                }
-                Err(_) => tracing::warn!(
-                    generation,
-                    "token store did not answer in time; the renewed token stays in use"
-                ),
+            if let Err(error) = ask(config.store_timeout, store.save(stored)).await {
+                tracing::warn!(generation, %error, "could not persist the renewed token; it stays in use");
             }
         }
     }
@@ -609,13 +616,7 @@ impl TokenCell {
             }
         }
         if let Some(store) = &config.store {
-            let loaded = tokio::time::timeout(config.store_timeout, store.load()).await;
-            match loaded.unwrap_or_else(|_| {
-                Err(StoreError::Io {
-                    location: "token store".into(),
-                    reason: "no answer within the store timeout".into(),
-                })
-            }) {
+            match ask(config.store_timeout, store.load()).await {
                 Ok(Some(stored)) => {
                     self.adopt(stored, &mut state, false);
                 }
@@ -677,28 +678,24 @@ impl TokenCell {
         let give_up = Instant::now() + config.refresh_lock_ttl + config.refresh_timeout;
         let mut pause = Duration::from_millis(20);
         loop {
-            match tokio::time::timeout(limit, store.load()).await {
-                Ok(Ok(Some(stored))) => {
+            match ask(limit, store.load()).await {
+                Ok(Some(stored)) => {
                     if self.adopt(stored, state, true) {
                         return Coordination::Adopted;
                     }
                 }
-                Ok(Ok(None)) => {}
-                Ok(Err(error)) => {
+                Ok(None) => {}
+                Err(error) => {
                     tracing::warn!(%error, "token store unavailable; renewing without it");
                     return Coordination::Lead(None);
                 }
-                Err(_) => {
-                    tracing::warn!("token store did not answer in time; renewing without it");
-                    return Coordination::Lead(None);
-                }
             }
-            match tokio::time::timeout(limit, store.lock_refresh(config.refresh_lock_ttl)).await {
-                Ok(Ok(Some(lock))) => {
+            match ask(limit, store.lock_refresh(config.refresh_lock_ttl)).await {
+                Ok(Some(lock)) => {
                     // Someone may have stored a renewal between our read and the lock.
-                    if let Ok(Ok(Some(stored))) = tokio::time::timeout(limit, store.load()).await {
+                    if let Ok(Some(stored)) = ask(limit, store.load()).await {
                         if self.adopt(stored, state, true) {
-                            let _ = tokio::time::timeout(limit, store.unlock_refresh(lock)).await;
+                            let _ = ask(limit, store.unlock_refresh(lock)).await;
                             return Coordination::Adopted;
                         }
                     }
@@ -708,13 +705,9 @@ impl TokenCell {
                     );
                     return Coordination::Lead(Some(lock));
                 }
-                Ok(Ok(None)) => {}
-                Ok(Err(error)) => {
+                Ok(None) => {}
+                Err(error) => {
                     tracing::warn!(%error, "token store lock unavailable; renewing without it");
-                    return Coordination::Lead(None);
-                }
-                Err(_) => {
-                    tracing::warn!("token store lock did not answer in time; renewing without it");
                     return Coordination::Lead(None);
                 }
             }
