@@ -858,10 +858,7 @@ impl TokenCell {
     /// store read, recovery of a dead token, renewal ahead of expiry, and
     /// validation. Fails only when the request must not be sent.
     pub(crate) async fn prepare(&self) -> Result<(), Error> {
-        if !self.shared.started.load(Ordering::Acquire) {
-            self.start().await;
-        }
-        let cred = self.current();
+        let cred = self.started_credential().await;
         if let Health::Dead { recheck_at, .. } = &cred.health {
             if Instant::now() >= *recheck_at {
                 self.renew(cred.generation, FetchReason::Recover, None)
@@ -905,22 +902,16 @@ impl TokenCell {
         )
         .await
         .unwrap_or_else(|_| Validation::Unknown("validation timed out".into()));
-        let interval = config.validation_interval.unwrap_or(Duration::MAX);
         let refused = match verdict {
             Validation::Valid(info) => {
-                cred.validate_after
-                    .store(self.nanos_after(interval), Ordering::Release);
-                if let Some(expiry) = info.as_ref().and_then(|i| i.expiry) {
-                    self.set_expiry(&cred, expiry);
-                }
+                self.mark_validated(&cred, info.as_ref().and_then(|i| i.expiry));
                 tracing::debug!(generation = cred.generation, "access token validated");
                 return self.enforce_permissions(&cred, info).await;
             }
             Validation::Refused(err) if err.kind().is_token_rejected() => err,
             Validation::Refused(err) if err.kind() == ErrorKind::PermissionMissing => {
                 // The token authenticated; what it may do is the request's concern.
-                cred.validate_after
-                    .store(self.nanos_after(interval), Ordering::Release);
+                self.mark_validated(&cred, None);
                 tracing::warn!(
                     generation = cred.generation,
                     code = err.code(),
@@ -1017,28 +1008,10 @@ impl TokenCell {
     ) -> Result<crate::permissions::Listing, Validation> {
         let config = &self.shared.config;
         if config.use_debug_token && config.app_credentials().is_some() {
-            match graph_call::debug_token(&self.shared.graph, config, cred.token()).await {
-                Ok(info) if info.is_valid => {
-                    // The same answer validates the token: no second call.
-                    if let Some(interval) = config.validation_interval {
-                        cred.validate_after
-                            .store(self.nanos_after(interval), Ordering::Release);
-                    }
-                    if let Some(expiry) = info.expiry {
-                        self.set_expiry(cred, expiry);
-                    }
-                    Ok(info.listing())
-                }
-                Ok(info) => Err(Validation::Refused(info.error.unwrap_or_else(|| {
-                    GraphError::new(
-                        http::StatusCode::OK,
-                        190,
-                        None,
-                        "debug_token: the token is not valid",
-                    )
-                }))),
-                Err(other) => Err(other),
-            }
+            let info = graph_call::inspect(&self.shared.graph, config, cred.token()).await?;
+            // The same answer validates the token: no second call.
+            self.mark_validated(cred, info.expiry);
+            Ok(info.listing())
         } else {
             graph_call::me_permissions(&self.shared.graph, config, cred).await
         }
@@ -1047,10 +1020,7 @@ impl TokenCell {
     /// Which of the WhatsApp permissions the current token has (from
     /// `/debug_token` with app credentials, else `/me/permissions`).
     pub async fn check_permissions(&self) -> Result<PermissionReport, Error> {
-        if !self.shared.started.load(Ordering::Acquire) {
-            self.start().await;
-        }
-        let cred = self.current();
+        let cred = self.started_credential().await;
         if let Some(err) = cred.unusable() {
             return Err(err);
         }
@@ -1065,11 +1035,26 @@ impl TokenCell {
         &self.shared.config
     }
 
+    /// The current credential, after the one-time start (first fetch, store read).
     pub(crate) async fn started_credential(&self) -> Arc<Credential> {
         if !self.shared.started.load(Ordering::Acquire) {
             self.start().await;
         }
         self.current()
+    }
+
+    /// Records that `cred` was found valid now, and what is known of its expiry.
+    fn mark_validated(&self, cred: &Credential, expiry: Option<Expiry>) {
+        let interval = self
+            .shared
+            .config
+            .validation_interval
+            .unwrap_or(Duration::MAX);
+        cred.validate_after
+            .store(self.nanos_after(interval), Ordering::Release);
+        if let Some(expiry) = expiry {
+            self.set_expiry(cred, expiry);
+        }
     }
 
     fn retry_validation_later(&self, cred: &Credential, reason: &str) {

@@ -401,6 +401,27 @@ pub(crate) enum Validation {
     Unknown(String),
 }
 
+/// `/debug_token` as a verdict: the answer when the token is valid, else
+/// Graph's reason (a 190 when it gives none).
+pub(crate) async fn inspect(
+    client: &GraphClient,
+    config: &Config,
+    token: &Secret,
+) -> Result<TokenInfo, Validation> {
+    let info = debug_token(client, config, token).await?;
+    if info.is_valid {
+        return Ok(info);
+    }
+    Err(Validation::Refused(info.error.unwrap_or_else(|| {
+        GraphError::new(
+            StatusCode::OK,
+            190,
+            None,
+            "debug_token: the token is not valid",
+        )
+    })))
+}
+
 /// Validates `token`: with `/debug_token` when the app credentials are set
 /// (which also tells the expiry), else `GET /{version}/{phone-number-id}`
 /// (or `/me`) with the token itself.
@@ -410,27 +431,14 @@ pub(crate) async fn validate(
     current: &Credential,
 ) -> Validation {
     if config.use_debug_token && config.app_credentials().is_some() {
-        return match debug_token(client, config, current.token()).await {
-            Ok(info) if info.is_valid => Validation::Valid(Some(info)),
-            Ok(info) => Validation::Refused(info.error.unwrap_or_else(|| {
-                GraphError::new(
-                    StatusCode::OK,
-                    190,
-                    None,
-                    "debug_token: the token is not valid",
-                )
-            })),
-            Err(other) => other,
+        return match inspect(client, config, current.token()).await {
+            Ok(info) => Validation::Valid(Some(info)),
+            Err(verdict) => verdict,
         };
     }
     let node = config.phone_number_id.as_deref().unwrap_or("me");
-    let Ok(mut req) = Request::get(config.url(node)).body(ReplayBody::empty()) else {
-        return Validation::Unknown("invalid Graph base URL".into());
-    };
-    current.apply(&mut req);
-    match client.send(req, config.error_body_limit).await {
-        Err(CallError::Transport(e)) => Validation::Unknown(format!("transport error: {e}")),
-        Err(CallError::TooLarge) => Validation::Unknown("answer too large".into()),
+    match get_with_token(client, config, current, node).await {
+        Err(why) => Validation::Unknown(why),
         // A Graph error object is an error whatever the status says.
         Ok(Answer {
             error: Some(err), ..

@@ -139,26 +139,16 @@ struct Sender<'a, S> {
 
 impl<S: Service<Request<ReplayBody>>> Sender<'_, S> {
     /// Sends `req` if the token is ready, or starts making it ready.
-    fn start<B>(self, req: Request<ReplayBody>) -> State<B, S::Future> {
+    fn start<B>(mut self, req: Request<ReplayBody>) -> State<B, S::Future> {
         let cell = self.cell;
         let mut slot = Some(req);
         // Hot path: check and authorize under one read of the shared token.
         let sent = cell.with_current(|cred| {
-            if !cell.is_ready(cred) {
-                return None;
-            }
-            let mut req = slot.take().expect("taken once");
-            if !self.replayed && cell.can_refresh() {
-                *self.replay = copy_request(&req).map(Box::new);
-            }
-            cred.apply(&mut req);
-            *self.generation = cred.generation();
-            Some(req)
+            cell.is_ready(cred)
+                .then(|| self.authorize(cred, slot.take().expect("taken once")))
         });
         match sent {
-            Some(req) => State::Calling {
-                future: self.service.call(req),
-            },
+            Some(req) => self.call(req),
             None => {
                 let cell = cell.clone();
                 State::Preparing {
@@ -169,14 +159,27 @@ impl<S: Service<Request<ReplayBody>>> Sender<'_, S> {
         }
     }
 
-    /// Authorizes `req` with `cred` and sends it, keeping a copy when a
-    /// replay may be needed.
-    fn send<B>(self, cred: &Credential, mut req: Request<ReplayBody>) -> State<B, S::Future> {
+    /// Authorizes `req` with `cred` and sends it.
+    fn send<B>(mut self, cred: &Credential, req: Request<ReplayBody>) -> State<B, S::Future> {
+        let req = self.authorize(cred, req);
+        self.call(req)
+    }
+
+    /// Stamps `req` with `cred`, keeping a copy when a replay may be needed.
+    fn authorize(
+        &mut self,
+        cred: &Credential,
+        mut req: Request<ReplayBody>,
+    ) -> Request<ReplayBody> {
         if !self.replayed && self.cell.can_refresh() {
             *self.replay = copy_request(&req).map(Box::new);
         }
         cred.apply(&mut req);
         *self.generation = cred.generation();
+        req
+    }
+
+    fn call<B>(self, req: Request<ReplayBody>) -> State<B, S::Future> {
         State::Calling {
             future: self.service.call(req),
         }
