@@ -34,6 +34,22 @@ async fn run(envs: &[(&str, &str)], args: &[&str]) -> Output {
     cmd.output().await.unwrap()
 }
 
+/// Runs `send` against `fake` with the environment `config` implies: its
+/// token and phone number, and its app credentials when it has a secret.
+async fn send_to_fake(fake: &FakeGraph, config: &FakeConfig, args: &[&str]) -> Output {
+    let base = fake.base_url();
+    let mut envs = vec![
+        ("WHATSAPP_TOKEN", config.token.as_str()),
+        ("WHATSAPP_PHONE_NUMBER_ID", config.phone_number_id.as_str()),
+        ("GRAPH_API_BASE", base.as_str()),
+    ];
+    if let Some(secret) = &config.app_secret {
+        envs.push(("META_APP_ID", config.app_id.as_str()));
+        envs.push(("META_APP_SECRET", secret.as_str()));
+    }
+    run(&envs, args).await
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -50,15 +66,9 @@ async fn sends_through_an_expiry_and_exits_zero() {
         ..FakeConfig::default()
     };
     let fake = FakeGraph::start(config.clone()).await;
-    let base = fake.base_url();
-    let out = run(
-        &[
-            ("WHATSAPP_TOKEN", &config.token),
-            ("WHATSAPP_PHONE_NUMBER_ID", &config.phone_number_id),
-            ("META_APP_ID", &config.app_id),
-            ("META_APP_SECRET", "s3cret"),
-            ("GRAPH_API_BASE", &base),
-        ],
+    let out = send_to_fake(
+        &fake,
+        &config,
         &[
             "--to",
             "15551234567",
@@ -122,13 +132,9 @@ async fn a_revoked_token_exits_nonzero_with_the_reason_grouped() {
     let config = FakeConfig::default();
     let fake = FakeGraph::start(config.clone()).await;
     fake.push_fault(Fault::Revoke { subcode: 460 });
-    let base = fake.base_url();
-    let out = run(
-        &[
-            ("WHATSAPP_TOKEN", &config.token),
-            ("WHATSAPP_PHONE_NUMBER_ID", &config.phone_number_id),
-            ("GRAPH_API_BASE", &base),
-        ],
+    let out = send_to_fake(
+        &fake,
+        &config,
         &["--to", "1555", "--text", "hi", "--count", "5"],
     )
     .await;
@@ -155,15 +161,9 @@ async fn send_renews_ahead_when_debug_token_says_the_token_expires_soon() {
         ..FakeConfig::default()
     };
     let fake = FakeGraph::start(config.clone()).await;
-    let base = fake.base_url();
-    let out = run(
-        &[
-            ("WHATSAPP_TOKEN", &config.token),
-            ("WHATSAPP_PHONE_NUMBER_ID", &config.phone_number_id),
-            ("META_APP_ID", &config.app_id),
-            ("META_APP_SECRET", "s3cret"),
-            ("GRAPH_API_BASE", &base),
-        ],
+    let out = send_to_fake(
+        &fake,
+        &config,
         &[
             "--to",
             "15551234567",
