@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use common::sender::{build_stack, send_batch, text_message};
 use common::setup::{self, Setup};
-use tower_whatsapp_auth::Permission;
+use tower_whatsapp_auth::{Error, Permission};
 
 const USAGE: &str =
     "usage: send --to <E.164 digits> --text <message> [--count N (1)] [--concurrency N (1)]";
@@ -93,9 +93,15 @@ async fn main() -> ExitCode {
 
     let (stack, cell) = build_stack(auth, Duration::from_secs(30));
     // Fail before sending anything when the token cannot send messages.
-    match cell.check_permissions().await {
-        Ok(report) => {
-            let missing = report.missing(&[Permission::WhatsappBusinessMessaging]);
+    let needed = [Permission::WhatsappBusinessMessaging];
+    let checked = match cell.check_permissions().await {
+        Ok(report) => Ok(report.missing(&needed)),
+        // The stack requires the permission: its first validation found it missing.
+        Err(Error::PermissionMissing { missing }) => Ok(missing),
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(missing) => {
             for (permission, status) in &missing {
                 eprintln!(
                     "error: the token cannot send messages: permission {permission} is {status}"

@@ -6,7 +6,7 @@ use crate::body::DEFAULT_BODY_LIMIT;
 use crate::classify::DEFAULT_ERROR_BODY_LIMIT;
 use std::sync::Arc;
 
-use crate::{Permission, Secret, TokenSource, TokenStore};
+use crate::{Error, Permission, Secret, TokenSource, TokenStore};
 
 /// Graph's public base URL.
 pub const DEFAULT_GRAPH_BASE: &str = "https://graph.facebook.com";
@@ -105,6 +105,73 @@ impl Config {
     /// App id and secret, when both are set: what a refresh needs.
     pub(crate) fn app_credentials(&self) -> Option<(&str, &Secret)> {
         Some((self.app_id.as_deref()?, self.app_secret.as_ref()?))
+    }
+}
+
+/// Longer than any setting makes sense for: a sign of a unit mistake.
+const IMPLAUSIBLE: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+impl Config {
+    /// Every value that makes no sense, as a configuration error.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if let Some(token) = &self.token {
+            let token = token.expose();
+            if token.is_empty() {
+                return Err(Error::Config("the access token is empty".into()));
+            }
+            if http::HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+                return Err(Error::Config(
+                    "the access token has characters that are not allowed in an HTTP header".into(),
+                ));
+            }
+        }
+        for (name, value) in [
+            ("refresh_window fraction", self.refresh_window_fraction),
+            ("refresh_jitter", self.refresh_jitter),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(Error::Config(format!(
+                    "{name} must be a number between 0 and 1, not {value}"
+                )));
+            }
+        }
+        let positive = [
+            ("validation_timeout", self.validation_timeout),
+            ("refresh_timeout", self.refresh_timeout),
+            ("store_timeout", self.store_timeout),
+            ("refresh_lock_ttl", self.refresh_lock_ttl),
+            (
+                "validation_interval",
+                self.validation_interval.unwrap_or(Duration::from_secs(1)),
+            ),
+        ];
+        for (name, value) in positive {
+            if value.is_zero() {
+                return Err(Error::Config(format!("{name} must be above zero")));
+            }
+        }
+        let bounded = [
+            ("refresh_window", self.refresh_window),
+            ("dead_recheck", self.dead_recheck),
+            ("validation_retry", self.validation_retry),
+            ("refresh_backoff", self.refresh_backoff),
+            ("refresh_backoff max", self.refresh_backoff_max),
+        ];
+        for (name, value) in positive.into_iter().chain(bounded) {
+            if value > IMPLAUSIBLE {
+                return Err(Error::Config(format!(
+                    "{name} is {value:?}, longer than ten years: a unit mistake? (use without_validation() to turn validation off)"
+                )));
+            }
+        }
+        let url = self.url("me");
+        match url.parse::<http::Uri>() {
+            Ok(uri) if uri.scheme().is_some() && uri.authority().is_some() => Ok(()),
+            _ => Err(Error::Config(format!(
+                "Graph base URL {:?} is not an absolute http(s) URL",
+                self.graph_base
+            ))),
+        }
     }
 }
 

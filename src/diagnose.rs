@@ -1,13 +1,11 @@
-//! [`TokenCell::diagnose`]: everything that decides whether a setup can send
-//! WhatsApp messages, checked against Graph, each failure with its fix.
-//! The `doctor` example prints it.
+//! [`Diagnosis`]: everything that decides whether a setup can send WhatsApp
+//! messages, checked against Graph by
+//! [`TokenCell::diagnose`](crate::TokenCell::diagnose), each failure with
+//! its fix. The `doctor` example prints it.
 
 use std::time::Duration;
 
-use crate::graph_call::{self, TokenInfo};
-use crate::{
-    ErrorKind, Expiry, GraphError, Permission, PermissionReport, PermissionStatus, TokenCell,
-};
+use crate::{Expiry, GraphError, Permission, PermissionReport, PermissionStatus};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +34,7 @@ impl<T> Check<T> {
         matches!(self, Check::Failed { .. })
     }
 
-    fn from_graph(err: &GraphError) -> Check<T> {
+    pub(crate) fn from_graph(err: &GraphError) -> Check<T> {
         let code = match err.subcode() {
             Some(sub) => format!("{}/{sub}", err.code()),
             None => err.code().to_string(),
@@ -59,7 +57,7 @@ pub struct PhoneNumber {
     pub quality_rating: String,
 }
 
-/// A setup's health, from [`TokenCell::diagnose`].
+/// A setup's health, from [`TokenCell::diagnose`](crate::TokenCell::diagnose).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Diagnosis {
@@ -106,159 +104,6 @@ fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
-
-impl TokenCell {
-    /// Checks the token, its expiry and permissions, the `appsecret_proof`
-    /// and the phone number against Graph, through the stack's service.
-    pub async fn diagnose(&self) -> Diagnosis {
-        let cred = self.started_credential().await;
-        let config = self.config().clone();
-        let graph = self.graph();
-        let mut diagnosis = Diagnosis {
-            token: cred.token().masked(),
-            valid: Check::Skipped("not checked".into()),
-            token_type: None,
-            expiry: Check::Skipped("needs the app id and secret (for /debug_token)".into()),
-            permissions: Check::Skipped("the token is not valid".into()),
-            appsecret_proof: Check::Skipped("no app secret configured".into()),
-            phone_number: Check::Skipped("no phone number id configured".into()),
-        };
-        if let Some(err) = cred.unusable() {
-            diagnosis.valid = Check::Failed {
-                problem: err.to_string(),
-                fix: err
-                    .graph_error()
-                    .map_or("fix the configuration", GraphError::hint)
-                    .to_owned(),
-            };
-            return diagnosis;
-        }
-        let with_debug_token = config.app_credentials().is_some();
-        let info: Option<TokenInfo> = if with_debug_token {
-            match graph_call::debug_token(graph, &config, cred.token()).await {
-                Ok(info) => Some(info),
-                Err(graph_call::Validation::Unknown(why)) => {
-                    diagnosis.valid = Check::Failed {
-                        problem: format!("could not inspect the token: {why}"),
-                        fix: "check the app id and app secret (debug_token authenticates with them) and network access to Graph".into(),
-                    };
-                    None
-                }
-                Err(_) => None,
-            }
-        } else {
-            None
-        };
-        match &info {
-            Some(info) => {
-                diagnosis.token_type = info.token_type.clone();
-                if info.is_valid {
-                    diagnosis.valid = Check::Passed(());
-                    diagnosis.expiry = match info.expiry {
-                        Some(expiry) => Check::Passed(expiry),
-                        None => Check::Skipped("debug_token did not say".into()),
-                    };
-                    diagnosis.permissions = Check::Passed(PermissionReport::judge(
-                        info.listing(),
-                        config.business_account_id.as_deref(),
-                    ));
-                } else {
-                    let err = info.error.clone().unwrap_or_else(|| {
-                        GraphError::new(http::StatusCode::OK, 190, None, "the token is not valid")
-                    });
-                    if err.kind() == ErrorKind::TokenExpired {
-                        diagnosis.expiry = Check::Failed {
-                            problem: "expired".into(),
-                            fix: err.hint().to_owned(),
-                        };
-                    }
-                    diagnosis.valid = Check::from_graph(&err);
-                }
-            }
-            None if !with_debug_token => {
-                diagnosis.valid =
-                    match graph_call::get_with_token(graph, &config, &cred, "me").await {
-                        Ok(answer) if answer.status.is_success() => Check::Passed(()),
-                        Ok(answer) => match &answer.error {
-                            Some(err) if err.kind().is_token_rejected() => Check::from_graph(err),
-                            // Authenticated, even if /me is not allowed.
-                            Some(err) if err.kind() == ErrorKind::PermissionMissing => {
-                                Check::Passed(())
-                            }
-                            Some(err) => Check::Skipped(format!("Graph answered {err}")),
-                            None => Check::Skipped(format!(
-                                "Graph answered HTTP {}",
-                                answer.status.as_u16()
-                            )),
-                        },
-                        Err(why) => Check::Skipped(why),
-                    };
-                if diagnosis.valid.passed() {
-                    diagnosis.permissions =
-                        match graph_call::me_permissions(graph, &config, &cred).await {
-                            Ok(listing) => Check::Passed(PermissionReport::judge(
-                                listing,
-                                config.business_account_id.as_deref(),
-                            )),
-                            Err(graph_call::Validation::Refused(err)) => Check::from_graph(&err),
-                            Err(graph_call::Validation::Unknown(why)) => Check::Skipped(why),
-                            Err(graph_call::Validation::Valid(_)) => {
-                                Check::Skipped("unexpected answer".into())
-                            }
-                        };
-                }
-            }
-            None => {}
-        }
-        if !diagnosis.valid.passed() {
-            return diagnosis;
-        }
-        let node = config.phone_number_id.clone();
-        let answer =
-            graph_call::get_with_token(graph, &config, &cred, node.as_deref().unwrap_or("me"))
-                .await;
-        if config.app_secret.is_some() {
-            diagnosis.appsecret_proof = match &answer {
-                Ok(a) if a.status.is_success() => Check::Passed(()),
-                Ok(a) => match &a.error {
-                    Some(err) if err.code() == 100 && err.message().contains("appsecret_proof") => Check::Failed {
-                        problem: "Graph rejected the appsecret_proof".into(),
-                        fix: "the app secret does not belong to the app that issued the token: configure that app's secret".into(),
-                    },
-                    _ => Check::Skipped("the call carrying it failed for another reason".into()),
-                },
-                Err(why) => Check::Skipped(why.clone()),
-            };
-        }
-        if node.is_some() {
-            diagnosis.phone_number = match answer {
-                Ok(a) if a.status.is_success() => {
-                    let value: serde_json::Value =
-                        serde_json::from_slice(&a.body).unwrap_or_default();
-                    let field = |name: &str| value[name].as_str().unwrap_or("?").to_owned();
-                    Check::Passed(PhoneNumber {
-                        verified_name: field("verified_name"),
-                        display_phone_number: field("display_phone_number"),
-                        quality_rating: field("quality_rating"),
-                    })
-                }
-                Ok(a) => match &a.error {
-                    Some(err) => Check::from_graph(err),
-                    None => Check::Failed {
-                        problem: format!("HTTP {} without a Graph error", a.status.as_u16()),
-                        fix: "check GRAPH_API_BASE and the phone number id".into(),
-                    },
-                },
-                Err(why) => Check::Failed {
-                    problem: why,
-                    fix: "check network access to the Graph API base URL".into(),
-                },
-            };
-        }
-        diagnosis
-    }
-}
-
 /// Formats a lifetime as a calendar date (UTC) and a distance, e.g.
 /// `2026-12-25 (in 30 days)`.
 pub fn describe_expiry(expiry: Expiry) -> String {

@@ -3,31 +3,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response};
-use http_body::Body;
-use tower::BoxError;
 use tower_layer::Layer;
-use tower_service::Service;
 
 use crate::config::{Config, ExchangeMethod};
 use crate::{
-    ClassifyLayer, Error, Permission, ReplayBody, Secret, TokenCell, TokenSource, TokenStore,
-    WhatsAppAuth,
+    ClassifyLayer, Error, HttpService, Permission, RefreshOn190, Secret, TokenCell, TokenSource,
+    TokenStore, ValidateIfNeededLayer, WhatsAppAuth,
 };
 
 /// Layer that keeps a WhatsApp Cloud API client authenticated.
 ///
-/// Does, in one service, what [`BufferBody`](crate::BufferBody) →
-/// `Retry<`[`RefreshOn190`](crate::RefreshOn190)`>` →
-/// [`ValidateIfNeeded`](crate::ValidateIfNeeded) →
-/// [`Authorize`](crate::Authorize) → [`Classify`](crate::Classify) → your
-/// service would do, without their per-request clones (see
-/// [`WhatsAppAuth`]). The
-/// wrapped service receives `http::Request<`[`ReplayBody`]`>`, so a hyper-util
-/// client is a `Client<_, ReplayBody>`; see the [crate docs](crate) for a full
-/// example. Each call to [`layer`](Layer::layer) creates one [`TokenCell`],
-/// shared by all clones of the resulting service.
+/// It builds [`WhatsAppAuth`] from the public parts:
+/// [`ValidateIfNeeded`](crate::ValidateIfNeeded) over
+/// [`Classify`](crate::Classify) over your client, driven by the
+/// [`RefreshOn190`] retry policy, with bodies made replayable as
+/// [`BufferBody`](crate::BufferBody) would. The wrapped service receives
+/// `http::Request<`[`ReplayBody`](crate::ReplayBody)`>`, so a hyper-util
+/// client is a `Client<_, ReplayBody>`; see the [crate docs](crate) for a
+/// full example. Each call to [`layer`](Layer::layer) creates one
+/// [`TokenCell`], shared by all clones of the resulting service.
 ///
 /// Requests that Graph refuses for a reason the stack cannot repair (a dead
 /// token, a missing permission, an expired token after one refresh and
@@ -224,7 +218,11 @@ impl WhatsAppAuthLayer {
         self
     }
 
-    /// Checks the configuration without sending anything.
+    /// Checks the configuration without sending anything: the token can be
+    /// sent in a header, the base URL is absolute, fractions are numbers in
+    /// [0, 1], timeouts are above zero and durations below ten years. The
+    /// stack never panics on a bad value (it clamps it), but it may not do
+    /// what you meant: call this at start-up.
     ///
     /// ```
     /// use tower_whatsapp_auth::WhatsAppAuthLayer;
@@ -233,61 +231,28 @@ impl WhatsAppAuthLayer {
     /// assert!(WhatsAppAuthLayer::new("t").graph_base("not a url").check().is_err());
     /// ```
     pub fn check(&self) -> Result<(), Error> {
-        if let Some(token) = &self.config.token {
-            let token = token.expose();
-            if token.is_empty() {
-                return Err(Error::Config("the access token is empty".into()));
-            }
-            if http::HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
-                return Err(Error::Config(
-                    "the access token has characters that are not allowed in an HTTP header".into(),
-                ));
-            }
-        }
-        let url = self.config.url("me");
-        match url.parse::<http::Uri>() {
-            Ok(uri) if uri.scheme().is_some() && uri.authority().is_some() => Ok(()),
-            _ => Err(Error::Config(format!(
-                "Graph base URL {:?} is not an absolute http(s) URL",
-                self.config.graph_base
-            ))),
-        }
+        self.config.check()
     }
 
     /// Builds the shared token state for `service`, for assembling the parts
-    /// ([`AuthorizeLayer`], [`ValidateIfNeededLayer`], [`RefreshOn190`]) by
-    /// hand. The cell makes its own Graph calls through `service`.
+    /// ([`ValidateIfNeededLayer`], [`RefreshOn190`]) by hand. The cell makes
+    /// its own Graph calls through `service`.
     ///
-    /// [`AuthorizeLayer`]: crate::AuthorizeLayer
     /// [`ValidateIfNeededLayer`]: crate::ValidateIfNeededLayer
-    /// [`RefreshOn190`]: crate::RefreshOn190
-    pub fn token_cell<S, ResB>(&self, service: S) -> TokenCell
-    where
-        S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        ResB: Body<Data = Bytes> + Send + 'static,
-        ResB::Error: Into<BoxError>,
-    {
+    pub fn token_cell<S: HttpService>(&self, service: S) -> TokenCell {
         TokenCell::new(self.config.clone(), service)
     }
 }
 
-impl<S, ResB> Layer<S> for WhatsAppAuthLayer
-where
-    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    ResB: Body<Data = Bytes> + Send + 'static,
-    ResB::Error: Into<BoxError>,
-{
+impl<S: HttpService> Layer<S> for WhatsAppAuthLayer {
     type Service = WhatsAppAuth<S>;
 
     fn layer(&self, service: S) -> WhatsAppAuth<S> {
         let cell = self.token_cell(service.clone());
-        let inner = ClassifyLayer::new()
+        let classify = ClassifyLayer::new()
             .limit(self.config.error_body_limit)
             .layer(service);
-        WhatsAppAuth::new(inner, cell, self.config.body_limit)
+        let inner = ValidateIfNeededLayer::new(cell.clone()).layer(classify);
+        WhatsAppAuth::new(inner, RefreshOn190::new(cell), self.config.body_limit)
     }
 }

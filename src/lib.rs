@@ -97,46 +97,43 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod authorize;
 pub mod body;
-mod cell;
+mod bounds;
 pub mod classify;
 mod config;
 pub mod diagnose;
 mod error;
-mod graph_call;
-pub mod graph_error;
+pub mod graph;
 mod layer;
 pub mod permissions;
-#[cfg(feature = "redis")]
-pub mod redis_store;
 pub mod refresh;
 mod secret;
-mod service;
+pub mod service;
 pub mod source;
 pub mod store;
+mod token;
 pub mod validate;
 
-pub use authorize::{Authorize, AuthorizeLayer, TokenGeneration};
 pub use body::{BufferBody, BufferBodyLayer, NotReplayable, ReplayBody, DEFAULT_BODY_LIMIT};
-pub use cell::{TokenCell, TokenStats};
+pub use bounds::{BytesBody, HttpService};
 pub use classify::{Classify, ClassifyLayer, GraphBody, DEFAULT_ERROR_BODY_LIMIT};
 pub use config::{
     ExchangeMethod, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION, DEFAULT_VALIDATION_INTERVAL,
 };
 pub use diagnose::{describe_expiry, Check, Diagnosis, PhoneNumber};
 pub use error::{Error, RefreshError};
-pub use graph_error::{classify, hint, ErrorKind, GraphError};
+pub use graph::{classify, hint, ErrorKind, GraphError};
 pub use layer::WhatsAppAuthLayer;
 pub use permissions::{Permission, PermissionReport, PermissionStatus};
-#[cfg(feature = "redis")]
-pub use redis_store::RedisTokenStore;
 pub use refresh::{RefreshFuture, RefreshOn190};
 pub use secret::{appsecret_proof, Secret};
-pub use service::{WhatsAppAuth, WhatsAppAuthFuture};
+pub use service::{ResponseFuture as WhatsAppAuthFuture, WhatsAppAuth};
 pub use source::{
     token_fn, EnvToken, Expiry, FbExchange, FetchContext, FetchReason, FileToken, StaticToken,
     Token, TokenFn, TokenSource,
 };
+#[cfg(feature = "redis")]
+pub use store::RedisTokenStore;
 pub use store::{FileTokenStore, LockToken, StoreError, StoredToken, TokenStore};
-pub use validate::{ValidateFuture, ValidateIfNeeded, ValidateIfNeededLayer};
+pub use token::{TokenCell, TokenStats};
+pub use validate::{TokenGeneration, ValidateFuture, ValidateIfNeeded, ValidateIfNeededLayer};

@@ -31,7 +31,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{RefreshError, Secret, TokenCell};
+use crate::graph::GraphIo;
+use crate::{RefreshError, Secret};
 
 /// A boxed, `Send` future, as [`TokenSource`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -105,7 +106,9 @@ pub enum FetchReason {
 pub struct FetchContext {
     pub(crate) reason: FetchReason,
     pub(crate) current: Option<Secret>,
-    pub(crate) cell: TokenCell,
+    // Graph I/O only, not the token state: a source that keeps its context
+    // keeps no cell alive.
+    pub(crate) graph: Arc<GraphIo>,
 }
 
 impl FetchContext {
@@ -123,7 +126,7 @@ impl FetchContext {
     /// `grant_type=fb_exchange_token`, through the stack's own service.
     /// Needs the app id and secret.
     pub async fn exchange(&self, token: &Secret) -> Result<Token, RefreshError> {
-        self.cell.exchange(token).await
+        self.graph.exchange(token).await
     }
 }
 
@@ -250,7 +253,8 @@ impl TokenSource for EnvToken {
 }
 
 /// A token read from a file (surrounding whitespace ignored), re-read on
-/// every renewal, e.g. a mounted secret that operators rotate.
+/// every renewal, e.g. a mounted secret that operators rotate. The file is
+/// read asynchronously, never while the stack is built.
 #[derive(Clone, Debug)]
 pub struct FileToken {
     path: PathBuf,
@@ -276,9 +280,8 @@ impl FileToken {
 }
 
 impl TokenSource for FileToken {
-    fn initial(&self) -> Option<Result<Token, RefreshError>> {
-        Some(self.parse(std::fs::read_to_string(&self.path)))
-    }
+    // No `initial`: reading a file blocks, so the first read happens in the
+    // cell's task (asynchronously), before the first request is sent.
     fn fetch(&self, _ctx: FetchContext) -> BoxFuture<'_, Result<Token, RefreshError>> {
         Box::pin(async move { self.parse(tokio::fs::read_to_string(&self.path).await) })
     }

@@ -1,27 +1,4 @@
-//! [`RedisTokenStore`] (cargo feature `redis`): one token for several
-//! replicas.
-//!
-//! The store keeps the current token, its generation and expiry under
-//! `{prefix}:token`, and a refresh lock under `{prefix}:refresh-lock` taken
-//! with `SET … NX PX ttl` and released only by its holder (a compare-and-delete
-//! script). When a token expires, one replica takes the lock and renews; the
-//! others poll the store with back-off and install the new token without
-//! calling Graph. A replica that dies holding the lock blocks nobody for
-//! longer than the lock's TTL. When Redis is down, every call fails within the
-//! layer's `store_timeout` and each replica carries on alone.
-//!
-//! The token is stored as Redis holds it: secure Redis itself (ACLs, TLS,
-//! network). Key names hold only the prefix, never a secret.
-//!
-//! ```no_run
-//! use tower_whatsapp_auth::{RedisTokenStore, WhatsAppAuthLayer};
-//! # async fn run() -> Result<(), tower_whatsapp_auth::StoreError> {
-//! let store = RedisTokenStore::connect("redis://127.0.0.1:6379/", "whatsapp:prod").await?;
-//! let layer = WhatsAppAuthLayer::new(std::env::var("WHATSAPP_TOKEN").unwrap())
-//!     .app_credentials("1234", "app-secret")
-//!     .token_store(store);
-//! # let _ = layer; Ok(()) }
-//! ```
+//! The Redis-backed [`TokenStore`] (cargo feature `redis`).
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,11 +6,33 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::{decode, encode, LockToken, StoreError, StoredToken, TokenStore};
 use crate::source::BoxFuture;
-use crate::store::{decode, encode, LockToken, StoreError, StoredToken, TokenStore};
 
-/// A [`TokenStore`] in Redis, shared by replicas. See the
-/// [module docs](crate::redis_store).
+/// A [`TokenStore`] in Redis (cargo feature `redis`): one token for
+/// several replicas.
+///
+/// The store keeps the current token, its generation and expiry under
+/// `{prefix}:token`, and a refresh lock under `{prefix}:refresh-lock` taken
+/// with `SET … NX PX ttl` and released only by its holder (a compare-and-delete
+/// script). When a token expires, one replica takes the lock and renews; the
+/// others poll the store with back-off and install the new token without
+/// calling Graph. A replica that dies holding the lock blocks nobody for
+/// longer than the lock's TTL. When Redis is down, every call fails within the
+/// layer's `store_timeout` and each replica carries on alone.
+///
+/// The token is stored as Redis holds it: secure Redis itself (ACLs, TLS,
+/// network). Key names hold only the prefix, never a secret.
+///
+/// ```no_run
+/// use tower_whatsapp_auth::{RedisTokenStore, WhatsAppAuthLayer};
+/// # async fn run() -> Result<(), tower_whatsapp_auth::StoreError> {
+/// let store = RedisTokenStore::connect("redis://127.0.0.1:6379/", "whatsapp:prod").await?;
+/// let layer = WhatsAppAuthLayer::new(std::env::var("WHATSAPP_TOKEN").unwrap())
+///     .app_credentials("1234", "app-secret")
+///     .token_store(store);
+/// # let _ = layer; Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct RedisTokenStore {
     conn: ConnectionManager,

@@ -1,0 +1,114 @@
+//! [`ClassifyFuture`]: reads an error body (up to the limit) and parses it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http::Response;
+use http_body::Body;
+use pin_project_lite::pin_project;
+use tower::BoxError;
+
+use super::GraphBody;
+use crate::body::Gather;
+use crate::GraphError;
+
+pin_project! {
+    /// Response future of [`Classify`](super::Classify).
+    pub struct ClassifyFuture<F, ResB> {
+        #[pin]
+        state: ClassifyState<F, ResB>,
+        limit: usize,
+    }
+}
+
+impl<F, ResB> ClassifyFuture<F, ResB> {
+    pub(super) fn new(future: F, limit: usize) -> Self {
+        ClassifyFuture {
+            state: ClassifyState::Calling { future },
+            limit,
+        }
+    }
+}
+
+struct Reading<ResB> {
+    parts: Option<http::response::Parts>,
+    body: Option<Pin<Box<ResB>>>,
+    gather: Gather,
+}
+
+pin_project! {
+    #[project = ClassifyProj]
+    enum ClassifyState<F, ResB> {
+        Calling { #[pin] future: F },
+        // Boxed: error answers are rare, and this keeps the future small.
+        Reading { reading: Box<Reading<ResB>> },
+    }
+}
+
+impl<F, E, ResB> Future for ClassifyFuture<F, ResB>
+where
+    F: Future<Output = Result<Response<ResB>, E>>,
+    E: Into<BoxError>,
+    ResB: Body<Data = Bytes>,
+    ResB::Error: Into<BoxError>,
+{
+    type Output = Result<Response<GraphBody<ResB>>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                ClassifyProj::Calling { future } => {
+                    let res = ready!(future.poll(cx)).map_err(Into::into)?;
+                    if res.status().as_u16() < 400 {
+                        return Poll::Ready(Ok(res.map(GraphBody::passthrough)));
+                    }
+                    // Error answers are rare: boxing the body here keeps the
+                    // success path free of it and lets the unread rest move on.
+                    let (parts, body) = res.into_parts();
+                    this.state.set(ClassifyState::Reading {
+                        reading: Box::new(Reading {
+                            parts: Some(parts),
+                            body: Some(Box::pin(body)),
+                            gather: Gather::default(),
+                        }),
+                    });
+                }
+                ClassifyProj::Reading { reading } => {
+                    let Reading {
+                        parts,
+                        body,
+                        gather,
+                    } = &mut **reading;
+                    let stream = body.as_mut().expect("polled after completion");
+                    let overflow = match ready!(stream.as_mut().poll_frame(cx)) {
+                        Some(Ok(frame)) => {
+                            if gather.push(frame) <= *this.limit {
+                                continue;
+                            }
+                            true
+                        }
+                        Some(Err(e)) => return Poll::Ready(Err(e.into())),
+                        None => false,
+                    };
+                    let mut parts = parts.take().expect("polled after completion");
+                    let gathered = std::mem::take(gather);
+                    let read = gathered.to_bytes();
+                    let body = if overflow {
+                        GraphBody::prefixed(gathered.into_prefix(), body.take().expect("checked"))
+                    } else {
+                        drop(body.take());
+                        GraphBody::buffered(read.clone(), gathered.trailers)
+                    };
+                    if let Some(err) = GraphError::parse(parts.status, &read) {
+                        tracing::debug!(code = err.code(), subcode = ?err.subcode(), status = parts.status.as_u16(), "graph error answer");
+                        parts.extensions.insert(err);
+                    }
+                    return Poll::Ready(Ok(Response::from_parts(parts, body)));
+                }
+            }
+        }
+    }
+}

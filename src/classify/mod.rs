@@ -1,0 +1,123 @@
+//! [`Classify`]: read Graph error bodies once, so every layer above sees a
+//! typed [`GraphError`](crate::GraphError) in the response extensions.
+//!
+//! For responses with a status of 400 or more, the body is read up to a limit
+//! (default 64 KiB) and parsed. When it is a Graph error, a [`GraphError`](crate::GraphError) is
+//! put in the response extensions. Either way the caller gets the response
+//! with every byte of its body: the part read is handed back first, then the
+//! unread rest. Success responses are not touched at all.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::{BodyExt, Full};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//! use tower_whatsapp_auth::{ClassifyLayer, ErrorKind, GraphError};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower::BoxError> {
+//! let graph = service_fn(|_req: Request<()>| async {
+//!     let body = r#"{"error":{"message":"Invalid OAuth access token.","type":"OAuthException","code":190}}"#;
+//!     Ok::<_, std::convert::Infallible>(
+//!         Response::builder().status(401).body(Full::new(Bytes::from(body))).unwrap(),
+//!     )
+//! });
+//! let res = ServiceBuilder::new().layer(ClassifyLayer::new()).service(graph)
+//!     .oneshot(Request::new(())).await?;
+//! let err = res.extensions().get::<GraphError>().unwrap();
+//! assert_eq!(err.kind(), ErrorKind::TokenInvalid);
+//! // The body is still there for whoever wants it.
+//! let body = res.into_body().collect().await?.to_bytes();
+//! assert!(body.starts_with(b"{\"error\""));
+//! # Ok(()) }
+//! ```
+
+mod body;
+mod future;
+mod layer;
+mod service;
+
+pub use body::GraphBody;
+pub use future::ClassifyFuture;
+pub use layer::ClassifyLayer;
+pub use service::Classify;
+
+/// Default largest error body read for classification: 64 KiB.
+pub const DEFAULT_ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::tests::Chunks;
+    use crate::{BytesBody, GraphError};
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use http_body_util::{BodyExt, Full};
+    use tower::{service_fn, BoxError, Layer, ServiceExt};
+
+    async fn classify<B: BytesBody>(status: u16, body: B, limit: usize) -> Response<GraphBody<B>> {
+        let mut slot = Some(body);
+        let svc = service_fn(move |_: Request<()>| {
+            let body = slot.take().unwrap();
+            async move { Ok::<_, BoxError>(Response::builder().status(status).body(body).unwrap()) }
+        });
+        ClassifyLayer::new()
+            .limit(limit)
+            .layer(svc)
+            .oneshot(Request::new(()))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn success_bodies_are_not_read() {
+        let res = classify(
+            200,
+            Full::new(Bytes::from_static(b"{\"error\":{\"code\":190}}")),
+            1024,
+        )
+        .await;
+        assert!(res.extensions().get::<GraphError>().is_none());
+        assert!(res.body().buffered_bytes().is_none());
+    }
+
+    #[tokio::test]
+    async fn html_error_pages_pass_through_byte_for_byte() {
+        let html = "<html><body><h1>502 Bad Gateway</h1></body></html>";
+        let res = classify(502, Full::new(Bytes::from(html)), 1024).await;
+        assert_eq!(res.status(), 502);
+        assert!(res.extensions().get::<GraphError>().is_none());
+        assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), html);
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_handed_on_whole() {
+        let parts: Vec<Bytes> = (0..50)
+            .map(|i| Bytes::from(vec![b'a' + (i % 26) as u8; 100]))
+            .collect();
+        let expected: Vec<u8> = parts.iter().flat_map(|p| p.to_vec()).collect();
+        let res = classify(500, Chunks(parts.into()), 256).await;
+        assert!(res.extensions().get::<GraphError>().is_none());
+        assert_eq!(
+            res.into_body().collect().await.unwrap().to_bytes(),
+            expected
+        );
+    }
+
+    #[tokio::test]
+    async fn chunked_error_json_is_parsed() {
+        let res = classify(
+            400,
+            Chunks(
+                vec![
+                    Bytes::from_static(b"{\"error\":{\"co"),
+                    Bytes::from_static(b"de\":10}}"),
+                ]
+                .into(),
+            ),
+            1024,
+        )
+        .await;
+        assert_eq!(res.extensions().get::<GraphError>().unwrap().code(), 10);
+    }
+}

@@ -1,0 +1,122 @@
+//! `grant_type=fb_exchange_token`: a new long-lived token for the current one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Request};
+use serde::Deserialize;
+
+use super::client::{CallError, GraphIo};
+use super::proof;
+use crate::config::{Config, ExchangeMethod};
+use crate::secret::form_pair;
+use crate::source::Token;
+use crate::{ErrorKind, RefreshError, ReplayBody, Secret};
+
+#[derive(Deserialize)]
+struct ExchangeAnswer {
+    access_token: serde_json::Value,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+}
+
+/// Longest token accepted from an exchange; real ones are a few hundred bytes.
+const MAX_TOKEN_LEN: usize = 4096;
+
+/// A request carrying `params` (which hold a secret) as a POST form body, or
+/// in the query string where the deployment chose [`ExchangeMethod::GetQuery`].
+pub(crate) fn secret_bearing_request(
+    config: &Config,
+    path: &str,
+    params: String,
+) -> Option<Request<ReplayBody>> {
+    let url = config.url(path);
+    match config.exchange_method {
+        ExchangeMethod::PostForm => Request::post(url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(ReplayBody::from(params)),
+        ExchangeMethod::GetQuery => {
+            Request::get(format!("{url}?{params}")).body(ReplayBody::empty())
+        }
+    }
+    .ok()
+}
+
+fn call_error(e: CallError) -> RefreshError {
+    match e {
+        CallError::Transport(e) => RefreshError::Transport(Arc::from(e)),
+        CallError::TooLarge => RefreshError::Unavailable {
+            status: 0,
+            reason: "answer larger than the error body limit".into(),
+        },
+    }
+}
+
+impl GraphIo {
+    /// Exchanges `token` for a new one.
+    pub(crate) async fn exchange(&self, token: &Secret) -> Result<Token, RefreshError> {
+        let config = &*self.config;
+        let (app_id, app_secret) = config
+            .app_credentials()
+            .ok_or(RefreshError::NotConfigured)?;
+        let mut params = String::new();
+        form_pair(&mut params, "grant_type", "fb_exchange_token");
+        form_pair(&mut params, "client_id", app_id);
+        form_pair(&mut params, "client_secret", app_secret.expose());
+        form_pair(&mut params, "fb_exchange_token", token.expose());
+        let mut req =
+            secret_bearing_request(config, "oauth/access_token", params).ok_or_else(|| {
+                RefreshError::Unavailable {
+                    status: 0,
+                    reason: "the configured Graph base URL does not form a valid request URL"
+                        .into(),
+                }
+            })?;
+        if let Some(pair) = proof::proof_pair(config.app_secret.as_ref(), token) {
+            let path = proof::authorized_path(req.uri().path_and_query(), &pair);
+            proof::set_path(req.uri_mut(), path);
+        }
+        let answer = self.send(req).await.map_err(call_error)?;
+        let status = answer.status.as_u16();
+        if let Some(err) = answer.error {
+            return Err(match err.kind() {
+                ErrorKind::RateLimited | ErrorKind::Transient => RefreshError::Unavailable {
+                    status,
+                    reason: err.to_string(),
+                },
+                _ => RefreshError::Rejected(err),
+            });
+        }
+        let unavailable = |reason: &str| RefreshError::Unavailable {
+            status,
+            reason: reason.to_owned(),
+        };
+        if !answer.status.is_success() {
+            return Err(unavailable("the answer is not a Graph error object"));
+        }
+        let parsed: ExchangeAnswer = serde_json::from_slice(&answer.body)
+            .map_err(|_| unavailable("the answer is not the expected JSON"))?;
+        let serde_json::Value::String(value) = parsed.access_token else {
+            return Err(unavailable("access_token is not a string"));
+        };
+        if value.is_empty() || value.len() > MAX_TOKEN_LEN {
+            return Err(unavailable("access_token is empty or implausibly long"));
+        }
+        if HeaderValue::from_str(&format!("Bearer {value}")).is_err() {
+            return Err(unavailable(
+                "access_token has characters not allowed in a header",
+            ));
+        }
+        let expires_in = parsed.expires_in.and_then(|v| match v {
+            serde_json::Value::Number(n) => n.as_u64(),
+            serde_json::Value::String(s) => s.parse().ok(),
+            _ => None,
+        });
+        let token = Token::new(value);
+        Ok(match expires_in {
+            Some(secs) => token.expires_in(Duration::from_secs(secs)),
+            None => token,
+        })
+    }
+}

@@ -1,0 +1,128 @@
+//! [`RefreshOn190`]: a [`tower::retry::Policy`] that replays a request once
+//! after Graph refused its token as expired, with the renewed token.
+//!
+//! [`ValidateIfNeeded`](crate::ValidateIfNeeded) below it reports the
+//! refusal to the cell, whose task starts the renewal at once (one exchange,
+//! however many requests were refused). The policy's wait joins that
+//! renewal; then the buffered copy is replayed, and `ValidateIfNeeded`
+//! stamps it with the token current at that moment. A renewal that fails
+//! leaves the cell dead or backing off, so the replay fails locally with a
+//! typed error instead of reaching Graph. Each request is replayed at most
+//! once, and only complete bodies ([`ReplayBody`]) are copied; without a
+//! renewable source nothing is copied at all.
+//!
+//! [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer) drives this same policy
+//! from its own response future. Assembled by hand, the same parts give the
+//! same outcomes:
+//!
+//! ```
+//! use tower::retry::RetryLayer;
+//! use tower::ServiceBuilder;
+//! use tower_whatsapp_auth::{
+//!     BufferBodyLayer, ClassifyLayer, RefreshOn190, ValidateIfNeededLayer, WhatsAppAuthLayer,
+//! };
+//! # let client = tower::service_fn(|_req: http::Request<tower_whatsapp_auth::ReplayBody>| async {
+//! #     Ok::<_, tower::BoxError>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+//! # });
+//! let cell = WhatsAppAuthLayer::new("EAAG-token")
+//!     .app_credentials("1234", "app-secret")
+//!     .token_cell(client.clone());
+//! let stack = ServiceBuilder::new()
+//!     .layer(BufferBodyLayer::new())
+//!     .layer(RetryLayer::new(RefreshOn190::new(cell.clone())))
+//!     .layer(ValidateIfNeededLayer::new(cell))
+//!     .layer(ClassifyLayer::new())
+//!     .service(client);
+//! # let _ = stack;
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower::retry::Policy;
+
+use crate::body::copy_request;
+use crate::source::BoxFuture;
+use crate::{ErrorKind, GraphError, ReplayBody, TokenCell, TokenGeneration};
+
+/// Request extension on a replay, so the layers below know not to expect
+/// another one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Replayed;
+
+/// Retry policy: after an expired-token answer, wait for the renewal, then
+/// replay the request once. See the [module docs](crate::refresh).
+#[derive(Debug, Clone)]
+pub struct RefreshOn190 {
+    cell: TokenCell,
+    replayed: bool,
+}
+
+impl RefreshOn190 {
+    /// A policy for the token held by `cell`.
+    pub fn new(cell: TokenCell) -> RefreshOn190 {
+        RefreshOn190 {
+            cell,
+            replayed: false,
+        }
+    }
+
+    /// Whether requests may need a copy for a replay at all.
+    pub(crate) fn may_replay(&self) -> bool {
+        self.cell.can_refresh()
+    }
+}
+
+/// The wait before a replay: until the cell's task has renewed the token
+/// (or failed to). It never runs the renewal itself.
+pub struct RefreshFuture(BoxFuture<'static, ()>);
+
+impl Future for RefreshFuture {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for RefreshFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshFuture")
+    }
+}
+
+impl<ResB, E> Policy<Request<ReplayBody>, Response<ResB>, E> for RefreshOn190 {
+    type Future = RefreshFuture;
+
+    fn retry(
+        &mut self,
+        req: &mut Request<ReplayBody>,
+        result: &mut Result<Response<ResB>, E>,
+    ) -> Option<RefreshFuture> {
+        if self.replayed {
+            return None;
+        }
+        let res = result.as_ref().ok()?;
+        let err = res.extensions().get::<GraphError>()?;
+        if err.kind() != ErrorKind::TokenExpired {
+            return None;
+        }
+        res.extensions().get::<TokenGeneration>()?;
+        self.replayed = true;
+        req.extensions_mut().insert(Replayed);
+        let cell = self.cell.clone();
+        Some(RefreshFuture(Box::pin(async move {
+            // Whatever the renewal ends in, the replay finds out (and fails
+            // fast if the cell is dead or backing off).
+            let _ = cell.settled().await;
+        })))
+    }
+
+    fn clone_request(&mut self, req: &Request<ReplayBody>) -> Option<Request<ReplayBody>> {
+        if self.replayed || !self.may_replay() {
+            return None;
+        }
+        copy_request(req)
+    }
+}

@@ -1,0 +1,107 @@
+//! [`WhatsAppAuth`]: the service [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer)
+//! builds, in the shape of tower-http's `FollowRedirect`: it owns the ready
+//! inner service (`ValidateIfNeeded<Classify<S>>`) and a [`RefreshOn190`]
+//! policy, and its response future drives the policy's `clone_request` and
+//! `retry` itself, as tower's `Retry` would, without a per-request clone of
+//! a `Retry` service.
+
+mod future;
+
+pub use future::ResponseFuture;
+
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower::BoxError;
+use tower_service::Service;
+
+use crate::body::{complete, BufferRequest, Prepared};
+use crate::{
+    BytesBody, Classify, GraphBody, RefreshOn190, ReplayBody, TokenCell, ValidateIfNeeded,
+};
+
+/// The service built by [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer).
+///
+/// It is `BufferBody → Retry<RefreshOn190> → ValidateIfNeeded → Classify`
+/// over your client, fused: complete bodies (`Full<Bytes>`, `ReplayBody`,
+/// …) skip buffering, and only requests that may need a replay keep a copy
+/// (a shared reference to the body, never its bytes). The outcomes are the
+/// table in [`crate::validate`], plus the replay.
+#[derive(Clone, Debug)]
+pub struct WhatsAppAuth<S> {
+    inner: ValidateIfNeeded<Classify<S>>,
+    policy: RefreshOn190,
+    body_limit: usize,
+}
+
+impl<S> WhatsAppAuth<S> {
+    pub(crate) fn new(
+        inner: ValidateIfNeeded<Classify<S>>,
+        policy: RefreshOn190,
+        body_limit: usize,
+    ) -> WhatsAppAuth<S> {
+        WhatsAppAuth {
+            inner,
+            policy,
+            body_limit,
+        }
+    }
+
+    /// The token state this stack shares among its clones.
+    pub fn token_cell(&self) -> &TokenCell {
+        self.inner.token_cell()
+    }
+
+    /// The wrapped client.
+    pub fn get_ref(&self) -> &S {
+        self.inner.get_ref().get_ref()
+    }
+
+    /// The wrapped client, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        self.inner.get_mut().get_mut()
+    }
+
+    /// Unwraps the client.
+    pub fn into_inner(self) -> S {
+        self.inner.into_inner().into_inner()
+    }
+}
+
+impl<S, B, ResB> Service<Request<B>> for WhatsAppAuth<S>
+where
+    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
+    S::Error: Into<BoxError>,
+    ResB: http_body::Body<Data = bytes::Bytes>,
+    ResB::Error: Into<BoxError>,
+    B: BytesBody,
+{
+    type Response = Response<GraphBody<ResB>>;
+    type Error = BoxError;
+    type Future = ResponseFuture<B, ValidateIfNeeded<Classify<S>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let policy = self.policy.may_replay().then(|| self.policy.clone());
+        match complete(req, self.body_limit) {
+            // Nothing can be replayed: just send.
+            Prepared::Complete(req) if policy.is_none() => {
+                ResponseFuture::called(self.inner.call(req))
+            }
+            Prepared::Complete(req) => {
+                let mut future = ResponseFuture::replayable(self.inner.clone(), policy);
+                future.keep_copy(&req);
+                future.with_call(self.inner.call(req))
+            }
+            Prepared::Streaming(req) => {
+                // A streaming body is read first, with no capacity held.
+                let unready = self.inner.clone();
+                drop(std::mem::replace(&mut self.inner, unready.clone()));
+                ResponseFuture::buffering(BufferRequest::new(req, self.body_limit), unready, policy)
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The token store: read once before the first request, and, when several
+//! processes share it, one renewal for all of them.
+
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use super::credential::{later, Credential, State};
+use super::driver::Plan;
+use super::renew::learn_expiry;
+use super::TokenCell;
+use crate::source::Expiry;
+use crate::store::{LockToken, StoreError, StoredToken};
+
+/// What coordinating a renewal through a shared store decided.
+pub(super) enum Coordination {
+    /// Another process renewed; its token is installed.
+    Adopted,
+    /// Renew here, holding the store's lock when there is one.
+    Lead(Option<LockToken>),
+}
+
+/// A token store call, bounded by `limit`: the store never holds the cell
+/// up for longer.
+pub(super) async fn ask<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+        Err(StoreError::Io {
+            location: "token store".into(),
+            reason: format!("no answer within {limit:?}"),
+        })
+    })
+}
+
+impl TokenCell {
+    /// Once, before the first request: reads the store.
+    pub(super) async fn start(&self, plan: &mut Plan) {
+        let config = self.config();
+        if let Some(store) = &config.store {
+            match ask(config.store_timeout, store.load()).await {
+                Ok(Some(stored)) => {
+                    self.adopt(stored, plan, false);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(%error, "ignoring the token store; using the configured token")
+                }
+            }
+        }
+        plan.started = true;
+    }
+
+    /// Installs a token another process renewed and stored, when it descends
+    /// from the same configured token, differs from ours, has time left, and
+    /// (with `require_newer`) has a higher store generation than ours.
+    fn adopt(&self, stored: StoredToken, plan: &mut Plan, require_newer: bool) -> bool {
+        let cred = self.current();
+        let left = stored
+            .expires_at
+            .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default());
+        if stored.lineage != plan.lineage
+            || cred.stamp.as_ref().is_some_and(|s| s.token == stored.token)
+            || left == Some(Duration::ZERO)
+            || (require_newer && stored.generation <= plan.store_generation)
+        {
+            return false;
+        }
+        let generation = cred.generation + 1;
+        tracing::info!(
+            generation,
+            store_generation = stored.generation,
+            "using the token renewed by another process, from the store"
+        );
+        plan.store_generation = stored.generation;
+        let config = self.config();
+        let now = Instant::now();
+        // A token another replica just renewed was issued by Graph: no
+        // validation. One found at start-up may be old: validate it.
+        let state = match config.validation_interval {
+            Some(_) if !require_newer => State::Unvalidated,
+            _ => State::Ready,
+        };
+        let mut next = Credential::new(generation, stored.token, state, config, now);
+        learn_expiry(
+            &mut next,
+            left.map_or(Expiry::Unknown, Expiry::In),
+            now,
+            config,
+            self.can_refresh(),
+        );
+        next.schedule.validate_at = match config.validation_interval {
+            Some(interval) if require_newer => Some(later(now, interval)),
+            _ => None,
+        };
+        next.attached = true;
+        self.update(|_| Some(next.clone()));
+        true
+    }
+
+    /// With a shared store: picks up a token another process already renewed,
+    /// or takes the store's refresh lock, or waits (polling with back-off)
+    /// for the process holding it, until the lock's TTL lets another take
+    /// over. A store that fails or does not answer within `store_timeout`
+    /// means renewing here, alone.
+    pub(super) async fn coordinate(&self, generation: u64, plan: &mut Plan) -> Coordination {
+        let config = self.config();
+        let Some(store) = config.store.as_ref().filter(|s| s.is_shared()) else {
+            return Coordination::Lead(None);
+        };
+        let limit = config.store_timeout;
+        let give_up = later(
+            Instant::now(),
+            config
+                .refresh_lock_ttl
+                .saturating_add(config.refresh_timeout),
+        );
+        let mut pause = Duration::from_millis(20);
+        loop {
+            match ask(limit, store.load()).await {
+                Ok(Some(stored)) => {
+                    if self.adopt(stored, plan, true) {
+                        return Coordination::Adopted;
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "token store unavailable; renewing without it");
+                    return Coordination::Lead(None);
+                }
+            }
+            match ask(limit, store.lock_refresh(config.refresh_lock_ttl)).await {
+                Ok(Some(lock)) => {
+                    // Someone may have stored a renewal between our read and the lock.
+                    if let Ok(Some(stored)) = ask(limit, store.load()).await {
+                        if self.adopt(stored, plan, true) {
+                            self.release(lock).await;
+                            return Coordination::Adopted;
+                        }
+                    }
+                    tracing::debug!(generation, "holding the store's refresh lock");
+                    return Coordination::Lead(Some(lock));
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "token store lock unavailable; renewing without it");
+                    return Coordination::Lead(None);
+                }
+            }
+            if Instant::now() >= give_up {
+                tracing::warn!("another process held the refresh lock too long; renewing here");
+                return Coordination::Lead(None);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
+    }
+
+    pub(super) async fn release(&self, lock: LockToken) {
+        let config = self.config();
+        let Some(store) = &config.store else { return };
+        if ask(config.store_timeout, store.unlock_refresh(lock))
+            .await
+            .is_err()
+        {
+            tracing::warn!("could not release the store's refresh lock; it expires by itself");
+        }
+    }
+}

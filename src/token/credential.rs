@@ -1,0 +1,249 @@
+//! [`Credential`]: one immutable snapshot of the token state, swapped whole
+//! whenever anything changes, so a request reads it without a lock.
+
+use std::sync::Arc;
+
+use http::header::AUTHORIZATION;
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Request};
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::graph::proof;
+use crate::{Error, GraphError, RefreshError, Secret};
+
+/// A token and everything derived from it, computed once per token.
+pub(crate) struct Stamp {
+    pub(crate) token: Secret,
+    bearer: HeaderValue,
+    /// `appsecret_proof=<hex>`, with an app secret configured.
+    proof: Option<Box<str>>,
+    /// The messages path of the configured phone number, before and after
+    /// the proof is added: the path nearly every request goes to.
+    known: Option<(PathAndQuery, PathAndQuery)>,
+}
+
+impl Stamp {
+    /// `None` when the token cannot be sent in a header.
+    pub(crate) fn new(token: Secret, config: &Config) -> Option<Stamp> {
+        let bearer = proof::bearer(&token)?;
+        let proof = proof::proof_pair(config.app_secret.as_ref(), &token);
+        let known = proof.as_deref().and_then(|pair| {
+            let phone = config.phone_number_id.as_deref()?;
+            let uri: http::Uri = config.url(&format!("{phone}/messages")).parse().ok()?;
+            let from = uri.path_and_query()?.clone();
+            let to = proof::authorized_path(Some(&from), pair)?;
+            Some((from, to))
+        });
+        Some(Stamp {
+            token,
+            bearer,
+            proof,
+            known,
+        })
+    }
+
+    /// Sets `Authorization: Bearer …` (replacing any the caller set) and the
+    /// `appsecret_proof` query parameter.
+    pub(crate) fn apply<B>(&self, req: &mut Request<B>) {
+        req.headers_mut().insert(AUTHORIZATION, self.bearer.clone());
+        let Some(pair) = &self.proof else { return };
+        let path = match (&self.known, req.uri().path_and_query()) {
+            (Some((from, to)), Some(pq)) if pq == from => Some(to.clone()),
+            (_, pq) => proof::authorized_path(pq, pair),
+        };
+        proof::set_path(req.uri_mut(), path);
+    }
+}
+
+/// Where the token stands, and so what a request does.
+#[derive(Clone)]
+pub(crate) enum State {
+    /// Usable: requests send.
+    Ready,
+    /// Not validated yet: requests wait for the validation.
+    Unvalidated,
+    /// Graph refused this token and a renewal is due: requests wait for it.
+    Refused(GraphError),
+    /// No token yet: requests wait for the fetch, or fail fast until
+    /// `retry_at` when the last fetch failed.
+    Pending {
+        error: Option<RefreshError>,
+        retry_at: Instant,
+    },
+    /// A renewal after a refusal failed in a way that may pass: requests
+    /// fail fast until `until`, when the renewal is tried again.
+    BackingOff {
+        until: Instant,
+        error: RefreshError,
+        cause: GraphError,
+    },
+    /// The token cannot be used and cannot be renewed: requests fail fast.
+    /// The source is asked for a different one at `recheck_at`.
+    Dead {
+        cause: GraphError,
+        recheck_at: Instant,
+    },
+    /// Something only the operator can fix (the configuration, the app
+    /// secret, a missing permission): requests fail fast with `error`,
+    /// checked again at `recheck_at`.
+    Blocked {
+        error: Error,
+        recheck_at: Instant,
+        revalidate: bool,
+    },
+}
+
+/// When the token expires, when to renew it ahead of that, and when to
+/// validate it next. `None`: not known, or never.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub(crate) struct Schedule {
+    pub(crate) expires_at: Option<Instant>,
+    pub(crate) renew_at: Option<Instant>,
+    pub(crate) validate_at: Option<Instant>,
+}
+
+/// What a request does with a snapshot.
+pub(crate) enum Admission {
+    Send,
+    Wait,
+    Fail(Error),
+}
+
+/// One snapshot of the token state.
+#[derive(Clone)]
+pub(crate) struct Credential {
+    pub(crate) generation: u64,
+    pub(crate) stamp: Option<Arc<Stamp>>,
+    pub(crate) state: State,
+    pub(crate) schedule: Schedule,
+    /// Whether a task looks after this cell (schedules renewals, runs the
+    /// work requests wait for). Without one, requests wait and start one.
+    pub(crate) attached: bool,
+}
+
+impl Credential {
+    /// Generation `generation` of `token`: `state` when the token can be
+    /// sent, else blocked with a configuration error.
+    pub(crate) fn new(
+        generation: u64,
+        token: Secret,
+        state: State,
+        config: &Config,
+        now: Instant,
+    ) -> Credential {
+        let empty = token.expose().is_empty();
+        let stamp = Stamp::new(token, config).map(Arc::new);
+        let state = match &stamp {
+            Some(_) => state,
+            None => State::Blocked {
+                error: Error::Config(if empty {
+                    "the access token is empty".into()
+                } else {
+                    "the access token has characters that are not allowed in an HTTP header".into()
+                }),
+                recheck_at: later(now, config.dead_recheck),
+                revalidate: false,
+            },
+        };
+        Credential {
+            generation,
+            stamp,
+            state,
+            schedule: Schedule::default(),
+            attached: false,
+        }
+    }
+
+    /// No token yet.
+    pub(crate) fn pending(error: Option<RefreshError>, retry_at: Instant) -> Credential {
+        Credential {
+            generation: 0,
+            stamp: None,
+            state: State::Pending { error, retry_at },
+            schedule: Schedule::default(),
+            attached: false,
+        }
+    }
+
+    /// The same token in another state.
+    pub(crate) fn with_state(&self, state: State) -> Credential {
+        Credential {
+            state,
+            ..self.clone()
+        }
+    }
+
+    /// The hot-path check: a token that may be sent as it is.
+    pub(crate) fn sendable(&self) -> Option<&Stamp> {
+        match (&self.state, self.attached) {
+            (State::Ready, true) => self.stamp.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What a request does now: send, wait for token work, or fail unsent.
+    /// A deadline that has passed means the cell's task is about to act on
+    /// it (retry a renewal, recheck a dead token): requests wait for that.
+    pub(crate) fn admission(&self, now: Instant) -> Admission {
+        if self.deadline().is_some_and(|at| now >= at) {
+            return Admission::Wait;
+        }
+        if let Some(error) = self.failure(now) {
+            return Admission::Fail(error);
+        }
+        match (&self.state, self.attached, &self.stamp) {
+            (State::Ready, true, Some(_)) => Admission::Send,
+            _ => Admission::Wait,
+        }
+    }
+
+    /// The error requests fail with in this state, deadlines aside.
+    pub(crate) fn failure(&self, now: Instant) -> Option<Error> {
+        match &self.state {
+            State::Pending {
+                error: Some(error),
+                retry_at,
+            } => Some(backing_off(error, *retry_at, now)),
+            State::BackingOff { until, error, .. } => Some(backing_off(error, *until, now)),
+            State::Dead { cause, .. } => Some(Error::TokenDead {
+                cause: cause.clone(),
+            }),
+            State::Blocked { error, .. } => Some(error.clone()),
+            State::Ready | State::Unvalidated | State::Refused(_) | State::Pending { .. } => None,
+        }
+    }
+
+    /// When the cell's task next acts on a failed state by itself.
+    fn deadline(&self) -> Option<Instant> {
+        match &self.state {
+            State::Pending {
+                error: Some(_),
+                retry_at: at,
+            }
+            | State::BackingOff { until: at, .. }
+            | State::Dead { recheck_at: at, .. }
+            | State::Blocked { recheck_at: at, .. } => Some(*at),
+            _ => None,
+        }
+    }
+
+    /// Whether the token is in use (as opposed to refused, dead, blocked).
+    pub(crate) fn is_live(&self) -> bool {
+        matches!(self.state, State::Ready | State::Unvalidated)
+    }
+}
+
+fn backing_off(error: &RefreshError, until: Instant, now: Instant) -> Error {
+    Error::Refresh(RefreshError::BackingOff {
+        remaining: until.saturating_duration_since(now),
+        last: Box::new(error.clone()),
+    })
+}
+
+/// `now + delay`, or a century from now when that overflows.
+pub(crate) fn later(now: Instant, delay: std::time::Duration) -> Instant {
+    now.checked_add(delay)
+        .or_else(|| now.checked_add(std::time::Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
+}

@@ -1,0 +1,272 @@
+//! [`TokenCell`]: the token state shared by every clone of a stack.
+//!
+//! Requests read an immutable snapshot ([`Credential`]) without a lock and
+//! send while it is ready. Everything else (first validation, periodic
+//! re-validation, renewal ahead of expiry or after a refusal, recovery of a
+//! dead token, the store) is work that one task per cell does beside the
+//! requests ([`driver`]): requests keep using the current token while it is
+//! usable and wait only when there is none, on the task's published result.
+//! They never run the work themselves, so a request that is dropped or timed
+//! out cannot cancel it.
+
+mod coordinate;
+pub(crate) mod credential;
+mod diagnose;
+mod driver;
+mod renew;
+mod schedule;
+mod validate;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+
+pub(crate) use credential::{Admission, Credential, Stamp, State};
+use schedule::Refusal;
+
+use crate::config::Config;
+use crate::graph::GraphIo;
+use crate::source::{FbExchange, StaticToken, TokenSource};
+use crate::store::lineage_of;
+use crate::{Error, GraphError, HttpService, Secret};
+
+/// Shared token state for one stack and all its clones. Build it with
+/// [`WhatsAppAuthLayer::token_cell`](crate::WhatsAppAuthLayer::token_cell)
+/// to assemble the parts by hand; [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer)
+/// makes one per wrapped service.
+#[derive(Clone)]
+pub struct TokenCell {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    graph: Arc<GraphIo>,
+    source: Arc<dyn TokenSource>,
+    current: ArcSwap<Credential>,
+    /// Bumped on every change of `current`; waiting requests watch it.
+    published: watch::Sender<u64>,
+    /// Wakes the task: a request needs work, or the schedule changed.
+    wake: Arc<Notify>,
+    /// Whether a task looks after this cell.
+    driven: AtomicBool,
+    /// What only the task touches, kept here so it survives a new task.
+    plan: tokio::sync::Mutex<driver::Plan>,
+    refreshes: AtomicU64,
+    validations: AtomicU64,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // A parked task holds only a weak reference: let it see the end.
+        self.wake.notify_one();
+    }
+}
+
+/// Counters a cell keeps, for metrics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct TokenStats {
+    /// Token generation in use: 0 for the first token, +1 per renewal.
+    pub generation: u64,
+    /// Renewals attempted (token exchanges, for `fb_exchange_token`).
+    pub refreshes: u64,
+    /// Validation calls made.
+    pub validations: u64,
+}
+
+impl TokenCell {
+    pub(crate) fn new<S: HttpService>(config: Config, service: S) -> TokenCell {
+        let config = Arc::new(config);
+        let source: Arc<dyn TokenSource> = match (&config.source, &config.token) {
+            (Some(source), _) => source.clone(),
+            (None, Some(token)) if config.app_credentials().is_some() => {
+                Arc::new(FbExchange::new(token.clone()))
+            }
+            (None, token) => Arc::new(StaticToken::new(
+                token.clone().unwrap_or_else(|| Secret::new("")),
+            )),
+        };
+        let now = Instant::now();
+        let mut lineage = String::new();
+        let first = match source.initial() {
+            Some(Ok(token)) => {
+                lineage = lineage_of(&token.value);
+                let state = match config.validation_interval {
+                    Some(_) => State::Unvalidated,
+                    None => State::Ready,
+                };
+                let mut cred = Credential::new(0, token.value.clone(), state, &config, now);
+                renew::learn_expiry(&mut cred, token.expiry, now, &config, source.can_renew());
+                cred
+            }
+            Some(Err(error)) => Credential::pending(Some(error), now),
+            None => Credential::pending(None, now),
+        };
+        let plan = driver::Plan::new(lineage, config.store.is_none());
+        TokenCell {
+            shared: Arc::new(Shared {
+                graph: Arc::new(GraphIo::new(config, service)),
+                source,
+                current: ArcSwap::from_pointee(first),
+                published: watch::Sender::new(0),
+                wake: Arc::new(Notify::new()),
+                driven: AtomicBool::new(false),
+                plan: tokio::sync::Mutex::new(plan),
+                refreshes: AtomicU64::new(0),
+                validations: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Counters: generation in use, renewals and validations so far.
+    pub fn stats(&self) -> TokenStats {
+        TokenStats {
+            generation: self.current().generation,
+            refreshes: self.shared.refreshes.load(Ordering::Relaxed),
+            validations: self.shared.validations.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether the token source can produce a new token (for a plain token:
+    /// whether app id and app secret are configured).
+    pub fn can_refresh(&self) -> bool {
+        self.shared.source.can_renew()
+    }
+
+    /// The error a request would fail with right now without being sent, if
+    /// any (dead token, refresh backing off, bad configuration).
+    pub fn blocked(&self) -> Option<Error> {
+        match self.current().admission(Instant::now()) {
+            Admission::Fail(error) => Some(error),
+            Admission::Send | Admission::Wait => None,
+        }
+    }
+
+    /// Time left before the current token expires, when known.
+    pub fn expires_in(&self) -> Option<Duration> {
+        let at = self.current().schedule.expires_at?;
+        Some(at.saturating_duration_since(Instant::now()))
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.shared.graph.config
+    }
+
+    pub(crate) fn graph(&self) -> &Arc<GraphIo> {
+        &self.shared.graph
+    }
+
+    /// The current snapshot.
+    pub(crate) fn current(&self) -> Arc<Credential> {
+        self.shared.current.load_full()
+    }
+
+    /// The hot path: runs `f` with the stamp of a token that may be sent as
+    /// it is, with no lock and no reference count taken.
+    pub(crate) fn with_sendable<R>(&self, f: impl FnOnce(u64, &Stamp) -> R) -> Option<R> {
+        let cred = self.shared.current.load();
+        let stamp = cred.sendable()?;
+        Some(f(cred.generation, stamp))
+    }
+
+    /// Waits while token work is due (first validation, a renewal, the first
+    /// fetch), then gives the snapshot to send with, or the error to fail
+    /// with. Waiting never runs the work, so dropping this future cancels
+    /// nothing.
+    pub(crate) async fn settled(self) -> Result<Arc<Credential>, Error> {
+        loop {
+            let mut changed = self.shared.published.subscribe();
+            let cred = self.current();
+            match cred.admission(Instant::now()) {
+                Admission::Send => return Ok(cred),
+                Admission::Fail(error) => return Err(error),
+                Admission::Wait => {
+                    self.kick()?;
+                    // The sender lives as long as `self`: this only returns on a change.
+                    let _ = changed.changed().await;
+                }
+            }
+        }
+    }
+
+    /// Records that Graph refused the token of `generation` with `err`: an
+    /// expired token is renewed (requests wait for it), a token that cannot
+    /// be repaired is marked dead (requests fail fast).
+    pub(crate) fn observe(&self, generation: u64, err: &GraphError) {
+        let state = match schedule::on_refusal(err, self.can_refresh()) {
+            Refusal::Ignore => return,
+            Refusal::Renew => State::Refused(err.clone()),
+            Refusal::Dead => self.dead(err.clone()),
+        };
+        let changed = self.update(|cur| {
+            (cur.generation == generation && cur.is_live()).then(|| cur.with_state(state.clone()))
+        });
+        if changed {
+            log_refusal(generation, err, &state);
+            // Best effort: a request that needs the work kicks again.
+            let _ = self.kick();
+        }
+    }
+
+    fn dead(&self, cause: GraphError) -> State {
+        State::Dead {
+            cause,
+            recheck_at: credential::later(Instant::now(), self.config().dead_recheck),
+        }
+    }
+
+    /// Replaces the snapshot with what `f` makes of it, unless `f` declines
+    /// (`None`) or another writer got there first, in which case `f` sees
+    /// the newer one. Waiting requests are woken.
+    pub(crate) fn update(&self, mut f: impl FnMut(&Credential) -> Option<Credential>) -> bool {
+        loop {
+            let cur = self.shared.current.load_full();
+            let Some(next) = f(&cur) else { return false };
+            let prev = self.shared.current.compare_and_swap(&cur, Arc::new(next));
+            if Arc::ptr_eq(&prev, &cur) {
+                self.shared
+                    .published
+                    .send_modify(|v| *v = v.wrapping_add(1));
+                return true;
+            }
+        }
+    }
+
+    /// Makes sure a task looks after this cell, and wakes it.
+    pub(crate) fn kick(&self) -> Result<(), Error> {
+        driver::ensure(&self.shared)?;
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+}
+
+fn log_refusal(generation: u64, err: &GraphError, state: &State) {
+    match state {
+        State::Refused(_) => tracing::info!(
+            generation,
+            code = err.code(),
+            subcode = ?err.subcode(),
+            "Graph refused the access token; renewing it"
+        ),
+        _ => tracing::warn!(
+            generation,
+            code = err.code(),
+            subcode = ?err.subcode(),
+            hint = err.hint(),
+            "access token is dead; requests fail without being sent until the token source yields a different token"
+        ),
+    }
+}
+
+impl std::fmt::Debug for TokenCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCell")
+            .field("config", self.config())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

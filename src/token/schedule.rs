@@ -1,0 +1,196 @@
+//! The decisions of the token lifecycle, as pure functions of the state and
+//! the clock: what work is due next, when to renew ahead of expiry, how long
+//! to back off, and what a refusal or a failed renewal does to the state.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::credential::{later, Credential, State};
+use crate::config::Config;
+use crate::source::{Expiry, FetchReason};
+use crate::{ErrorKind, GraphError, RefreshError};
+
+/// Work the cell's task does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Job {
+    /// Once, before the first request: read the token store.
+    Start,
+    /// Ask the source for a first token.
+    Fetch,
+    /// Ask Graph whether the token is valid (and when it expires).
+    Validate,
+    /// Ask the source for a new token.
+    Renew(FetchReason),
+    /// A dead or blocked token: does the source have another one now?
+    Recheck,
+    /// The known expiry passed without a renewal: treat the token as refused.
+    Expire,
+}
+
+/// What the cell's task does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    Run(Job),
+    Sleep(Instant),
+    Idle,
+}
+
+/// The next step for `cred` at `now`.
+pub(crate) fn next_step(cred: &Credential, started: bool, now: Instant) -> Step {
+    let due = |at: Instant, job: Job| {
+        if now >= at {
+            Step::Run(job)
+        } else {
+            Step::Sleep(at)
+        }
+    };
+    match &cred.state {
+        State::Pending { error: None, .. } => Step::Run(Job::Fetch),
+        State::Pending { retry_at, .. } => due(*retry_at, Job::Fetch),
+        _ if !started => Step::Run(Job::Start),
+        State::Unvalidated => Step::Run(Job::Validate),
+        State::Refused(_) => Step::Run(Job::Renew(FetchReason::Rejected)),
+        State::BackingOff { until, .. } => due(*until, Job::Renew(FetchReason::Rejected)),
+        State::Dead { recheck_at, .. } | State::Blocked { recheck_at, .. } => {
+            due(*recheck_at, Job::Recheck)
+        }
+        State::Ready => {
+            let s = cred.schedule;
+            // In priority order: an expired token first, then renewal, then
+            // validation (a renewed token needs no validation).
+            let deadlines = [
+                (s.expires_at, Job::Expire),
+                (s.renew_at, Job::Renew(FetchReason::AheadOfExpiry)),
+                (s.validate_at, Job::Validate),
+            ];
+            if let Some((_, job)) = deadlines
+                .iter()
+                .find(|(at, _)| at.is_some_and(|at| now >= at))
+            {
+                return Step::Run(*job);
+            }
+            deadlines
+                .iter()
+                .filter_map(|(at, _)| *at)
+                .min()
+                .map_or(Step::Idle, Step::Sleep)
+        }
+    }
+}
+
+/// A fraction from the configuration, made sane: NaN and negatives are 0,
+/// more than 1 is 1 (`check()` reports them; this keeps them from panicking).
+pub(crate) fn fraction(value: f64) -> f64 {
+    if value.is_nan() {
+        0.0
+    } else {
+        value.clamp(0.0, 1.0)
+    }
+}
+
+/// How long before expiry a token of lifetime `left` is renewed: the larger
+/// of the minimum window and a fraction of `left`, widened by up to
+/// `jitter` of itself (`draw` in [0, 1) picks how much), never past `left`.
+pub(crate) fn refresh_window(left: Duration, config: &Config, draw: f64) -> Duration {
+    let window = config
+        .refresh_window
+        .max(left.mul_f64(fraction(config.refresh_window_fraction)));
+    let extra = window.mul_f64(fraction(config.refresh_jitter) * fraction(draw));
+    window.saturating_add(extra).min(left)
+}
+
+/// `(expires_at, renew_at)` for a token whose expiry is `expiry`, learned
+/// at `now`. `None` for `Expiry::Unknown`: keep what was known.
+pub(crate) fn plan_expiry(
+    expiry: Expiry,
+    now: Instant,
+    config: &Config,
+    can_renew: bool,
+    draw: f64,
+) -> Option<(Option<Instant>, Option<Instant>)> {
+    match expiry {
+        Expiry::Unknown => None,
+        Expiry::Never => Some((None, None)),
+        Expiry::In(left) => {
+            let window = refresh_window(left, config, draw);
+            let renew_at = can_renew.then(|| later(now, left - window));
+            Some((Some(later(now, left)), renew_at))
+        }
+    }
+}
+
+/// Back-off after `failures` consecutive failures: the initial delay,
+/// doubling per failure, capped.
+pub(crate) fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
+    let doublings = failures.saturating_sub(1).min(30);
+    initial.saturating_mul(1 << doublings).min(max.max(initial))
+}
+
+/// What a refusal of the token in use does to the cell.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Refusal {
+    /// Renew (requests wait for it).
+    Renew,
+    /// Unusable and not renewable: fail fast until the source has another.
+    Dead,
+    /// Not about the token (permissions, limits, request errors).
+    Ignore,
+}
+
+/// Decides what Graph refusing the token with `err` means.
+pub(crate) fn on_refusal(err: &GraphError, can_renew: bool) -> Refusal {
+    match err.kind() {
+        ErrorKind::TokenExpired if can_renew => Refusal::Renew,
+        ErrorKind::TokenExpired | ErrorKind::TokenInvalid | ErrorKind::TokenRevoked => {
+            Refusal::Dead
+        }
+        _ => Refusal::Ignore,
+    }
+}
+
+/// What the source answered.
+pub(crate) enum Fetched {
+    New,
+    Same,
+    Failed(RefreshError),
+}
+
+/// What a renewal's result does to the cell.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AfterFetch {
+    Install,
+    /// Keep the current token (it still works); try again after the delay.
+    RetryLater(Duration),
+    Dead(Option<GraphError>),
+    BackOff(Duration),
+    /// A dead or blocked token stays so until the next recheck.
+    Recheck,
+}
+
+/// Decides what a renewal for `reason` that `fetched` this does, with
+/// `time_left` on the current token and `failures` so far (this one included).
+pub(crate) fn after_fetch(
+    reason: FetchReason,
+    fetched: &Fetched,
+    time_left: bool,
+    delay: Duration,
+) -> AfterFetch {
+    match (fetched, reason) {
+        (Fetched::New, _) => AfterFetch::Install,
+        (_, FetchReason::Recover) => AfterFetch::Recheck,
+        (Fetched::Same, FetchReason::Rejected) => AfterFetch::Dead(None),
+        (Fetched::Same, _) => AfterFetch::RetryLater(delay),
+        (Fetched::Failed(_), FetchReason::AheadOfExpiry) if time_left => {
+            AfterFetch::RetryLater(delay)
+        }
+        (Fetched::Failed(RefreshError::Rejected(refusal)), _) => {
+            AfterFetch::Dead(Some(refusal.clone()))
+        }
+        (Fetched::Failed(error), _) if !error.is_transient() => AfterFetch::Dead(None),
+        (Fetched::Failed(_), _) => AfterFetch::BackOff(delay),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! [`ValidateIfNeeded`]: makes the token ready, stamps it on each request,
+//! and turns Graph's refusals of it into outcomes.
+//!
+//! - **Ready token** (the hot path): the request gets `Authorization: Bearer
+//!   <token>` (replacing any the caller set; marked sensitive) and, with an
+//!   app secret, `appsecret_proof`, both computed once per token. No lock,
+//!   no clock read, no allocation beyond the request's own.
+//! - **No usable token yet** (first validation, a renewal after a refusal, a
+//!   source with no token): the request gives back the capacity it reserved
+//!   in `poll_ready`, waits for the cell's task to finish that work (it does
+//!   not run it, so dropping the request cancels nothing), then polls the
+//!   inner service ready again and sends.
+//! - **Known unusable** (dead token, back-off, bad configuration): the
+//!   request fails at once with an [`Error`], unsent.
+//!
+//! Responses carrying a [`GraphError`] (put there by
+//! [`Classify`](crate::Classify)) get a [`TokenGeneration`] extension, and a
+//! refusal of the token is reported to the cell (an expired token is renewed
+//! in the background, a revoked one marked dead). What the caller gets:
+//!
+//! | Graph's answer | outcome |
+//! |---|---|
+//! | token expired, source can renew, body replayable, not yet replayed | the response, for [`RefreshOn190`](crate::RefreshOn190) above to replay |
+//! | token expired, body streamed past the buffer | [`Error::NotReplayed`] (the renewal runs for the next request) |
+//! | any other refusal of the token, or a missing permission | [`Error::Graph`] |
+//! | anything else (success, rate limits, 5xx, HTML pages) | the response, untouched |
+//!
+//! ```
+//! use std::time::Duration;
+//! use http::{Request, Response};
+//! use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
+//! use tower_whatsapp_auth::{ClassifyLayer, ReplayBody, ValidateIfNeededLayer, WhatsAppAuthLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower::BoxError> {
+//! // Answers every call (the validation included) with 200 and echoes the
+//! // Authorization header.
+//! let graph = service_fn(|req: Request<ReplayBody>| async move {
+//!     let mut res = Response::new(http_body_util::Empty::<bytes::Bytes>::new());
+//!     if let Some(auth) = req.headers().get("authorization") {
+//!         res.headers_mut().insert("x-seen-auth", auth.clone());
+//!     }
+//!     Ok::<_, tower::BoxError>(res)
+//! });
+//! let cell = WhatsAppAuthLayer::new("EAAG-token")
+//!     .validation_interval(Duration::from_secs(600))
+//!     .token_cell(graph.clone());
+//! let svc = ServiceBuilder::new()
+//!     .layer(ValidateIfNeededLayer::new(cell.clone()))
+//!     .layer(ClassifyLayer::new())
+//!     .service(graph);
+//! for _ in 0..3 {
+//!     let res = svc.clone().oneshot(Request::new(ReplayBody::empty())).await?;
+//!     assert_eq!(res.headers()["x-seen-auth"], "Bearer EAAG-token");
+//!     assert!(res.headers()["x-seen-auth"].is_sensitive());
+//! }
+//! assert_eq!(cell.stats().validations, 1);
+//! # Ok(()) }
+//! ```
+
+mod future;
+mod layer;
+mod service;
+
+pub use future::ValidateFuture;
+pub use layer::ValidateIfNeededLayer;
+pub use service::ValidateIfNeeded;
+
+use http::Request;
+
+use crate::refresh::Replayed;
+use crate::{Error, ErrorKind, GraphError, NotReplayable, ReplayBody, TokenCell};
+
+/// Response extension: the token generation a request carried, set on
+/// responses that carry a [`GraphError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenGeneration(pub u64);
+
+/// What is known, when a request is sent, about repairing a refusal of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Repair {
+    /// The source can produce a new token.
+    renewable: bool,
+    /// A copy can be sent again (the body is complete), and was not yet.
+    replayable: bool,
+    /// The body streamed past this buffer limit.
+    streamed: Option<usize>,
+}
+
+impl Repair {
+    pub(crate) fn of(req: &Request<ReplayBody>, cell: &TokenCell) -> Repair {
+        let ext = req.extensions();
+        Repair {
+            renewable: cell.can_refresh(),
+            replayable: req.body().is_replayable() && ext.get::<Replayed>().is_none(),
+            streamed: (!req.body().is_replayable())
+                .then(|| ext.get::<NotReplayable>().map_or(0, |n| n.limit)),
+        }
+    }
+}
+
+/// Whether a response carrying `err` goes up as a response (`Ok`) or
+/// becomes an error.
+pub(crate) fn outcome(err: &GraphError, repair: Repair) -> Result<(), Error> {
+    match err.kind() {
+        ErrorKind::TokenExpired if repair.renewable && repair.replayable => Ok(()),
+        ErrorKind::TokenExpired if repair.renewable => match repair.streamed {
+            Some(limit) => Err(Error::NotReplayed {
+                limit,
+                source: err.clone(),
+            }),
+            None => Err(Error::Graph(err.clone())),
+        },
+        kind if kind.is_auth() => Err(Error::Graph(err.clone())),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+
+    #[test]
+    fn outcomes_follow_the_table() {
+        let g = |code, sub| GraphError::new(StatusCode::UNAUTHORIZED, code, sub, "t");
+        let repair = |renewable, replayable, streamed| Repair {
+            renewable,
+            replayable,
+            streamed,
+        };
+        let expired = g(190, Some(463));
+        let cases: Vec<(&str, GraphError, Repair, &str)> = vec![
+            (
+                "replayable",
+                expired.clone(),
+                repair(true, true, None),
+                "ok",
+            ),
+            (
+                "replayed already",
+                expired.clone(),
+                repair(true, false, None),
+                "graph",
+            ),
+            (
+                "streamed",
+                expired.clone(),
+                repair(true, false, Some(9)),
+                "not replayed",
+            ),
+            (
+                "not renewable",
+                expired.clone(),
+                repair(false, true, None),
+                "graph",
+            ),
+            (
+                "revoked",
+                g(190, Some(460)),
+                repair(true, true, None),
+                "graph",
+            ),
+            ("invalid", g(190, None), repair(true, true, None), "graph"),
+            ("permission", g(10, None), repair(true, true, None), "graph"),
+            (
+                "rate limit",
+                g(130429, None),
+                repair(true, true, None),
+                "ok",
+            ),
+            ("transient", g(2, None), repair(false, false, None), "ok"),
+            ("other", g(100, None), repair(true, true, None), "ok"),
+        ];
+        for (name, err, repair, expected) in cases {
+            let got = match outcome(&err, repair) {
+                Ok(()) => "ok",
+                Err(Error::Graph(_)) => "graph",
+                Err(Error::NotReplayed { limit: 9, .. }) => "not replayed",
+                Err(other) => panic!("{name}: {other}"),
+            };
+            assert_eq!(got, expected, "{name}");
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! [`ValidateIfNeeded`].
+
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower::BoxError;
+use tower_service::Service;
+
+use super::{Repair, ValidateFuture};
+use crate::{ReplayBody, TokenCell};
+
+/// Middleware that makes the token ready and puts it on each request. See
+/// the [module docs](crate::validate).
+#[derive(Debug, Clone)]
+pub struct ValidateIfNeeded<S> {
+    inner: S,
+    cell: TokenCell,
+}
+
+impl<S> ValidateIfNeeded<S> {
+    pub(crate) fn new(inner: S, cell: TokenCell) -> ValidateIfNeeded<S> {
+        ValidateIfNeeded { inner, cell }
+    }
+
+    /// The token state this middleware reads.
+    pub fn token_cell(&self) -> &TokenCell {
+        &self.cell
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ResB> Service<Request<ReplayBody>> for ValidateIfNeeded<S>
+where
+    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
+    S::Error: Into<BoxError>,
+{
+    type Response = Response<ResB>;
+    type Error = BoxError;
+    type Future = ValidateFuture<S>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut req: Request<ReplayBody>) -> Self::Future {
+        let repair = Repair::of(&req, &self.cell);
+        let stamped = self.cell.with_sendable(|generation, stamp| {
+            stamp.apply(&mut req);
+            generation
+        });
+        if let Some(generation) = stamped {
+            let future = self.inner.call(req);
+            return ValidateFuture::calling(future, self.cell.clone(), generation, repair);
+        }
+        // The token needs work first: give the reserved capacity back (the
+        // ready service is dropped) and poll a clone ready after the wait.
+        let unready = self.inner.clone();
+        drop(std::mem::replace(&mut self.inner, unready.clone()));
+        ValidateFuture::waiting(self.cell.clone(), req, unready, repair)
+    }
+}
