@@ -193,6 +193,7 @@ fn body_replay(c: &mut Criterion) {
 }
 
 fn main() {
+    let started = std::time::SystemTime::now();
     let mut c = Criterion::default().configure_from_args();
     body_replay(&mut c);
     c.final_summary();
@@ -202,6 +203,6 @@ fn main() {
             .map(|p| format!("{}/{size}", p.name()))
             .collect();
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        support::print_ratios("body_replay", &format!("bare/{size}"), &ids);
+        support::print_ratios(started, "body_replay", &format!("bare/{size}"), &ids);
     }
 }

@@ -89,11 +89,13 @@ fn expiry_storm(c: &mut Criterion) {
 }
 
 fn main() {
+    let started = std::time::SystemTime::now();
     let mut c = Criterion::default().configure_from_args();
     expiry_storm(&mut c);
     c.final_summary();
     println!("\n10,000 concurrent requests; every run asserted 1 exchange for the expiry and 10,000 accepted.");
     support::print_ratios(
+        started,
         "expiry_storm",
         "valid_token",
         &["valid_token", "token_expires"],

@@ -142,10 +142,11 @@ fn loopback(c: &mut Criterion) {
 }
 
 fn main() {
+    let started = std::time::SystemTime::now();
     let mut c = Criterion::default().configure_from_args();
     loopback(&mut c);
     c.final_summary();
     println!("\nthroughput relative to the bare client = 1 / time ratio");
-    support::print_ratios("loopback", "bare/1", &IDS[..2]);
-    support::print_ratios("loopback", "bare/64", &IDS[2..]);
+    support::print_ratios(started, "loopback", "bare/1", &IDS[..2]);
+    support::print_ratios(started, "loopback", "bare/64", &IDS[2..]);
 }

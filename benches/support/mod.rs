@@ -6,6 +6,7 @@
 pub mod graph;
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 fn criterion_dir() -> PathBuf {
     std::env::var_os("CRITERION_HOME")
@@ -17,27 +18,34 @@ fn criterion_dir() -> PathBuf {
         })
 }
 
-/// Mean time in nanoseconds of `group/id` in the latest run, if it ran.
-pub fn mean_ns(group: &str, id: &str) -> Option<f64> {
+/// Mean time in nanoseconds of `group/id`, if criterion measured it in
+/// this run (its estimates were written after `since`): a ratio never mixes
+/// runs.
+pub fn mean_ns(since: SystemTime, group: &str, id: &str) -> Option<f64> {
     // Criterion writes `a/b` ids as `a_b` directories.
     let path = criterion_dir()
         .join(group)
         .join(id.replace('/', "_"))
         .join("new")
         .join("estimates.json");
+    let written = std::fs::metadata(&path).ok()?.modified().ok()?;
+    if written < since {
+        return None;
+    }
     let text = std::fs::read_to_string(path).ok()?;
     let value: serde_json::Value = serde_json::from_str(&text).ok()?;
     value["mean"]["point_estimate"].as_f64()
 }
 
-/// Prints each benchmark's mean and its ratio to `baseline`.
-pub fn print_ratios(group: &str, baseline: &str, ids: &[&str]) {
-    let Some(base) = mean_ns(group, baseline) else {
+/// Prints each benchmark's mean and its ratio to `baseline`, for those
+/// measured since `since` (none in `--test` mode, or when filtered out).
+pub fn print_ratios(since: SystemTime, group: &str, baseline: &str, ids: &[&str]) {
+    let Some(base) = mean_ns(since, group, baseline) else {
         return;
     };
-    println!("\n{group}: mean time, and ratio to {baseline}");
+    println!("\n{group}: mean time, and ratio to {baseline} (this run)");
     for id in ids {
-        if let Some(mean) = mean_ns(group, id) {
+        if let Some(mean) = mean_ns(since, group, id) {
             println!("  {id:<44} {:>12}  {:>6.3}x", human(mean), mean / base);
         }
     }

@@ -73,6 +73,14 @@ impl RefreshOn190 {
     pub(crate) fn may_replay(&self) -> bool {
         self.cell.can_refresh()
     }
+
+    /// The copy kept of `req` for a replay, when one may come.
+    pub(crate) fn copy(&self, req: &Request<ReplayBody>) -> Option<Request<ReplayBody>> {
+        if self.replayed || !self.may_replay() {
+            return None;
+        }
+        copy_request(req)
+    }
 }
 
 /// The wait before a replay: until the cell's task has renewed the token
@@ -120,9 +128,6 @@ impl<ResB, E> Policy<Request<ReplayBody>, Response<ResB>, E> for RefreshOn190 {
     }
 
     fn clone_request(&mut self, req: &Request<ReplayBody>) -> Option<Request<ReplayBody>> {
-        if self.replayed || !self.may_replay() {
-            return None;
-        }
-        copy_request(req)
+        self.copy(req)
     }
 }

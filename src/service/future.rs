@@ -1,6 +1,7 @@
 //! [`ResponseFuture`]: buffer (streaming bodies only), send, and replay once
 //! after a renewal, as tower's `Retry` future does: one state enum, each
-//! state with its own data.
+//! state with its own data. What only buffering and replays need is boxed,
+//! so the future of a plain send stays small.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,24 +22,37 @@ pin_project! {
     pub struct ResponseFuture<B, S: Service<Request<ReplayBody>>> {
         #[pin]
         state: State<B, S::Future>,
-        // A service to poll ready before a send that follows a wait
-        // (buffering, a renewal); `None` on the hot path.
-        service: Option<S>,
-        // The policy and the copy kept for a replay, when one is possible.
-        policy: Option<RefreshOn190>,
-        copy: Option<Request<ReplayBody>>,
-        // The request to send once `service` is ready.
-        pending: Option<Request<ReplayBody>>,
+        // `None` on the hot path: nothing to replay, nothing to wait for.
+        replay: Option<Box<Replay<S>>>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
     enum State<B, F> {
-        Buffering { #[pin] buffer: BufferRequest<B> },
+        Buffering { buffer: Pin<Box<BufferRequest<B>>> },
         Ready,
         Called { #[pin] future: F },
         Waiting { wait: RefreshFuture },
+    }
+}
+
+/// What a send after a wait (buffering, a renewal) and a replay need.
+struct Replay<S> {
+    /// Polled ready before such a send.
+    service: S,
+    /// Present when the stack can renew the token.
+    policy: Option<RefreshOn190>,
+    /// The copy kept for a replay.
+    copy: Option<Request<ReplayBody>>,
+    /// The request to send once `service` is ready.
+    pending: Option<Request<ReplayBody>>,
+}
+
+impl<S> Replay<S> {
+    /// Keeps a copy of `req` for a replay, if the policy wants one.
+    fn keep_copy(&mut self, req: &Request<ReplayBody>) {
+        self.copy = self.policy.as_ref().and_then(|policy| policy.copy(req));
     }
 }
 
@@ -46,20 +60,26 @@ impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
     pub(super) fn called(future: S::Future) -> Self {
         ResponseFuture {
             state: State::Called { future },
-            service: None,
-            policy: None,
-            copy: None,
-            pending: None,
+            replay: None,
         }
     }
 
-    pub(super) fn replayable(service: S, policy: Option<RefreshOn190>) -> Self {
-        ResponseFuture {
-            state: State::Ready,
-            service: Some(service),
-            policy,
-            copy: None,
+    /// `future` sends a request whose `copy` may be replayed with `service`.
+    pub(super) fn replayable(
+        copy: Option<Request<ReplayBody>>,
+        future: S::Future,
+        service: S,
+        policy: RefreshOn190,
+    ) -> Self {
+        let replay = Replay {
+            service,
+            policy: Some(policy),
+            copy,
             pending: None,
+        };
+        ResponseFuture {
+            state: State::Called { future },
+            replay: Some(Box::new(replay)),
         }
     }
 
@@ -69,22 +89,16 @@ impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
         policy: Option<RefreshOn190>,
     ) -> Self {
         ResponseFuture {
-            state: State::Buffering { buffer },
-            ..Self::replayable(service, policy)
+            state: State::Buffering {
+                buffer: Box::pin(buffer),
+            },
+            replay: Some(Box::new(Replay {
+                service,
+                policy,
+                copy: None,
+                pending: None,
+            })),
         }
-    }
-
-    /// Keeps a copy of `req` for a replay, if the policy wants one.
-    pub(super) fn keep_copy(&mut self, req: &Request<ReplayBody>) {
-        self.copy = self
-            .policy
-            .as_mut()
-            .and_then(|policy| Policy::<_, Response<()>, BoxError>::clone_request(policy, req));
-    }
-
-    pub(super) fn with_call(mut self, future: S::Future) -> Self {
-        self.state = State::Called { future };
-        self
     }
 }
 
@@ -100,23 +114,26 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Buffering { buffer } => {
-                    let req = ready!(buffer.poll(cx))?;
-                    *this.copy = this.policy.as_mut().and_then(|policy| {
-                        Policy::<_, Response<ResB>, BoxError>::clone_request(policy, &req)
-                    });
-                    *this.pending = Some(req);
+                    let req = ready!(buffer.as_mut().poll(cx))?;
+                    let replay = this.replay.as_mut().expect("buffering keeps a service");
+                    replay.keep_copy(&req);
+                    replay.pending = Some(req);
                     this.state.set(State::Ready);
                 }
                 StateProj::Ready => {
-                    let service = this.service.as_mut().expect("a service to send with");
-                    ready!(service.poll_ready(cx))?;
-                    let req = this.pending.take().expect("a request to send");
-                    let future = service.call(req);
+                    let replay = this.replay.as_mut().expect("a service to send with");
+                    ready!(replay.service.poll_ready(cx))?;
+                    let req = replay.pending.take().expect("a request to send");
+                    let future = replay.service.call(req);
                     this.state.set(State::Called { future });
                 }
                 StateProj::Called { future } => {
                     let mut result = ready!(future.poll(cx));
-                    let (Some(policy), Some(copy)) = (this.policy.as_mut(), this.copy.as_mut())
+                    let Some(Replay {
+                        policy: Some(policy),
+                        copy: Some(copy),
+                        ..
+                    }) = this.replay.as_deref_mut()
                     else {
                         return Poll::Ready(result);
                     };
@@ -127,11 +144,10 @@ where
                 }
                 StateProj::Waiting { wait } => {
                     ready!(Pin::new(wait).poll(cx));
-                    let replay = this.copy.take().expect("a replay has its copy");
-                    *this.copy = this.policy.as_mut().and_then(|policy| {
-                        Policy::<_, Response<ResB>, BoxError>::clone_request(policy, &replay)
-                    });
-                    *this.pending = Some(replay);
+                    let replay = this.replay.as_mut().expect("waiting keeps a service");
+                    let req = replay.copy.take().expect("a replay has its copy");
+                    replay.keep_copy(&req);
+                    replay.pending = Some(req);
                     this.state.set(State::Ready);
                 }
             }

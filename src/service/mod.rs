@@ -92,9 +92,12 @@ where
                 ResponseFuture::called(self.inner.call(req))
             }
             Prepared::Complete(req) => {
-                let mut future = ResponseFuture::replayable(self.inner.clone(), policy);
-                future.keep_copy(&req);
-                future.with_call(self.inner.call(req))
+                let policy = policy.expect("checked above");
+                let service = self.inner.clone();
+                // The copy is taken before the request moves on.
+                let copy = policy.copy(&req);
+                let future = self.inner.call(req);
+                ResponseFuture::replayable(copy, future, service, policy)
             }
             Prepared::Streaming(req) => {
                 // A streaming body is read first, with no capacity held.

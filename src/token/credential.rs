@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwapOption;
 use http::header::AUTHORIZATION;
 use http::uri::PathAndQuery;
-use http::{HeaderValue, Request};
+use http::{HeaderValue, Request, Uri};
 use tokio::time::Instant;
 
 use crate::config::Config;
@@ -18,9 +19,11 @@ pub(crate) struct Stamp {
     bearer: HeaderValue,
     /// `appsecret_proof=<hex>`, with an app secret configured.
     proof: Option<Box<str>>,
-    /// The messages path of the configured phone number, before and after
-    /// the proof is added: the path nearly every request goes to.
-    known: Option<(PathAndQuery, PathAndQuery)>,
+    /// The last path stamped, before and after the proof is added: clients
+    /// send to a handful of paths (nearly always the messages path), so a
+    /// hit saves building and parsing a new one. Read without a lock;
+    /// replaced (one allocation) on a miss.
+    known: ArcSwapOption<(PathAndQuery, PathAndQuery)>,
 }
 
 impl Stamp {
@@ -28,18 +31,19 @@ impl Stamp {
     pub(crate) fn new(token: Secret, config: &Config) -> Option<Stamp> {
         let bearer = proof::bearer(&token)?;
         let proof = proof::proof_pair(config.app_secret.as_ref(), &token);
+        // Seeded with the configured phone number's messages path.
         let known = proof.as_deref().and_then(|pair| {
             let phone = config.phone_number_id.as_deref()?;
-            let uri: http::Uri = config.url(&format!("{phone}/messages")).parse().ok()?;
+            let uri: Uri = config.url(&format!("{phone}/messages")).parse().ok()?;
             let from = uri.path_and_query()?.clone();
             let to = proof::authorized_path(Some(&from), pair)?;
-            Some((from, to))
+            Some(Arc::new((from, to)))
         });
         Some(Stamp {
             token,
             bearer,
             proof,
-            known,
+            known: ArcSwapOption::new(known),
         })
     }
 
@@ -48,10 +52,19 @@ impl Stamp {
     pub(crate) fn apply<B>(&self, req: &mut Request<B>) {
         req.headers_mut().insert(AUTHORIZATION, self.bearer.clone());
         let Some(pair) = &self.proof else { return };
-        let path = match (&self.known, req.uri().path_and_query()) {
-            (Some((from, to)), Some(pq)) if pq == from => Some(to.clone()),
-            (_, pq) => proof::authorized_path(pq, pair),
+        let Some(from) = req.uri().path_and_query() else {
+            proof::set_path(req.uri_mut(), proof::authorized_path(None, pair));
+            return;
         };
+        let hit = match &*self.known.load() {
+            Some(known) if known.0 == *from => Some(known.1.clone()),
+            _ => None,
+        };
+        let path = hit.or_else(|| {
+            let to = proof::authorized_path(Some(from), pair)?;
+            self.known.store(Some(Arc::new((from.clone(), to.clone()))));
+            Some(to)
+        });
         proof::set_path(req.uri_mut(), path);
     }
 }

@@ -14,9 +14,10 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::credential::later;
 use super::schedule::{self, Job, Step};
-use super::{Shared, TokenCell};
-use crate::Error;
+use super::{Shared, State, TokenCell};
+use crate::{Error, RefreshError};
 
 /// What the task keeps between jobs.
 pub(crate) struct Plan {
@@ -94,12 +95,11 @@ async fn drive(weak: Weak<Shared>, wake: Arc<Notify>) {
                     next
                 })
             });
-            let mut plan = cell.shared.plan.lock().await;
-            let step = schedule::next_step(&cell.current(), plan.started, Instant::now());
-            match step {
+            let started = cell.shared.plan.lock().await.started;
+            match schedule::next_step(&cell.current(), started, Instant::now()) {
                 Step::Run(job) => {
                     tracing::debug!(?job, "token work");
-                    cell.run(job, &mut plan).await;
+                    cell.run_isolated(job).await;
                     continue;
                 }
                 Step::Sleep(at) => Some(at),
@@ -115,6 +115,77 @@ async fn drive(weak: Weak<Shared>, wake: Arc<Notify>) {
 }
 
 impl TokenCell {
+    /// Runs `job` in a task of its own: a panic in it (in a token source or
+    /// the client) is a failed job, backed off like any other, never a
+    /// dead cell or a loop.
+    async fn run_isolated(&self, job: Job) {
+        let worker = self.clone();
+        let done = tokio::spawn(async move {
+            let mut plan = worker.shared.plan.lock().await;
+            worker.run(job, &mut plan).await;
+        })
+        .await;
+        if let Err(failure) = done {
+            if failure.is_panic() {
+                tracing::error!(?job, "token work panicked; it is retried later");
+                self.after_panic(job).await;
+            }
+        }
+    }
+
+    async fn after_panic(&self, job: Job) {
+        let mut plan = self.shared.plan.lock().await;
+        let config = self.config();
+        plan.failures += 1;
+        let now = Instant::now();
+        let delay = schedule::backoff(
+            plan.failures,
+            config.refresh_backoff,
+            config.refresh_backoff_max,
+        );
+        let error = RefreshError::Source(Arc::from("the token work panicked"));
+        let generation = self.current().generation;
+        match job {
+            Job::Start => plan.started = true,
+            Job::Validate => self.retry_validation_later(generation, "the validation panicked"),
+            _ => {
+                self.update(|cur| {
+                    let state = match &cur.state {
+                        State::Pending { .. } => State::Pending {
+                            error: Some(error.clone()),
+                            retry_at: later(now, delay),
+                        },
+                        State::Refused(cause) | State::BackingOff { cause, .. } => {
+                            State::BackingOff {
+                                until: later(now, delay),
+                                error: error.clone(),
+                                cause: cause.clone(),
+                            }
+                        }
+                        State::Dead { cause, .. } => State::Dead {
+                            cause: cause.clone(),
+                            recheck_at: later(now, config.dead_recheck),
+                        },
+                        State::Blocked {
+                            error, revalidate, ..
+                        } => State::Blocked {
+                            error: error.clone(),
+                            recheck_at: later(now, config.dead_recheck),
+                            revalidate: *revalidate,
+                        },
+                        // Renewal ahead of expiry: the token still works.
+                        State::Ready | State::Unvalidated => {
+                            let mut next = cur.clone();
+                            next.schedule.renew_at = Some(later(now, delay));
+                            return Some(next);
+                        }
+                    };
+                    Some(cur.with_state(state))
+                });
+            }
+        }
+    }
+
     async fn run(&self, job: Job, plan: &mut Plan) {
         match job {
             Job::Start => self.start(plan).await,

@@ -146,6 +146,26 @@ impl TokenCell {
         }
     }
 
+    /// Waits until requests would be sent, or fail, without waiting: the
+    /// first fetch and validation are done, and no renewal after a refusal
+    /// is in flight. Call it at start-up to validate the token before
+    /// serving (an error says why requests would fail).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let client = tower::service_fn(|_req: http::Request<tower_whatsapp_auth::ReplayBody>| async {
+    /// #     Ok::<_, tower::BoxError>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+    /// # });
+    /// let cell = tower_whatsapp_auth::WhatsAppAuthLayer::new("EAAG-token").token_cell(client);
+    /// cell.ready().await.expect("Graph accepts the token");
+    /// assert_eq!(cell.stats().validations, 1);
+    /// # }
+    /// ```
+    pub async fn ready(&self) -> Result<(), Error> {
+        self.clone().settled().await.map(drop)
+    }
+
     /// Time left before the current token expires, when known.
     pub fn expires_in(&self) -> Option<Duration> {
         let at = self.current().schedule.expires_at?;

@@ -116,7 +116,7 @@ impl TokenCell {
 
     /// No verdict: requests go on with the token, and validation is tried
     /// again after `validation_retry`.
-    fn retry_validation_later(&self, generation: u64, reason: &str) {
+    pub(super) fn retry_validation_later(&self, generation: u64, reason: &str) {
         let retry = self.config().validation_retry;
         let at = later(Instant::now(), retry);
         tracing::warn!(generation, reason, retry_in = ?retry, "could not validate the access token; requests continue");
