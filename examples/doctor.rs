@@ -58,6 +58,7 @@ async fn main() -> ExitCode {
     println!("WhatsApp setup check against {base} ({version})");
     let d = cell.diagnose().await;
     line("ok", "token", &format!("present, {}", d.token));
+    report("app id+secret", &d.app_credentials, |_| "accepted".into());
     report("valid", &d.valid, |_| "yes".into());
     if let Some(kind) = &d.token_type {
         let label = match kind.as_str() {

@@ -22,7 +22,7 @@ mod common;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::sender::{build_stack, send_batch, text_message};
+use common::sender::{build_stack, describe, is_permanent, send_batch_until_blocked, text_message};
 use common::setup::{self, Setup};
 use tower_whatsapp_auth::{Error, Permission};
 
@@ -113,7 +113,23 @@ async fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
+        // Graph refused the app's configuration: nothing can be sent.
+        Err(e @ Error::Misconfigured { .. }) => return nothing_sent(&e),
+        // A refused token may still be renewed: the readiness check below says.
+        Err(e) if e.kind().is_token_rejected() => {
+            println!(
+                "Graph refused the token ({}); checking whether it can be renewed",
+                e.kind()
+            )
+        }
         Err(e) => println!("could not check permissions up front ({e}); sending anyway"),
+    }
+    // Validation, and a renewal if the token is refused: when neither leaves
+    // a usable token, no message would go out. Say why instead of trying.
+    if let Err(e) = cell.ready().await {
+        if is_permanent(&e) {
+            return nothing_sent(&e);
+        }
     }
     let url = format!(
         "{}/{}/{}/messages",
@@ -125,8 +141,9 @@ async fn main() -> ExitCode {
         "sending {} message(s) to {}, {} in flight",
         args.count, args.to, args.concurrency
     );
-    let summary = send_batch(
+    let summary = send_batch_until_blocked(
         stack,
+        Some(&cell),
         &url,
         text_message(&args.to, &args.text),
         args.count,
@@ -145,4 +162,16 @@ async fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Reports why nothing can be sent (the cause, and the fix that fits the
+/// configuration) and gives the exit code for it.
+fn nothing_sent(err: &Error) -> ExitCode {
+    let (reason, fix) = describe(&err.clone().into());
+    eprintln!("error: {reason}");
+    if !fix.is_empty() {
+        eprintln!("       fix: {fix}");
+    }
+    println!("nothing sent");
+    ExitCode::FAILURE
 }

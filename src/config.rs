@@ -10,8 +10,12 @@ use crate::{Error, Permission, Secret, TokenSource, TokenStore};
 
 /// Graph's public base URL.
 pub const DEFAULT_GRAPH_BASE: &str = "https://graph.facebook.com";
-/// The Graph API version used unless one is configured.
-pub const DEFAULT_GRAPH_VERSION: &str = "v24.0";
+/// The Graph API version used unless one is configured: v25.0 (released
+/// 2026-02-18, available until 2028-07-29). It is the newest version that
+/// has been out long enough for the calls this crate makes to be seen
+/// working in public captures; v26.0 (2026-07-29) is newer and usable with
+/// [`WhatsAppAuthLayer::graph_version`](crate::WhatsAppAuthLayer::graph_version).
+pub const DEFAULT_GRAPH_VERSION: &str = "v25.0";
 /// How often a token is re-validated: 1 hour.
 pub const DEFAULT_VALIDATION_INTERVAL: Duration = Duration::from_secs(3600);
 

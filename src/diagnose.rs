@@ -63,6 +63,9 @@ pub struct PhoneNumber {
 pub struct Diagnosis {
     /// The token, masked (`EAAG…(212 chars)`).
     pub token: String,
+    /// Whether Graph accepts the app id and secret (the app token
+    /// `/debug_token` is asked with).
+    pub app_credentials: Check<()>,
     /// Whether Graph accepts the token.
     pub valid: Check<()>,
     /// Token type (`USER`, `SYSTEM_USER`, `PAGE`), from `/debug_token`.
@@ -91,6 +94,7 @@ impl Diagnosis {
     /// `whatsapp_business_messaging`, an accepted proof, a reachable number.
     pub fn can_send(&self) -> bool {
         self.valid.passed()
+            && !self.app_credentials.failed()
             && !self.expiry.failed()
             && !self.permissions.failed()
             && self.missing_for_sending().is_empty()

@@ -19,7 +19,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{GraphError, Permission, PermissionStatus};
+use crate::{ErrorKind, GraphError, Misconfiguration, Permission, PermissionStatus};
 
 fn describe_missing(missing: &[(Permission, PermissionStatus)]) -> String {
     missing
@@ -74,6 +74,18 @@ pub enum Error {
     #[error("Graph API unavailable: {0}")]
     Unavailable(String),
 
+    /// Graph refused the app's configuration: a wrong app secret or app id,
+    /// or an app that requires `appsecret_proof` without an app secret
+    /// configured. Never about the user's token. Requests fail with it,
+    /// unsent, until a re-check (every `dead_recheck`) finds it fixed.
+    #[error("request not sent: Graph refused the app's configuration ({}): {cause}", what.describe())]
+    Misconfigured {
+        /// Which setting.
+        what: Misconfiguration,
+        /// Graph's refusal.
+        cause: GraphError,
+    },
+
     /// The stack is misconfigured; nothing was sent.
     #[error("configuration error: {0}")]
     Config(String),
@@ -84,15 +96,57 @@ pub enum Error {
 }
 
 impl Error {
-    /// The Graph answer behind this error, if there is one.
+    /// The Graph answer behind this error, if there is one, through the
+    /// refresh and back-off wrappers.
     pub fn graph_error(&self) -> Option<&GraphError> {
         match self {
             Error::Graph(g)
             | Error::NotReplayed { source: g, .. }
-            | Error::TokenDead { cause: g } => Some(g),
-            Error::Refresh(RefreshError::Rejected(g)) => Some(g),
+            | Error::TokenDead { cause: g }
+            | Error::Misconfigured { cause: g, .. } => Some(g),
+            Error::Refresh(r) => r.graph_error(),
             _ => None,
         }
+    }
+
+    /// The root cause, through the refresh and back-off wrappers: a token
+    /// refusal, a missing permission, a misconfiguration, or a failure that
+    /// may pass ([`ErrorKind::Transient`]: timeouts, transport errors,
+    /// Graph unavailable).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_whatsapp_auth::{Error, ErrorKind, RefreshError};
+    /// let err = Error::Refresh(RefreshError::BackingOff {
+    ///     remaining: Duration::from_millis(999),
+    ///     last: Box::new(RefreshError::Timeout(Duration::from_secs(10))),
+    /// });
+    /// assert_eq!(err.kind(), ErrorKind::Transient);
+    /// assert_eq!(err.to_string(), "token refresh failed, request not sent: refresh backing off for 1 s after: token exchange timed out after 10 s");
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Refresh(r) => r.kind(),
+            Error::PermissionMissing { .. } => ErrorKind::PermissionMissing,
+            Error::Config(_) => ErrorKind::Misconfigured,
+            Error::Unavailable(_) => ErrorKind::Transient,
+            Error::Body(_) => ErrorKind::Other,
+            other => other
+                .graph_error()
+                .map_or(ErrorKind::Other, GraphError::kind),
+        }
+    }
+}
+
+/// A duration as people read it: whole seconds (rounded up) from one
+/// second on, else milliseconds rounded up to the tenth of a second, so
+/// one cause reads the same every time.
+pub(crate) fn rounded(d: &Duration) -> String {
+    let tenths = d.as_millis().div_ceil(100);
+    if tenths >= 10 {
+        format!("{} s", d.as_secs() + u64::from(d.subsec_nanos() > 0))
+    } else {
+        format!("{} ms", tenths * 100)
     }
 }
 
@@ -104,7 +158,7 @@ pub enum RefreshError {
     #[error("no refresh configured: set the app id and app secret to renew user tokens with fb_exchange_token, or use a non-expiring system-user token")]
     NotConfigured,
     /// The exchange did not answer within the refresh timeout.
-    #[error("token exchange timed out after {0:?}")]
+    #[error("token exchange timed out after {}", rounded(.0))]
     Timeout(Duration),
     /// Graph refused the exchange (e.g. the token already expired, or the
     /// app secret is wrong). Retrying with the same token will not help.
@@ -127,7 +181,7 @@ pub enum RefreshError {
     #[error("token source failed: {0}")]
     Source(Arc<str>),
     /// An earlier failure is being backed off; no exchange was attempted.
-    #[error("refresh backing off for {remaining:?} after: {last}")]
+    #[error("refresh backing off for {} after: {last}", rounded(remaining))]
     BackingOff {
         /// Time left before the next attempt is allowed.
         remaining: Duration,
@@ -143,5 +197,49 @@ impl RefreshError {
             self,
             RefreshError::Rejected(_) | RefreshError::NotConfigured
         )
+    }
+
+    /// The Graph refusal behind this failure, through back-offs.
+    pub fn graph_error(&self) -> Option<&GraphError> {
+        match self {
+            RefreshError::Rejected(g) => Some(g),
+            RefreshError::BackingOff { last, .. } => last.graph_error(),
+            _ => None,
+        }
+    }
+
+    /// The root cause; see [`Error::kind`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            RefreshError::Rejected(g) => g.kind(),
+            RefreshError::BackingOff { last, .. } => last.kind(),
+            RefreshError::NotConfigured => ErrorKind::Misconfigured,
+            RefreshError::Source(_) => ErrorKind::Other,
+            RefreshError::Timeout(_)
+            | RefreshError::Unavailable { .. }
+            | RefreshError::Transport(_) => ErrorKind::Transient,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_the_same_for_one_cause() {
+        let ms = Duration::from_millis;
+        let cases = [
+            (ms(999) + Duration::from_nanos(932_389), "1 s"),
+            (ms(1), "100 ms"),
+            (ms(250), "300 ms"),
+            (ms(900), "900 ms"),
+            (Duration::from_secs(10), "10 s"),
+            (ms(10_001), "11 s"),
+            (Duration::ZERO, "0 ms"),
+        ];
+        for (d, expected) in cases {
+            assert_eq!(rounded(&d), expected, "{d:?}");
+        }
     }
 }

@@ -120,7 +120,7 @@ impl WhatsAppAuthLayer {
         self
     }
 
-    /// The Graph API version segment, e.g. `v24.0`.
+    /// The Graph API version segment, e.g. `v25.0`.
     pub fn graph_version(mut self, version: impl Into<String>) -> Self {
         self.config.graph_version = version.into();
         self

@@ -106,6 +106,9 @@ pub enum FetchReason {
 pub struct FetchContext {
     pub(crate) reason: FetchReason,
     pub(crate) current: Option<Secret>,
+    /// The current token's `type` from `/debug_token` (`USER`,
+    /// `SYSTEM_USER`, `PAGE`), when known.
+    pub(crate) token_type: Option<Arc<str>>,
     // Graph I/O only, not the token state: a source that keeps its context
     // keeps no cell alive.
     pub(crate) graph: Arc<GraphIo>,
@@ -122,11 +125,21 @@ impl FetchContext {
         self.current.as_ref()
     }
 
+    /// The current token's `type` as `/debug_token` reported it (`USER`,
+    /// `SYSTEM_USER`, `PAGE`), when known.
+    pub fn token_type(&self) -> Option<&str> {
+        self.token_type.as_deref()
+    }
+
     /// Exchanges `token` for a new long-lived one with
     /// `grant_type=fb_exchange_token`, through the stack's own service.
-    /// Needs the app id and secret.
+    /// Needs the app id and secret. For a system-user token (as
+    /// `/debug_token` reported the current one) it asks for another 60 days
+    /// with `set_token_expires_in_60_days=true`, as Meta documents for
+    /// expiring system-user tokens.
     pub async fn exchange(&self, token: &Secret) -> Result<Token, RefreshError> {
-        self.graph.exchange(token).await
+        let system_user = self.token_type() == Some("SYSTEM_USER");
+        self.graph.exchange(token, system_user).await
     }
 }
 

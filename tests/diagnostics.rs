@@ -4,11 +4,10 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use std::path::PathBuf;
-use std::process::Output;
 use std::time::Duration;
 
 use common::fake_graph::{FakeConfig, FakeGraph, Fault};
+use common::run::{env_for, printed, run_example};
 use common::sender::{build_stack, text_message, Stack};
 use http::Request;
 use http_body_util::Full;
@@ -169,37 +168,11 @@ async fn required_permissions_that_are_granted_let_traffic_through() {
 /// message: auth errors become typed errors, the rest pass through.
 #[tokio::test]
 async fn every_classified_code_is_handled_as_its_kind_says() {
-    let cases: &[(i64, Option<i64>)] = &[
-        (190, Some(463)),
-        (190, Some(467)),
-        (190, Some(460)),
-        (190, Some(458)),
-        (190, Some(459)),
-        (190, Some(464)),
-        (190, Some(492)),
-        (190, Some(493)),
-        (190, None),
-        (0, None),
-        (102, None),
-        (3, None),
-        (10, None),
-        (200, None),
-        (299, None),
-        (4, None),
-        (17, None),
-        (32, None),
-        (613, None),
-        (80007, None),
-        (130429, None),
-        (131056, None),
-        (131048, None),
-        (1, None),
-        (2, None),
-        (100, None),
-        (368, None),
-        (131031, None),
-    ];
-    for &(code, subcode) in cases {
+    let cases: Vec<(i64, Option<i64>)> = TABLE
+        .iter()
+        .flat_map(|(codes, sub, _)| expand(codes, sub))
+        .collect();
+    for (code, subcode) in cases {
         let (fake, stack, _cell) = start(FakeConfig::default(), |l| l.without_validation()).await;
         fake.push_fault(Fault::GraphError {
             status: 400,
@@ -210,12 +183,19 @@ async fn every_classified_code_is_handled_as_its_kind_says() {
         match send(&stack, &fake).await {
             Err(err) => {
                 assert!(kind.is_auth(), "{code}/{subcode:?} became an error: {err}");
-                let Some(Error::Graph(g)) = err.downcast_ref::<Error>() else {
-                    panic!("{err}")
+                let g = match err.downcast_ref::<Error>() {
+                    Some(Error::Graph(g) | Error::Misconfigured { cause: g, .. }) => g,
+                    _ => panic!("{err}"),
                 };
                 assert_eq!((g.code(), g.subcode(), g.kind()), (code, subcode, kind));
-                assert_eq!(g.hint(), hint(code, subcode));
-                assert!(err.to_string().contains(hint(code, subcode)));
+                // The hint fits the setup: an expired token nothing renews
+                // says how to renew it, not just that it expired.
+                if kind == ErrorKind::TokenExpired {
+                    assert!(g.hint().contains("nothing renews it"), "{}", g.hint());
+                } else {
+                    assert_eq!(g.hint(), hint(code, subcode));
+                }
+                assert!(err.to_string().contains(g.hint()));
             }
             Ok(res) => {
                 assert!(!kind.is_auth(), "{code}/{subcode:?} passed through");
@@ -224,11 +204,11 @@ async fn every_classified_code_is_handled_as_its_kind_says() {
                 assert_eq!((g.code(), g.kind()), (code, kind));
             }
         }
-        // Only dead-token kinds stop later requests.
+        // Only dead tokens and refused configurations stop later requests.
         let next = send(&stack, &fake).await;
         assert_eq!(
             next.is_err(),
-            kind.is_token_rejected(),
+            kind.is_token_rejected() || kind == ErrorKind::Misconfigured,
             "{code}/{subcode:?}"
         );
         if matches!(
@@ -240,74 +220,101 @@ async fn every_classified_code_is_handled_as_its_kind_says() {
     }
 }
 
-/// The README's error table lists every classified code with its kind and hint.
+/// The error table, as README.md and the crate docs show it: codes (`any`
+/// for a subcode that means the same under every code), subcode, kind.
+const TABLE: &[(&str, &str, ErrorKind)] = &[
+    ("any", "463", ErrorKind::TokenExpired),
+    ("any", "467", ErrorKind::TokenInvalid),
+    ("any", "460", ErrorKind::TokenRevoked),
+    ("any", "458", ErrorKind::TokenRevoked),
+    ("any", "459", ErrorKind::TokenRevoked),
+    ("any", "464", ErrorKind::TokenRevoked),
+    ("any", "466", ErrorKind::TokenRevoked),
+    ("190", "492", ErrorKind::TokenRevoked),
+    ("190", "493", ErrorKind::TokenRevoked),
+    ("190", "none", ErrorKind::TokenInvalid),
+    ("0", "", ErrorKind::TokenInvalid),
+    ("102", "", ErrorKind::TokenInvalid),
+    ("2500", "", ErrorKind::TokenInvalid),
+    ("3", "", ErrorKind::PermissionMissing),
+    ("10, 131005", "", ErrorKind::PermissionMissing),
+    ("200–299", "", ErrorKind::PermissionMissing),
+    ("4, 17, 32, 341, 613, 80007", "", ErrorKind::RateLimited),
+    ("130429", "", ErrorKind::RateLimited),
+    ("131056", "", ErrorKind::RateLimited),
+    ("131048", "", ErrorKind::RateLimited),
+    (
+        "1, 2, 1150, 1200, 131000, 131016, 133004",
+        "",
+        ErrorKind::Transient,
+    ),
+    ("101", "", ErrorKind::Misconfigured),
+    ("100", "33", ErrorKind::Other),
+    ("100", "", ErrorKind::Other),
+    ("132000–132999", "", ErrorKind::Other),
+    ("368", "", ErrorKind::Other),
+    ("131031", "", ErrorKind::Other),
+];
+
+/// Every (code, subcode) a table row stands for: each listed code, both
+/// ends of a range, and for `any` the codes Graph has sent such subcodes
+/// under.
+fn expand(codes: &str, sub: &str) -> Vec<(i64, Option<i64>)> {
+    let sub = sub.parse().ok();
+    let codes: Vec<i64> = match codes {
+        "any" => vec![190, 0, 102],
+        list => list
+            .split(", ")
+            .flat_map(|c| match c.split_once('–') {
+                Some((lo, hi)) => vec![lo.parse().unwrap(), hi.parse().unwrap()],
+                None => vec![c.parse().unwrap()],
+            })
+            .collect(),
+    };
+    codes.into_iter().map(|c| (c, sub)).collect()
+}
+
+fn table_line(codes: &str, sub: &str, kind: ErrorKind) -> String {
+    let (c, s) = expand(codes, sub)[0];
+    format!("| {codes} | {sub} | {kind:?} | {} |", hint(c, s))
+}
+
+/// The README's error table lists every classified code with its kind and
+/// hint, and every code of a multi-code row is classified and hinted as the
+/// row says.
 #[test]
 fn the_readme_table_matches_the_code() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let rows: &[(&str, &str, i64, Option<i64>)] = &[
-        ("190", "463", 190, Some(463)),
-        ("190", "467", 190, Some(467)),
-        ("190", "460", 190, Some(460)),
-        ("190", "458", 190, Some(458)),
-        ("190", "459", 190, Some(459)),
-        ("190", "464", 190, Some(464)),
-        ("190", "492", 190, Some(492)),
-        ("190", "493", 190, Some(493)),
-        ("190", "none", 190, None),
-        ("0", "", 0, None),
-        ("102", "", 102, None),
-        ("3", "", 3, None),
-        ("10", "", 10, None),
-        ("200–299", "", 200, None),
-        ("4, 17, 32, 613, 80007", "", 4, None),
-        ("130429", "", 130429, None),
-        ("131056", "", 131056, None),
-        ("131048", "", 131048, None),
-        ("1, 2", "", 1, None),
-        ("100", "", 100, None),
-        ("368", "", 368, None),
-        ("131031", "", 131031, None),
-    ];
-    for (code, sub, c, s) in rows {
-        let line = format!(
-            "| {code} | {sub} | {:?} | {} |",
-            classify(*c, *s),
-            hint(*c, *s)
-        );
+    for &(codes, sub, kind) in TABLE {
+        let (first, first_sub) = expand(codes, sub)[0];
+        for (code, subcode) in expand(codes, sub) {
+            assert_eq!(classify(code, subcode), kind, "{code}/{subcode:?}");
+            assert_eq!(
+                hint(code, subcode),
+                hint(first, first_sub),
+                "{code}/{subcode:?}"
+            );
+        }
+        let line = table_line(codes, sub, kind);
         assert!(readme.contains(&line), "README lacks the row\n{line}");
     }
 }
 
-fn doctor_binary() -> PathBuf {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    deps.parent()
-        .unwrap()
-        .join("examples")
-        .join(format!("doctor{}", std::env::consts::EXE_SUFFIX))
+/// Prints the table for README.md: `cargo test --test diagnostics -- --ignored --nocapture print_the_error_table`.
+#[test]
+#[ignore]
+fn print_the_error_table() {
+    for &(codes, sub, kind) in TABLE {
+        println!("{}", table_line(codes, sub, kind));
+    }
 }
 
 async fn doctor(fake: &FakeGraph, config: &FakeConfig) -> (Option<i32>, String) {
-    let mut cmd = tokio::process::Command::new(doctor_binary());
-    cmd.env_clear()
-        .env("WHATSAPP_TOKEN", &config.token)
-        .env("WHATSAPP_PHONE_NUMBER_ID", &config.phone_number_id)
-        .env("WHATSAPP_BUSINESS_ACCOUNT_ID", WABA)
-        .env("GRAPH_API_BASE", fake.base_url());
-    if let Some(secret) = &config.app_secret {
-        cmd.env("META_APP_ID", &config.app_id)
-            .env("META_APP_SECRET", secret);
-    }
-    let out: Output = cmd.output().await.unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut envs = env_for(fake, config);
+    envs.push(("WHATSAPP_BUSINESS_ACCOUNT_ID".into(), WABA.into()));
+    let out = run_example("doctor", &envs, &[]).await;
+    let text = printed(&out);
     assert!(
         !text.contains(&config.token) && !text.contains(SECRET),
         "no secret printed"
@@ -355,7 +362,7 @@ async fn doctor_reports_an_expired_token_with_its_fix() {
     );
     assert!(out.contains("FAIL  expiry           expired"), "{out}");
     assert!(
-        out.contains(&format!("fix: {}", hint(190, Some(463)))),
+        out.contains("fix: the token expired before it could be renewed, and Graph does not exchange an expired token"),
         "{out}"
     );
     assert!(
@@ -424,15 +431,10 @@ async fn send_without_the_messaging_permission_sends_nothing() {
         ..FakeConfig::default()
     };
     let fake = FakeGraph::start(config.clone()).await;
-    let send_bin = doctor_binary().with_file_name(format!("send{}", std::env::consts::EXE_SUFFIX));
-    let out = tokio::process::Command::new(send_bin)
-        .env_clear()
-        .env("WHATSAPP_TOKEN", &config.token)
-        .env("WHATSAPP_PHONE_NUMBER_ID", &config.phone_number_id)
-        .env("META_APP_ID", &config.app_id)
-        .env("META_APP_SECRET", SECRET)
-        .env("GRAPH_API_BASE", fake.base_url())
-        .args([
+    let out = run_example(
+        "send",
+        &env_for(&fake, &config),
+        &[
             "--to",
             "1555",
             "--text",
@@ -441,15 +443,10 @@ async fn send_without_the_messaging_permission_sends_nothing() {
             "10",
             "--concurrency",
             "4",
-        ])
-        .output()
-        .await
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        ],
+    )
+    .await;
+    let text = printed(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
         text.contains("permission whatsapp_business_messaging is missing"),

@@ -222,7 +222,10 @@ async fn validation_without_a_verdict_lets_traffic_through_and_retries_later() {
     }
     let calls = calls.lock().unwrap().clone();
     assert_eq!(
-        calls.iter().filter(|p| *p == "/v24.0/42").count(),
+        calls
+            .iter()
+            .filter(|p| **p == format!("/{DEFAULT_GRAPH_VERSION}/42"))
+            .count(),
         1,
         "{calls:?}"
     );

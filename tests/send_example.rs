@@ -4,58 +4,26 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use std::path::PathBuf;
 use std::process::Output;
 
 use common::fake_graph::{FakeConfig, FakeGraph, Fault};
-
-/// `cargo test` builds the examples next to the test binaries' `deps` folder.
-fn send_binary() -> PathBuf {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let bin = deps
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(format!("send{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "build the examples first: {}", bin.display());
-    bin
-}
+use common::run::{env_for, printed, run_example};
 
 async fn run(envs: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = tokio::process::Command::new(send_binary());
-    cmd.env_clear().args(args);
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().await.unwrap()
+    let envs: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    run_example("send", &envs, args).await
 }
 
-/// Runs `send` against `fake` with the environment `config` implies: its
-/// token and phone number, and its app credentials when it has a secret.
+/// Runs `send` against `fake` with the environment `config` implies.
 async fn send_to_fake(fake: &FakeGraph, config: &FakeConfig, args: &[&str]) -> Output {
-    let base = fake.base_url();
-    let mut envs = vec![
-        ("WHATSAPP_TOKEN", config.token.as_str()),
-        ("WHATSAPP_PHONE_NUMBER_ID", config.phone_number_id.as_str()),
-        ("GRAPH_API_BASE", base.as_str()),
-    ];
-    if let Some(secret) = &config.app_secret {
-        envs.push(("META_APP_ID", config.app_id.as_str()));
-        envs.push(("META_APP_SECRET", secret.as_str()));
-    }
-    run(&envs, args).await
+    run_example("send", &env_for(fake, config), args).await
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    printed(out)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,9 +108,14 @@ async fn a_revoked_token_exits_nonzero_with_the_reason_grouped() {
     .await;
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(1), "{shown}");
-    assert!(shown.contains("summary: 0 sent, 5 failed"), "{shown}");
+    assert!(shown.contains("summary: 0 sent, 1 failed"), "{shown}");
     assert!(
         shown.contains("token revoked (Graph code 190/460"),
+        "{shown}"
+    );
+    // The stack stops sending: the rest are not even tried.
+    assert!(
+        shown.contains("stopped: 4 message(s) not attempted"),
         "{shown}"
     );
     assert!(shown.contains("not sent, token dead"), "{shown}");

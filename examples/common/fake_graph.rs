@@ -74,6 +74,12 @@ pub struct FakeConfig {
     pub token_type: String,
     /// Permissions `/me/permissions` lists as declined.
     pub declined: Vec<String>,
+    /// Refuse POST on the read nodes (`/debug_token`, `/me/permissions`)
+    /// with 100/33 "Unsupported post request", as Graph is reported to
+    /// answer a POST to `/debug_token` (logly/mureo#740).
+    pub refuse_post_reads: bool,
+    /// Refuse POST on `/oauth/access_token` the same way.
+    pub refuse_post_exchange: bool,
 }
 
 impl Default for FakeConfig {
@@ -98,6 +104,8 @@ impl Default for FakeConfig {
             .collect(),
             token_type: "USER".into(),
             declined: Vec::new(),
+            refuse_post_reads: false,
+            refuse_post_exchange: false,
         }
     }
 }
@@ -113,8 +121,14 @@ pub struct Counters {
     pub debug_token_calls: u64,
     /// Calls answered with an injected fault.
     pub injected: u64,
-    /// Requests whose URL carried `client_secret` or `access_token`.
+    /// Requests whose URL carried `client_secret`, `access_token`, the app
+    /// secret or the app token.
     pub secrets_in_url: u64,
+    /// Requests whose URL carried a user token as `input_token` (only the
+    /// documented GET of `/debug_token` does).
+    pub tokens_in_url: u64,
+    /// POSTs refused as unsupported (`refuse_post_reads`, `refuse_post_exchange`).
+    pub refused_posts: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -144,6 +158,8 @@ struct State {
     issued: u64,
     injected: Vec<(Route, Injected, usize)>,
     exchanged_rejected: bool,
+    /// The parameter names of the last exchange (never their values).
+    exchange_params: Vec<String>,
 }
 
 impl State {
@@ -215,6 +231,7 @@ impl FakeGraph {
             issued: 0,
             injected: Vec::new(),
             exchanged_rejected: false,
+            exchange_params: Vec::new(),
         }));
         let shared = state.clone();
         let accept = tokio::spawn(async move {
@@ -263,6 +280,11 @@ impl FakeGraph {
 
     pub fn counters(&self) -> Counters {
         self.lock().counters
+    }
+
+    /// The parameter names the last token exchange carried.
+    pub fn exchange_params(&self) -> Vec<String> {
+        self.lock().exchange_params.clone()
     }
 
     /// Every message request body received, in arrival order.
@@ -735,9 +757,40 @@ enum Next {
 fn route_request(state: &mut State, parts: &http::request::Parts, body: Bytes) -> Next {
     let query = parts.uri.query().unwrap_or("");
     let segments: Vec<&str> = parts.uri.path().trim_matches('/').split('/').collect();
-    if query_param(query, "client_secret").is_some() || query_param(query, "access_token").is_some()
+    let secret = state.config.app_secret.clone().unwrap_or_default();
+    if query_param(query, "client_secret").is_some()
+        || query_param(query, "access_token").is_some()
+        || (!secret.is_empty() && parts.uri.to_string().contains(&secret))
     {
         state.counters.secrets_in_url += 1;
+    }
+    if query_param(query, "input_token").is_some() {
+        state.counters.tokens_in_url += 1;
+    }
+    let unsupported_post = |what: &str| {
+        graph_error(
+            400,
+            100,
+            Some(33),
+            &format!("Unsupported post request. Please read the Graph API documentation ({what})"),
+        )
+    };
+    if parts.method == Method::POST {
+        let read = matches!(
+            segments.as_slice(),
+            [_, "debug_token"] | [_, "me", "permissions"]
+        );
+        if read && state.config.refuse_post_reads {
+            state.counters.refused_posts += 1;
+            return Next::Now(unsupported_post("read node"));
+        }
+        if matches!(segments.as_slice(), [_, "oauth", "access_token"])
+            && state.config.refuse_post_exchange
+        {
+            state.counters.exchanges += 1;
+            state.counters.refused_posts += 1;
+            return Next::Now(unsupported_post("oauth"));
+        }
     }
     let phone = state.config.phone_number_id.clone();
     match (parts.method.clone(), segments.as_slice()) {
@@ -835,13 +888,19 @@ fn route_request(state: &mut State, parts: &http::request::Parts, body: Bytes) -
                 state.config.app_id,
                 state.config.app_secret.clone().unwrap_or_default()
             );
-            if bearer(parts).as_deref() != Some(app_token.as_str()) {
-                return Next::Now(graph_error(
-                    400,
-                    190,
-                    None,
-                    "Invalid OAuth access token - Cannot parse access token",
-                ));
+            let presented = bearer(parts).unwrap_or_default();
+            if presented != app_token {
+                // As captured: a wrong secret in the app token is a refused
+                // signature (react-native-firebase#1621); an app id Graph
+                // does not know cannot be looked up (bk-rs/facebook-apis-rs
+                // debug_token__200__cannot_get_application_info.json).
+                let (app_id, _) = presented.split_once('|').unwrap_or(("", ""));
+                let message = if app_id == state.config.app_id {
+                    "Invalid OAuth access token signature."
+                } else {
+                    "Error validating application. Cannot get application info due to a system error."
+                };
+                return Next::Now(graph_error(400, 190, None, message));
             }
             let form = if parts.method == Method::POST {
                 String::from_utf8_lossy(&body).into_owned()
@@ -860,6 +919,11 @@ fn route_request(state: &mut State, parts: &http::request::Parts, body: Bytes) -
             } else {
                 query.to_owned()
             };
+            state.exchange_params = form
+                .split('&')
+                .filter_map(|kv| kv.split('=').next())
+                .map(str::to_owned)
+                .collect();
             let param = |name: &str| query_param(&form, name).map(form_decode);
             let mode = state.exchange_mode;
             let delay = state.exchange_delay;
@@ -884,11 +948,15 @@ fn route_request(state: &mut State, parts: &http::request::Parts, body: Bytes) -
             };
             Next::Later(delay, answer)
         }
-        _ => Next::Now(graph_error(
+        // As Graph answers a path or method it does not serve (fixtures #18, #34).
+        (method, _) => Next::Now(graph_error(
             400,
             100,
-            None,
-            "Unsupported request - method type: get",
+            Some(33),
+            &format!(
+                "Unsupported {} request. Object with ID does not exist, cannot be loaded due to missing permissions, or does not support this operation",
+                method.as_str().to_ascii_lowercase()
+            ),
         )),
     }
 }
@@ -974,10 +1042,17 @@ fn exchange(
     if grant_type.as_deref() != Some("fb_exchange_token") {
         return graph_error(400, 100, None, "Invalid grant_type");
     }
-    if client_id.as_deref() != Some(state.config.app_id.as_str())
-        || client_secret.is_none()
-        || client_secret != state.config.app_secret
-    {
+    // As captured: diowa/icare#5 (a wrong client_id), php-graph-sdk#538
+    // (a wrong client_secret).
+    if client_id.as_deref() != Some(state.config.app_id.as_str()) {
+        return graph_error(
+            400,
+            101,
+            None,
+            "Error validating application. Invalid application ID.",
+        );
+    }
+    if client_secret.is_none() || client_secret != state.config.app_secret {
         return graph_error(400, 1, None, "Error validating client secret.");
     }
     let Some(current) = current else {

@@ -5,5 +5,6 @@
 pub mod fake_graph;
 #[cfg(feature = "redis")]
 pub mod redis_server;
+pub mod run;
 pub mod sender;
 pub mod setup;

@@ -67,6 +67,8 @@ pub struct Summary {
     pub sent: usize,
     /// reason → (count, remediation hint)
     pub failed: BTreeMap<String, (usize, String)>,
+    /// Messages not attempted because the stack stopped sending, and why.
+    pub stopped: Option<(usize, (String, String))>,
     pub elapsed: Duration,
 }
 
@@ -88,12 +90,46 @@ impl Summary {
                 println!("           fix: {hint}");
             }
         }
+        if let Some((left, (reason, hint))) = &self.stopped {
+            println!(
+                "  stopped: {left} message(s) not attempted, as every one would fail: {reason}"
+            );
+            if !hint.is_empty() {
+                println!("           fix: {hint}");
+            }
+        }
     }
 }
 
 /// Sends `body` to `url` `count` times, at most `concurrency` in flight.
 pub async fn send_batch(
     stack: Stack,
+    url: &str,
+    body: Bytes,
+    count: usize,
+    concurrency: usize,
+    progress: bool,
+) -> Summary {
+    send_batch_until_blocked(stack, None, url, body, count, concurrency, progress).await
+}
+
+/// Whether `err` will fail every later request too, until an operator acts.
+pub fn is_permanent(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Misconfigured { .. }
+            | Error::TokenDead { .. }
+            | Error::PermissionMissing { .. }
+            | Error::Config(_)
+    )
+}
+
+/// [`send_batch`], stopping as soon as `cell` fails requests for a reason
+/// that will not pass (a wrong app secret, a dead token): the rest are not
+/// attempted.
+pub async fn send_batch_until_blocked(
+    stack: Stack,
+    cell: Option<&TokenCell>,
     url: &str,
     body: Bytes,
     count: usize,
@@ -120,8 +156,12 @@ pub async fn send_batch(
             );
         }
     };
-    for _ in 0..count {
+    for launched in 0..count {
         let permit = limit.clone().acquire_owned().await.expect("semaphore open");
+        if let Some(err) = cell.and_then(TokenCell::blocked).filter(is_permanent) {
+            summary.stopped = Some((count - launched, describe(&err.into())));
+            break;
+        }
         let stack = stack.clone();
         let req = Request::post(url)
             .header("content-type", "application/json")
@@ -210,9 +250,14 @@ pub fn describe(err: &BoxError) -> (String, String) {
             let (reason, hint) = graph_reason(source);
             (format!("not replayed (body too large): {reason}"), hint)
         }
+        Error::Misconfigured { what, cause } => {
+            let (reason, hint) = graph_reason(cause);
+            (format!("not sent, {}: {reason}", what.describe()), hint)
+        }
         Error::Refresh(RefreshError::BackingOff { last, .. }) => (
             format!("not sent, refresh backing off after: {last}"),
-            String::new(),
+            last.graph_error()
+                .map_or_else(String::new, |g| g.hint().to_owned()),
         ),
         Error::Refresh(r) => (format!("not sent, refresh failed: {r}"), String::new()),
         other => (other.to_string(), String::new()),

@@ -1,6 +1,7 @@
 //! [`GraphIo`]: the stack's own Graph calls go through a type-erased clone
 //! of the user's service, so they use its TLS, proxy and pool.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -21,6 +22,8 @@ type Transport =
 /// nothing of the token state.
 pub(crate) struct GraphIo {
     pub(crate) config: Arc<Config>,
+    /// Set once Graph refuses `/debug_token` as a POST: read it by GET.
+    pub(crate) reads_by_get: AtomicBool,
     // BoxCloneService is Send but not Sync; the lock is held only to clone it.
     transport: Mutex<Transport>,
 }
@@ -56,6 +59,7 @@ impl GraphIo {
             .map_err(Into::into);
         GraphIo {
             config,
+            reads_by_get: AtomicBool::new(false),
             transport: Mutex::new(BoxCloneService::new(transport)),
         }
     }

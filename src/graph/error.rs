@@ -1,12 +1,13 @@
-//! Graph API error payloads: parsing, classification and remediation hints.
+//! [`GraphError`]: a Graph API error answer, parsed leniently from any bytes.
 //!
 //! Graph answers failures with `{"error":{"message","type","code",
-//! "error_subcode","fbtrace_id",…}}`. [`GraphError::parse`] reads that shape
-//! leniently from any bytes (HTML, truncated JSON and garbage give `None`,
-//! never a panic), and [`GraphError::kind`] decides what the error means from
-//! the numeric `code` and `error_subcode` only: never from the HTTP status,
-//! the `WWW-Authenticate` header or the `type` field, which Graph also uses
-//! for rate limits.
+//! "error_subcode","error_user_title","error_user_msg","error_data",
+//! "is_transient","fbtrace_id"}}`. [`GraphError::parse`] reads that shape
+//! (HTML, truncated JSON and garbage give `None`, never a panic), and
+//! [`GraphError::kind`] decides what it means from the code, the subcode,
+//! `is_transient` and Graph's stable message phrases: never from the HTTP
+//! status, the `WWW-Authenticate` header or the `type` field, which Graph
+//! also uses for rate limits.
 //!
 //! ```
 //! use http::StatusCode;
@@ -17,22 +18,31 @@
 //! let err = GraphError::parse(StatusCode::UNAUTHORIZED, body).unwrap();
 //! assert_eq!(err.kind(), ErrorKind::TokenExpired);
 //! assert_eq!(err.subcode(), Some(463));
-//! assert!(err.hint().contains("fb_exchange_token"));
+//! assert!(err.hint().contains("ahead of expiry"));
 //!
 //! // A rate limit is an OAuthException too, and is still not an auth error.
 //! let body = br#"{"error":{"message":"(#130429) Rate limit hit","type":"OAuthException","code":130429}}"#;
 //! let err = GraphError::parse(StatusCode::BAD_REQUEST, body).unwrap();
 //! assert_eq!(err.kind(), ErrorKind::RateLimited);
 //! assert!(!err.kind().is_auth());
+//!
+//! // What WhatsApp says about the request itself is kept and shown.
+//! let body = br#"{"error":{"message":"(#100) Invalid parameter","type":"OAuthException","code":100,
+//!   "error_data":{"messaging_product":"whatsapp","details":"Parameter 'text' is mandatory for type 'text'"}}}"#;
+//! let err = GraphError::parse(StatusCode::BAD_REQUEST, body).unwrap();
+//! assert_eq!(err.details(), Some("Parameter 'text' is mandatory for type 'text'"));
+//! assert!(err.to_string().contains("Parameter 'text' is mandatory"));
 //! ```
 
 use std::fmt;
 use std::sync::Arc;
 
 use http::StatusCode;
-use serde::Deserialize;
 
-use super::kind::{classify, hint, ErrorKind};
+use super::kind::{
+    app_token_refusal, hint, kind_of, misconfiguration, ErrorKind, Misconfiguration,
+};
+use super::parse::{clean, Payload};
 
 /// A Graph API error answer, parsed from the response body.
 ///
@@ -55,93 +65,109 @@ struct Fields {
     fbtrace_id: Option<String>,
     user_title: Option<String>,
     user_message: Option<String>,
+    details: Option<String>,
+    is_transient: bool,
+    misconfiguration: Option<Misconfiguration>,
+    /// A remediation that fits the stack's configuration, replacing the
+    /// generic [`hint`].
+    advice: Option<Arc<str>>,
 }
-
-#[derive(Deserialize)]
-struct Envelope {
-    error: Payload,
-}
-
-#[derive(Deserialize)]
-struct Payload {
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default, rename = "type")]
-    error_type: Option<String>,
-    code: Option<Number>,
-    #[serde(default)]
-    error_subcode: Option<Number>,
-    #[serde(default)]
-    fbtrace_id: Option<String>,
-    #[serde(default)]
-    error_user_title: Option<String>,
-    #[serde(default)]
-    error_user_msg: Option<String>,
-}
-
-/// Graph documents integer codes; some proxies and old SDK fakes send them as
-/// strings. Accept both rather than dropping the error.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Number {
-    Int(i64),
-    Text(String),
-}
-
-impl Number {
-    fn value(&self) -> Option<i64> {
-        match self {
-            Number::Int(n) => Some(*n),
-            Number::Text(s) => s.trim().parse().ok(),
-        }
-    }
-}
-
-/// Longest message kept from Graph, so a hostile body cannot make every error
-/// message megabytes long.
-const MAX_TEXT: usize = 1024;
 
 impl GraphError {
     /// Parses a Graph error body. Returns `None` for anything that is not a
-    /// JSON object with an `error` object carrying an integer `code`.
+    /// JSON object with an `error` object carrying a code (an integer, a
+    /// numeric string, or the `(#N)` Graph puts at the head of messages).
     pub fn parse(status: StatusCode, body: &[u8]) -> Option<GraphError> {
-        let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
-        if *first != b'{' {
-            return None;
-        }
-        let envelope: Envelope = serde_json::from_slice(body).ok()?;
-        let p = envelope.error;
-        let code = p.code.as_ref()?.value()?;
-        Some(GraphError {
-            inner: Arc::new(Fields {
-                status,
-                code,
-                subcode: p.error_subcode.as_ref().and_then(Number::value),
-                error_type: clean(p.error_type.unwrap_or_default()),
-                message: clean(p.message.unwrap_or_default()),
-                // A trace id is never a token, and users quote it to Meta
-                // support as it is: capped, not redacted.
-                fbtrace_id: p.fbtrace_id.map(cap),
-                user_title: p.error_user_title.map(clean),
-                user_message: p.error_user_msg.map(clean),
-            }),
-        })
+        let p = Payload::read(body)?;
+        let message = p.message.unwrap_or_default();
+        let code = p.code.as_ref().and_then(|c| c.value()).or_else(|| {
+            // Old and logged bodies sometimes carry the code only as "(#N)".
+            message.strip_prefix("(#")?.split(')').next()?.parse().ok()
+        })?;
+        Some(GraphError::build(Fields {
+            status,
+            code,
+            subcode: p.error_subcode.as_ref().and_then(|c| c.value()),
+            error_type: clean(p.error_type.unwrap_or_default()),
+            misconfiguration: misconfiguration(code, &message),
+            message: clean(message),
+            // A trace id is never a token, and users quote it to Meta
+            // support as it is: capped, not redacted.
+            fbtrace_id: p.fbtrace_id.map(super::parse::cap),
+            user_title: p.error_user_title.map(clean),
+            user_message: p.error_user_msg.map(clean),
+            details: p.details.map(clean),
+            is_transient: p.is_transient,
+            advice: None,
+        }))
     }
 
     /// Builds an error by hand, e.g. for tests or fakes.
     pub fn new(status: StatusCode, code: i64, subcode: Option<i64>, message: &str) -> GraphError {
+        GraphError::build(Fields {
+            status,
+            code,
+            subcode,
+            error_type: "OAuthException".to_owned(),
+            misconfiguration: misconfiguration(code, message),
+            message: clean(message.to_owned()),
+            fbtrace_id: None,
+            user_title: None,
+            user_message: None,
+            details: None,
+            is_transient: false,
+            advice: None,
+        })
+    }
+
+    fn build(fields: Fields) -> GraphError {
         GraphError {
-            inner: Arc::new(Fields {
-                status,
-                code,
-                subcode,
-                error_type: "OAuthException".to_owned(),
-                message: clean(message.to_owned()),
-                fbtrace_id: None,
-                user_title: None,
-                user_message: None,
-            }),
+            inner: Arc::new(fields),
         }
+    }
+
+    fn with(&self, change: impl FnOnce(&mut Fields)) -> GraphError {
+        let f = &*self.inner;
+        let mut fields = Fields {
+            status: f.status,
+            code: f.code,
+            subcode: f.subcode,
+            error_type: f.error_type.clone(),
+            message: f.message.clone(),
+            fbtrace_id: f.fbtrace_id.clone(),
+            user_title: f.user_title.clone(),
+            user_message: f.user_message.clone(),
+            details: f.details.clone(),
+            is_transient: f.is_transient,
+            misconfiguration: f.misconfiguration,
+            advice: f.advice.clone(),
+        };
+        change(&mut fields);
+        GraphError::build(fields)
+    }
+
+    /// The same error, read as Graph refusing the app token `app_id|app_secret`
+    /// (a top-level error on `/debug_token`): a configuration mistake.
+    pub(crate) fn refusing_app_token(&self) -> GraphError {
+        let found = app_token_refusal(self.code(), self.message());
+        self.with(|f| f.misconfiguration = found.or(f.misconfiguration))
+    }
+
+    /// An error `/debug_token` reports about the token it inspected (in its
+    /// `data.error`, under HTTP 200): whatever the message says of an
+    /// application, it is the inspected token that is bad, not the app's
+    /// configuration.
+    pub(crate) fn about_inspected_token(
+        code: i64,
+        subcode: Option<i64>,
+        message: &str,
+    ) -> GraphError {
+        GraphError::new(StatusCode::OK, code, subcode, message).with(|f| f.misconfiguration = None)
+    }
+
+    /// The same error with a remediation that fits the configuration.
+    pub(crate) fn advised(&self, advice: &str) -> GraphError {
+        self.with(|f| f.advice = Some(Arc::from(advice)))
     }
 
     /// The HTTP status Graph answered with.
@@ -176,185 +202,86 @@ impl GraphError {
     pub fn user_message(&self) -> Option<&str> {
         self.inner.user_message.as_deref()
     }
-    /// What the error means; see [`classify`].
-    pub fn kind(&self) -> ErrorKind {
-        classify(self.inner.code, self.inner.subcode)
+    /// WhatsApp's `error_data.details`: what exactly is wrong with the
+    /// request ("Parameter 'text' is mandatory for type 'text'", "template
+    /// name (x) does not exist in en_US"). Meta says to build error
+    /// handling on the code and this.
+    pub fn details(&self) -> Option<&str> {
+        self.inner.details.as_deref()
     }
-    /// What to do about it; see [`hint`].
-    pub fn hint(&self) -> &'static str {
-        hint(self.inner.code, self.inner.subcode)
+    /// Graph's `is_transient`: the request may succeed if retried later.
+    pub fn is_transient(&self) -> bool {
+        self.inner.is_transient
+    }
+    /// What the error means; see [`ErrorKind`].
+    pub fn kind(&self) -> ErrorKind {
+        let f = &*self.inner;
+        if f.misconfiguration.is_some() {
+            return ErrorKind::Misconfigured;
+        }
+        kind_of(f.code, f.subcode, &f.message, f.is_transient)
+    }
+    /// For [`ErrorKind::Misconfigured`]: which setting Graph refused.
+    pub fn misconfiguration(&self) -> Option<Misconfiguration> {
+        self.inner.misconfiguration
+    }
+    /// What to do about it: a remediation that fits the stack's
+    /// configuration when the stack raised the error, else Meta's
+    /// documented remedy for the code.
+    pub fn hint(&self) -> &str {
+        let f = &*self.inner;
+        if let Some(advice) = &f.advice {
+            return advice;
+        }
+        match f.misconfiguration {
+            Some(what) => what.fix(),
+            None => hint(f.code, f.subcode),
+        }
     }
 }
 
 impl fmt::Debug for GraphError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &*self.inner;
         f.debug_struct("GraphError")
-            .field("status", &self.inner.status.as_u16())
-            .field("code", &self.inner.code)
-            .field("subcode", &self.inner.subcode)
+            .field("status", &i.status.as_u16())
+            .field("code", &i.code)
+            .field("subcode", &i.subcode)
             .field("kind", &self.kind())
-            .field("type", &self.inner.error_type)
-            .field("message", &self.inner.message)
-            .field("fbtrace_id", &self.inner.fbtrace_id)
+            .field("type", &i.error_type)
+            .field("message", &i.message)
+            .field("details", &i.details)
+            .field("is_transient", &i.is_transient)
+            .field("fbtrace_id", &i.fbtrace_id)
             .finish()
     }
 }
 
 impl fmt::Display for GraphError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (code {}", self.kind(), self.inner.code)?;
-        if let Some(sub) = self.inner.subcode {
+        let i = &*self.inner;
+        write!(f, "{} (code {}", self.kind(), i.code)?;
+        if let Some(sub) = i.subcode {
             write!(f, ", subcode {sub}")?;
         }
-        write!(f, ", HTTP {}", self.inner.status.as_u16())?;
-        if let Some(trace) = &self.inner.fbtrace_id {
+        write!(f, ", HTTP {}", i.status.as_u16())?;
+        if let Some(trace) = &i.fbtrace_id {
             write!(f, ", fbtrace_id {trace}")?;
         }
-        write!(f, "): {}; {}", self.inner.message, self.hint())
+        write!(f, "): {}", i.message)?;
+        match (&i.user_title, &i.user_message) {
+            (Some(title), Some(msg)) => write!(f, " [{title}: {msg}]")?,
+            (Some(text), None) | (None, Some(text)) => write!(f, " [{text}]")?,
+            (None, None) => {}
+        }
+        if let Some(details) = &i.details {
+            write!(f, " ({details})")?;
+        }
+        write!(f, "; {}", self.hint())
     }
 }
 
 impl std::error::Error for GraphError {}
 
-/// Caps the length, on a character boundary.
-fn cap(mut text: String) -> String {
-    if text.len() > MAX_TEXT {
-        let mut end = MAX_TEXT;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push('…');
-    }
-    text
-}
-
-/// Caps the length and redacts words that look like access tokens: Graph
-/// quotes malformed tokens back ("Malformed access token EAAG…").
-fn clean(text: String) -> String {
-    let text = cap(text);
-    if !text.split(is_separator).any(looks_like_token) {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut word_start = 0;
-    for (i, c) in text
-        .char_indices()
-        .chain(std::iter::once((text.len(), ' ')))
-    {
-        if is_separator(c) {
-            let word = &text[word_start..i];
-            out.push_str(if looks_like_token(word) {
-                "[redacted]"
-            } else {
-                word
-            });
-            if i < text.len() {
-                out.push(c);
-            }
-            word_start = i + c.len_utf8();
-        }
-    }
-    out
-}
-
-fn is_separator(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | ':' | '(' | ')' | '[' | ']')
-}
-
-/// Graph user, page and system-user tokens start with `EAA`; other long
-/// unbroken alphanumeric runs are treated as secrets too.
-fn looks_like_token(word: &str) -> bool {
-    let alnum = word
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'|' | b'.'));
-    alnum && ((word.starts_with("EAA") && word.len() >= 16) || word.len() >= 40)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(body: &str) -> Option<GraphError> {
-        GraphError::parse(StatusCode::BAD_REQUEST, body.as_bytes())
-    }
-
-    #[test]
-    fn parses_the_documented_shape() {
-        let e = parse(
-            r#"{"error":{"message":"Error validating access token","type":"OAuthException",
-            "code":190,"error_subcode":460,"error_user_title":"t","error_user_msg":"m",
-            "error_data":{"messaging_product":"whatsapp","details":"d"},"fbtrace_id":"AbCd"}}"#,
-        )
-        .unwrap();
-        assert_eq!(e.code(), 190);
-        assert_eq!(e.subcode(), Some(460));
-        assert_eq!(e.kind(), ErrorKind::TokenRevoked);
-        assert_eq!(e.fbtrace_id(), Some("AbCd"));
-        assert_eq!(e.user_title(), Some("t"));
-        assert_eq!(e.error_type(), "OAuthException");
-    }
-
-    #[test]
-    fn optional_fields_may_be_missing_and_codes_may_be_strings() {
-        let e = parse(r#"{"error":{"code":"10"}}"#).unwrap();
-        assert_eq!(e.kind(), ErrorKind::PermissionMissing);
-        assert_eq!(e.fbtrace_id(), None);
-        assert_eq!(e.message(), "");
-    }
-
-    #[test]
-    fn non_errors_are_none() {
-        for body in [
-            "",
-            "   ",
-            "<html><body>502 Bad Gateway</body></html>",
-            r#"{"error":{"message":"no code"}}"#,
-            r#"{"error":"string"}"#,
-            r#"{"data":[]}"#,
-            r#"{"error":{"code":190"#,
-            "[1,2,3]",
-            r#"{"error":{"code":1.5}}"#,
-        ] {
-            assert!(parse(body).is_none(), "{body:?}");
-        }
-    }
-
-    #[test]
-    fn token_like_words_are_redacted_from_messages() {
-        let token = "EAAGm0PX4ZCpsBAKZCsomethingLONGandSECRET123";
-        let e = parse(&format!(
-            r#"{{"error":{{"message":"Malformed access token {token}.","code":190}}}}"#
-        ))
-        .unwrap();
-        assert!(!e.message().contains(token), "{}", e.message());
-        assert!(e.message().starts_with("Malformed access token [redacted]"));
-        assert!(!format!("{e} {e:?}").contains(token));
-        // Ordinary prose is untouched.
-        let e = parse(r#"{"error":{"message":"(#10) Permission denied","code":10}}"#).unwrap();
-        assert_eq!(e.message(), "(#10) Permission denied");
-    }
-
-    #[test]
-    fn trace_ids_are_kept_even_when_they_look_like_tokens() {
-        // Found by the soak: a trace id starting with EAA was redacted.
-        let e =
-            parse(r#"{"error":{"code":0,"message":"","fbtrace_id":"EAAA_A-0AA000_00"}}"#).unwrap();
-        assert_eq!(e.fbtrace_id(), Some("EAAA_A-0AA000_00"));
-    }
-
-    #[test]
-    fn huge_messages_are_capped_on_a_char_boundary() {
-        let msg = "é".repeat(10_000);
-        let e = parse(&format!(r#"{{"error":{{"message":"{msg}","code":1}}}}"#)).unwrap();
-        assert!(e.message().len() <= MAX_TEXT + '…'.len_utf8());
-    }
-
-    #[test]
-    fn display_names_kind_code_and_hint() {
-        let e = GraphError::new(StatusCode::UNAUTHORIZED, 190, Some(463), "expired");
-        let shown = e.to_string();
-        assert!(shown.contains("token expired (code 190, subcode 463, HTTP 401)"));
-        assert!(shown.contains("fb_exchange_token"));
-    }
-}
+mod tests;

@@ -54,8 +54,13 @@ fn call_error(e: CallError) -> RefreshError {
 }
 
 impl GraphIo {
-    /// Exchanges `token` for a new one.
-    pub(crate) async fn exchange(&self, token: &Secret) -> Result<Token, RefreshError> {
+    /// Exchanges `token` for a new one; a `system_user` token for another
+    /// 60 days.
+    pub(crate) async fn exchange(
+        &self,
+        token: &Secret,
+        system_user: bool,
+    ) -> Result<Token, RefreshError> {
         let config = &*self.config;
         let (app_id, app_secret) = config
             .app_credentials()
@@ -65,6 +70,9 @@ impl GraphIo {
         form_pair(&mut params, "client_id", app_id);
         form_pair(&mut params, "client_secret", app_secret.expose());
         form_pair(&mut params, "fb_exchange_token", token.expose());
+        if system_user {
+            form_pair(&mut params, "set_token_expires_in_60_days", "true");
+        }
         let mut req =
             secret_bearing_request(config, "oauth/access_token", params).ok_or_else(|| {
                 RefreshError::Unavailable {

@@ -3,15 +3,18 @@
 
 use std::time::Duration;
 
-use http::{Request, StatusCode};
+use std::sync::atomic::Ordering;
+
+use http::header::CONTENT_TYPE;
+use http::Request;
 
 use super::client::GraphIo;
-use super::exchange::secret_bearing_request;
 use super::{proof, Verdict};
+use crate::config::ExchangeMethod;
 use crate::permissions::Listing;
 use crate::secret::form_pair;
 use crate::source::Expiry;
-use crate::{GraphError, ReplayBody, Secret};
+use crate::{ErrorKind, GraphError, ReplayBody, Secret};
 
 /// What `/debug_token` says about a token.
 #[derive(Debug, Clone, Default)]
@@ -44,7 +47,7 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-pub(crate) fn parse_token_info(status: StatusCode, body: &[u8]) -> Option<TokenInfo> {
+pub(crate) fn parse_token_info(body: &[u8]) -> Option<TokenInfo> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let data = value.get("data")?.as_object()?;
     let int = |v: Option<&serde_json::Value>| {
@@ -69,7 +72,7 @@ pub(crate) fn parse_token_info(status: StatusCode, body: &[u8]) -> Option<TokenI
         let code = int(e.get("code")).unwrap_or(190);
         let subcode = int(e.get("subcode")).or_else(|| int(e.get("error_subcode")));
         let message = e.get("message").and_then(|m| m.as_str()).unwrap_or("");
-        GraphError::new(status, code, subcode, message)
+        GraphError::about_inspected_token(code, subcode, message)
     });
     let granular_scopes = data
         .get("granular_scopes")
@@ -98,18 +101,44 @@ pub(crate) fn parse_token_info(status: StatusCode, body: &[u8]) -> Option<TokenI
     })
 }
 
+/// Whether Graph refused a POST as a method the node does not support
+/// (code 100, subcode 33, "Unsupported post request").
+pub(crate) fn unsupported_post(err: &GraphError) -> bool {
+    err.subcode() == Some(33)
+        || err
+            .message()
+            .to_ascii_lowercase()
+            .contains("unsupported post request")
+}
+
 impl GraphIo {
-    /// `/debug_token` for `token`: Graph's answer, whether or not the token
-    /// is valid. Fails only when Graph gave no usable answer.
-    pub(crate) async fn debug_token(&self, token: &Secret) -> Result<TokenInfo, Verdict> {
+    /// The `/debug_token` request for `token`, authenticated with the app
+    /// token in the `Authorization` header (never in the URL). By default a
+    /// POST whose form body carries `input_token` and `method=GET`, so the
+    /// token stays out of the URL; as Graph documents it (a GET with
+    /// `input_token` in the query) once Graph has refused the POST, or when
+    /// the deployment chose [`ExchangeMethod::GetQuery`].
+    fn debug_token_request(
+        &self,
+        token: &Secret,
+        by_get: bool,
+    ) -> Result<Request<ReplayBody>, Verdict> {
         let config = &*self.config;
         let (app_id, app_secret) = config
             .app_credentials()
             .ok_or_else(|| Verdict::Unknown("debug_token needs the app id and secret".into()))?;
         let mut params = String::new();
         form_pair(&mut params, "input_token", token.expose());
-        let mut req: Request<ReplayBody> = secret_bearing_request(config, "debug_token", params)
-            .ok_or_else(|| Verdict::Unknown("invalid Graph base URL".into()))?;
+        let url = config.url("debug_token");
+        let built = if by_get || config.exchange_method == ExchangeMethod::GetQuery {
+            Request::get(format!("{url}?{params}")).body(ReplayBody::empty())
+        } else {
+            form_pair(&mut params, "method", "GET");
+            Request::post(url)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(ReplayBody::from(params))
+        };
+        let mut req = built.map_err(|_| Verdict::Unknown("invalid Graph base URL".into()))?;
         let app_token = Secret::new(format!("{app_id}|{}", app_secret.expose()));
         if proof::bearer(&app_token).is_none() {
             return Err(Verdict::Unknown(
@@ -117,12 +146,34 @@ impl GraphIo {
             ));
         }
         proof::authorize(&mut req, &app_token, config.app_secret.as_ref());
-        let answer = self
-            .send(req)
+        Ok(req)
+    }
+
+    /// `/debug_token` for `token`: Graph's answer, whether or not the token
+    /// is valid. A refusal of the app token is a configuration verdict;
+    /// anything else without an answer is no verdict.
+    pub(crate) async fn debug_token(&self, token: &Secret) -> Result<TokenInfo, Verdict> {
+        let by_get = self.reads_by_get.load(Ordering::Relaxed);
+        let mut answer = self
+            .send(self.debug_token_request(token, by_get)?)
             .await
             .map_err(|e| Verdict::Unknown(e.to_string()))?;
+        let refused_post = answer.error.as_ref().is_some_and(unsupported_post);
+        if refused_post && !by_get && self.config.exchange_method == ExchangeMethod::PostForm {
+            if !self.reads_by_get.swap(true, Ordering::Relaxed) {
+                tracing::warn!("Graph refused /debug_token as a POST; using the documented GET from now on (the inspected token travels as input_token in the URL; the app token stays in the Authorization header)");
+            }
+            answer = self
+                .send(self.debug_token_request(token, true)?)
+                .await
+                .map_err(|e| Verdict::Unknown(e.to_string()))?;
+        }
         if let Some(err) = answer.error {
-            return Err(Verdict::Unknown(format!("debug_token refused: {err}")));
+            let err = err.refusing_app_token();
+            return Err(match err.kind() {
+                ErrorKind::Misconfigured => Verdict::Refused(err),
+                _ => Verdict::Unknown(format!("debug_token refused: {err}")),
+            });
         }
         if !answer.status.is_success() {
             return Err(Verdict::Unknown(format!(
@@ -130,7 +181,7 @@ impl GraphIo {
                 answer.status.as_u16()
             )));
         }
-        parse_token_info(answer.status, &answer.body)
+        parse_token_info(&answer.body)
             .ok_or_else(|| Verdict::Unknown("debug_token answer is not the expected JSON".into()))
     }
 
@@ -142,12 +193,7 @@ impl GraphIo {
             return Ok(info);
         }
         Err(Verdict::Refused(info.error.unwrap_or_else(|| {
-            GraphError::new(
-                StatusCode::OK,
-                190,
-                None,
-                "debug_token: the token is not valid",
-            )
+            GraphError::about_inspected_token(190, None, "debug_token: the token is not valid")
         })))
     }
 }

@@ -1,27 +1,45 @@
-//! What a Graph error means: [`ErrorKind`], [`classify`] and [`hint`].
+//! What a Graph error means: [`ErrorKind`], [`Misconfiguration`],
+//! [`classify`] and [`hint`].
+//!
+//! Every rule here comes from Meta's error references and from real error
+//! bodies captured in public issues, logs and SDK fixtures
+//! (`tests/fixtures/graph_errors.json`, each with its source). Graph's
+//! codes are decided first by what only a configuration mistake produces,
+//! then by subcode (458–467 mean the same under any code, as Meta's PHP SDK
+//! treats them), then by code, then by `is_transient`, and where code and
+//! subcode leave the meaning open, by Graph's stable message phrases.
 
 use std::fmt;
 
-/// What a Graph error means for the caller, decided from its code and subcode.
+/// What a Graph error means for the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// Code 190, subcode 463: the token expired. Refreshable while the
-    /// refresh can still authenticate (see `fb_exchange_token`).
+    /// Subcode 463 (under any code), or 190 saying the session expired:
+    /// the token expired.
     TokenExpired,
-    /// Code 190 without a known subcode or with 467, code 0 or 102: the token
-    /// is malformed, logged out or unknown. A new token is needed.
+    /// Code 190 without a known subcode, subcode 467, codes 0, 102 and
+    /// 2500: the token is malformed, logged out or unknown.
     TokenInvalid,
-    /// Code 190 with subcodes 458, 459, 460, 464, 492, 493: the session was
-    /// revoked; a refresh with the same token will fail.
+    /// Subcodes 458, 459, 460, 464, 466 (under any code), 190 with 492 or
+    /// 493, or 190 saying the session was invalidated or the app is no
+    /// longer authorized: a renewal cannot help.
     TokenRevoked,
-    /// Codes 3, 10 and 200–299: the token authenticates but lacks a permission.
+    /// Codes 3, 10, 200–299, 131005: the token authenticates but lacks a
+    /// permission.
     PermissionMissing,
-    /// Codes 4, 17, 32, 613, 80007, 130429, 131056, 131048: back off and retry.
+    /// Codes 4, 17, 32, 341, 613, 80007, 130429, 131048, 131056: slow down.
     RateLimited,
-    /// Codes 1 and 2: a temporary Graph failure; retry later.
+    /// Codes 1, 2, 1150, 1200, 131000, 131016, 133004, or `is_transient`:
+    /// a temporary Graph failure; retry later.
     Transient,
-    /// Anything else (invalid parameter, policy block, locked account, …).
+    /// The app secret or app id is wrong, or the app requires an
+    /// `appsecret_proof` and no secret is configured: see
+    /// [`GraphError::misconfiguration`](crate::GraphError::misconfiguration).
+    /// Nothing about the user's token, and nothing time will repair.
+    Misconfigured,
+    /// Anything else: invalid parameters, unknown ids, template errors,
+    /// policy blocks, a locked account.
     Other,
 }
 
@@ -34,10 +52,15 @@ impl ErrorKind {
         )
     }
 
-    /// Whether this is an authentication or authorization failure: a rejected
-    /// token or a missing permission. Rate limits and server errors are not.
+    /// Whether this is an authentication or authorization failure: a
+    /// rejected token, a missing permission, or a misconfigured app. Rate
+    /// limits and server errors are not.
     pub fn is_auth(self) -> bool {
-        self.is_token_rejected() || self == ErrorKind::PermissionMissing
+        self.is_token_rejected()
+            || matches!(
+                self,
+                ErrorKind::PermissionMissing | ErrorKind::Misconfigured
+            )
     }
 }
 
@@ -50,101 +73,196 @@ impl fmt::Display for ErrorKind {
             ErrorKind::PermissionMissing => "permission missing",
             ErrorKind::RateLimited => "rate limited",
             ErrorKind::Transient => "transient Graph error",
+            ErrorKind::Misconfigured => "app misconfigured",
             ErrorKind::Other => "Graph error",
         })
     }
 }
 
-/// Classifies a Graph `code` / `error_subcode` pair.
+/// Which part of the app's configuration Graph refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Misconfiguration {
+    /// The app secret is wrong: an `appsecret_proof` refused, an app token
+    /// whose signature is refused, "Error validating client secret".
+    AppSecret,
+    /// The app id is wrong, or the token was issued by another app.
+    AppId,
+    /// The app requires `appsecret_proof` ("Require App Secret") and no app
+    /// secret is configured.
+    AppSecretMissing,
+}
+
+impl Misconfiguration {
+    /// What is wrong, in a few words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Misconfiguration::AppSecret => "the app secret is wrong",
+            Misconfiguration::AppId => "the app id is wrong, or the token belongs to another app",
+            Misconfiguration::AppSecretMissing => {
+                "the app requires an app secret and none is configured"
+            }
+        }
+    }
+
+    /// What to change.
+    pub fn fix(self) -> &'static str {
+        match self {
+            Misconfiguration::AppSecret => "the app secret is wrong: set the secret of the app that issued the token (App settings → Basic → App secret); the token itself is fine",
+            Misconfiguration::AppId => "the app id is wrong, or the token was issued by another app: set the id and secret of the app that issued the token; the token itself is fine",
+            Misconfiguration::AppSecretMissing => "the app requires appsecret_proof (\"Require App Secret\"): configure its app secret",
+        }
+    }
+}
+
+impl fmt::Display for Misconfiguration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Misconfiguration::AppSecret => "app secret",
+            Misconfiguration::AppId => "app id",
+            Misconfiguration::AppSecretMissing => "app secret missing",
+        })
+    }
+}
+
+/// Classifies a Graph `code` / `error_subcode` pair, without the message.
+/// [`GraphError::kind`](crate::GraphError::kind) refines it with the
+/// message phrases and `is_transient`.
 ///
 /// ```
 /// use tower_whatsapp_auth::{classify, ErrorKind};
 /// assert_eq!(classify(190, Some(460)), ErrorKind::TokenRevoked);
+/// assert_eq!(classify(0, Some(458)), ErrorKind::TokenRevoked);
 /// assert_eq!(classify(190, None), ErrorKind::TokenInvalid);
-/// assert_eq!(classify(200, None), ErrorKind::PermissionMissing);
+/// assert_eq!(classify(131005, None), ErrorKind::PermissionMissing);
+/// assert_eq!(classify(341, None), ErrorKind::RateLimited);
 /// assert_eq!(classify(100, None), ErrorKind::Other);
 /// ```
 pub fn classify(code: i64, subcode: Option<i64>) -> ErrorKind {
+    match subcode {
+        Some(463) => return ErrorKind::TokenExpired,
+        Some(458 | 459 | 460 | 464 | 466) => return ErrorKind::TokenRevoked,
+        Some(467) => return ErrorKind::TokenInvalid,
+        _ => {}
+    }
     match code {
         190 => match subcode {
-            Some(463) => ErrorKind::TokenExpired,
-            Some(458 | 459 | 460 | 464 | 492 | 493) => ErrorKind::TokenRevoked,
+            Some(492 | 493) => ErrorKind::TokenRevoked,
             _ => ErrorKind::TokenInvalid,
         },
-        0 | 102 => ErrorKind::TokenInvalid,
-        3 | 10 | 200..=299 => ErrorKind::PermissionMissing,
-        4 | 17 | 32 | 613 | 80007 | 130429 | 131056 | 131048 => ErrorKind::RateLimited,
-        1 | 2 => ErrorKind::Transient,
+        0 | 102 | 2500 => ErrorKind::TokenInvalid,
+        3 | 10 | 200..=299 | 131005 => ErrorKind::PermissionMissing,
+        4 | 17 | 32 | 341 | 613 | 80007 | 130429 | 131048 | 131056 => ErrorKind::RateLimited,
+        1 | 2 | 1150 | 1200 | 131000 | 131016 | 133004 => ErrorKind::Transient,
+        101 => ErrorKind::Misconfigured,
         _ => ErrorKind::Other,
     }
 }
 
-/// The remediation for a code / subcode pair, as documented by Meta.
+/// Case-insensitive phrase search (Graph's wording varies in case only).
+fn says(message: &str, phrase: &str) -> bool {
+    message.to_ascii_lowercase().contains(phrase)
+}
+
+/// The configuration mistake an error shows, wherever it comes from.
+pub(crate) fn misconfiguration(code: i64, message: &str) -> Option<Misconfiguration> {
+    match code {
+        100 if says(message, "invalid appsecret_proof") => Some(Misconfiguration::AppSecret),
+        100 if says(message, "require an appsecret_proof") => {
+            Some(Misconfiguration::AppSecretMissing)
+        }
+        100 if says(message, "app_id in the input_token did not match") => {
+            Some(Misconfiguration::AppId)
+        }
+        1 if says(message, "error validating client secret") => Some(Misconfiguration::AppSecret),
+        101 => Some(Misconfiguration::AppId),
+        _ if says(message, "error validating application") => Some(Misconfiguration::AppId),
+        _ => None,
+    }
+}
+
+/// The configuration mistake behind a top-level error on `/debug_token`,
+/// where the credential Graph checks first is the app token
+/// `app_id|app_secret`, not the user's token.
+pub(crate) fn app_token_refusal(code: i64, message: &str) -> Option<Misconfiguration> {
+    misconfiguration(code, message).or(match code {
+        190 if says(message, "signature") => Some(Misconfiguration::AppSecret),
+        190 | 100 if says(message, "app access token") => Some(Misconfiguration::AppId),
+        _ => None,
+    })
+}
+
+/// The classification of an error that is not a misconfiguration (that is
+/// decided first, and kept on the error, since it depends on where the
+/// error came from): [`classify`], refined by the message where the code
+/// leaves the meaning open, and by `is_transient`.
+pub(crate) fn kind_of(
+    code: i64,
+    subcode: Option<i64>,
+    message: &str,
+    is_transient: bool,
+) -> ErrorKind {
+    let by_code = classify(code, subcode);
+    let phrase = |p: &str| says(message, p);
+    match (code, subcode, by_code) {
+        (190, None, _) if phrase("session has expired") => ErrorKind::TokenExpired,
+        (190, None, _)
+            if phrase("session has been invalidated")
+                || phrase("changed their password")
+                || phrase("changed the password")
+                || phrase("has not authorized application") =>
+        {
+            ErrorKind::TokenRevoked
+        }
+        (190, None, _) if phrase("must be an administrator") => ErrorKind::PermissionMissing,
+        // Code 1 is "unknown, retry" except where the message says what
+        // is wrong with the request.
+        (1, _, _) if phrase("reduce the amount of data") || phrase("not specified") => {
+            ErrorKind::Other
+        }
+        (2500, _, _) if phrase("unknown path components") => ErrorKind::Other,
+        (_, _, ErrorKind::Other) if is_transient => ErrorKind::Transient,
+        (_, _, kind) => kind,
+    }
+}
+
+/// The remediation for a code / subcode pair, as Meta documents it.
 ///
 /// ```
 /// assert!(tower_whatsapp_auth::hint(10, None).contains("whatsapp_business_messaging"));
 /// ```
 pub fn hint(code: i64, subcode: Option<i64>) -> &'static str {
     match (code, subcode) {
-        (190, Some(463)) => "the access token expired: configure the app id and secret so it is renewed with grant_type=fb_exchange_token, or use a non-expiring system-user token",
-        (190, Some(467)) => "the access token is invalid (malformed or logged out): generate a new token",
-        (190, Some(460)) => "the session was invalidated (password changed): the user must log in again and a new token must be generated; a refresh will fail",
-        (190, Some(458)) => "the app is not installed or was removed by the user: re-authorise the app and generate a new token",
-        (190, Some(459)) => "the user is checkpointed: they must log in to Facebook to clear it, then generate a new token",
-        (190, Some(464)) => "the user is unconfirmed: they must confirm their account, then generate a new token",
+        (_, Some(463)) => "the access token expired; Graph does not exchange an expired token: renew it ahead of expiry (app id and secret configured, so the expiry is known from /debug_token) or use a non-expiring system-user token",
+        (_, Some(467)) => "the access token is invalid (malformed or logged out): generate a new token",
+        (_, Some(460)) => "the session was invalidated (password changed): the user must log in again and a new token must be generated; a refresh will fail",
+        (_, Some(458)) => "the app is not installed or was removed by the user: re-authorise the app and generate a new token",
+        (_, Some(459)) => "the user is checkpointed: they must log in to Facebook to clear it, then generate a new token",
+        (_, Some(464)) => "the user is unconfirmed: they must confirm their account, then generate a new token",
+        (_, Some(466)) => "the session was invalidated by an API call (logout or token revocation): generate a new token",
         (190, Some(492)) => "the session is invalid because the user lost their role on the app or business: restore the role, then generate a new token",
         (190, Some(493)) => "data access expired (no engagement for 90 days): the user must log in again to renew it",
         (190, _) => "invalid OAuth access token: check it for truncation or stray spaces and inspect it with /debug_token; generate a new one if needed",
         (0, _) => "Graph could not authenticate the app user: verify the token and regenerate it",
         (102, _) => "the API session is invalid: generate a new token",
+        (2500, _) => "no usable access token reached Graph: check that the token is set and sent",
         (3, _) => "the app lacks the capability for this call: add the WhatsApp product to the app and pass App Review for the permission",
-        (10, _) => "permission denied: grant whatsapp_business_messaging (and whatsapp_business_management) to the token's user or system user",
+        (10 | 131005, _) => "permission denied (not granted, or removed): grant whatsapp_business_messaging (and whatsapp_business_management) to the token's user or system user",
         (200..=299, _) => "the token lacks the API permission named in the message: grant it (whatsapp_business_messaging, whatsapp_business_management or business_management) and regenerate the token",
-        (4 | 17 | 32 | 613 | 80007, _) => "rate limited: back off and retry later (see the X-App-Usage and X-Business-Use-Case-Usage headers)",
+        (4 | 17 | 32 | 341 | 613 | 80007, _) => "rate limited: back off and retry later (see the X-App-Usage and X-Business-Use-Case-Usage headers)",
         (130429, _) => "Cloud API throughput limit reached: slow down and retry later",
-        (131056, _) => "too many messages to the same recipient: slow down for this pair",
+        (131056, _) => "too many messages to the same recipient: wait before sending this pair another (Meta: retry after 4^n seconds)",
         (131048, _) => "spam rate limit: check the phone number's quality rating before sending more",
-        (1 | 2, _) => "temporary Graph failure: retry later",
-        (100, _) => "invalid parameter: fix the request; if the message names appsecret_proof, check the app secret configured for this token",
+        (1 | 2 | 1150 | 1200 | 131000 | 131016 | 133004, _) => "temporary Graph failure: retry later",
+        (101, _) => Misconfiguration::AppId.fix(),
+        (100, Some(33)) => "the object id does not exist, the token cannot see it, or the node does not accept this method: check the phone number id (or other id) and that the token's system user is assigned the WhatsApp account",
+        (100, _) => "invalid parameter: fix the request (error_data.details says which parameter)",
+        (132000..=132999, _) => "template error: check the template's name, language and parameters against WhatsApp Manager (error_data.details says which)",
         (368, _) => "temporarily blocked for policy violations: see Business Manager",
         (131031, _) => "the business account is locked: contact Meta support",
-        _ => "see the message and fbtrace_id in Meta's error reference",
+        _ => "see the message, error_data.details and fbtrace_id in Meta's error reference",
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classification_follows_the_table() {
-        let cases = [
-            (190, Some(463), ErrorKind::TokenExpired),
-            (190, Some(467), ErrorKind::TokenInvalid),
-            (190, None, ErrorKind::TokenInvalid),
-            (190, Some(999), ErrorKind::TokenInvalid),
-            (0, None, ErrorKind::TokenInvalid),
-            (102, None, ErrorKind::TokenInvalid),
-            (3, None, ErrorKind::PermissionMissing),
-            (10, None, ErrorKind::PermissionMissing),
-            (200, None, ErrorKind::PermissionMissing),
-            (299, None, ErrorKind::PermissionMissing),
-            (300, None, ErrorKind::Other),
-            (1, None, ErrorKind::Transient),
-            (2, None, ErrorKind::Transient),
-            (100, None, ErrorKind::Other),
-            (368, None, ErrorKind::Other),
-            (131031, None, ErrorKind::Other),
-        ];
-        for (code, sub, kind) in cases {
-            assert_eq!(classify(code, sub), kind, "{code}/{sub:?}");
-        }
-        for sub in [458, 459, 460, 464, 492, 493] {
-            assert_eq!(classify(190, Some(sub)), ErrorKind::TokenRevoked);
-        }
-        for code in [4, 17, 32, 613, 80007, 130429, 131056, 131048] {
-            assert_eq!(classify(code, None), ErrorKind::RateLimited);
-            assert!(!classify(code, None).is_auth());
-        }
-    }
-}
+mod tests;

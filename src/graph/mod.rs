@@ -12,12 +12,13 @@ mod exchange;
 mod inspect;
 mod kind;
 mod node;
+mod parse;
 pub(crate) mod proof;
 
 pub(crate) use client::GraphIo;
 pub use error::GraphError;
-pub(crate) use inspect::TokenInfo;
-pub use kind::{classify, hint, ErrorKind};
+pub(crate) use inspect::{unsupported_post, TokenInfo};
+pub use kind::{classify, hint, ErrorKind, Misconfiguration};
 
 /// What a validation call found.
 pub(crate) enum Verdict {

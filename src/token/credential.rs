@@ -130,6 +130,8 @@ pub(crate) struct Credential {
     pub(crate) stamp: Option<Arc<Stamp>>,
     pub(crate) state: State,
     pub(crate) schedule: Schedule,
+    /// The token's `type` from `/debug_token`, when known.
+    pub(crate) token_type: Option<Arc<str>>,
     /// Whether a task looks after this cell (schedules renewals, runs the
     /// work requests wait for). Without one, requests wait and start one.
     pub(crate) attached: bool,
@@ -164,6 +166,7 @@ impl Credential {
             stamp,
             state,
             schedule: Schedule::default(),
+            token_type: None,
             attached: false,
         }
     }
@@ -175,6 +178,7 @@ impl Credential {
             stamp: None,
             state: State::Pending { error, retry_at },
             schedule: Schedule::default(),
+            token_type: None,
             attached: false,
         }
     }

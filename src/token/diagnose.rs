@@ -9,8 +9,8 @@ use tokio::time::Instant;
 
 use super::{Admission, Credential, State, TokenCell};
 use crate::diagnose::{Check, Diagnosis, PhoneNumber};
-use crate::graph::{TokenInfo, Verdict};
-use crate::{Error, ErrorKind, GraphError, PermissionReport, Secret};
+use crate::graph::Verdict;
+use crate::{Error, ErrorKind, GraphError, Misconfiguration, PermissionReport, Secret};
 
 /// Something that fails with a reason (a `String` or a [`Verdict`]) when it
 /// does not finish in time.
@@ -40,25 +40,24 @@ async fn timed<T, E: TimedOut>(
 }
 
 impl TokenCell {
-    /// Checks the token, its expiry and permissions, the `appsecret_proof`
-    /// and the phone number against Graph, through the stack's service.
-    /// Each call is bounded by the validation timeout. The token is
-    /// diagnosed as it is: nothing is renewed.
+    /// Checks the app credentials, the token, its expiry and permissions,
+    /// the `appsecret_proof` and the phone number against Graph, through
+    /// the stack's service. Each call is bounded by the validation timeout.
+    /// The token is diagnosed as it is: nothing is renewed.
     pub async fn diagnose(&self) -> Diagnosis {
         let (cred, blocked) = match self.token_now().await {
             Ok(cred) => (cred, None),
             Err(error) => (self.current(), Some(error)),
         };
-        let config = self.config().clone();
-        let graph = self.graph();
-        let limit = config.validation_timeout;
+        let config = self.config();
         let token = cred
             .stamp
             .as_ref()
             .map(|s| s.token.clone())
             .unwrap_or_else(|| Secret::new(""));
-        let mut diagnosis = Diagnosis {
+        let mut d = Diagnosis {
             token: token.masked(),
+            app_credentials: Check::Skipped("no app id and secret configured".into()),
             valid: Check::Skipped("not checked".into()),
             token_type: None,
             expiry: Check::Skipped("needs the app id and secret (for /debug_token)".into()),
@@ -67,136 +66,175 @@ impl TokenCell {
             phone_number: Check::Skipped("no phone number id configured".into()),
         };
         if let Some(err) = blocked {
-            diagnosis.valid = Check::Failed {
-                problem: err.to_string(),
-                fix: err
+            let fix = match &err {
+                Error::Misconfigured { what, .. } => what.fix(),
+                other => other
                     .graph_error()
-                    .map_or("fix the configuration", GraphError::hint)
-                    .to_owned(),
+                    .map_or("fix the configuration", GraphError::hint),
             };
-            return diagnosis;
+            d.valid = Check::Failed {
+                problem: err.to_string(),
+                fix: fix.to_owned(),
+            };
+            return d;
         }
-        let with_debug_token = config.app_credentials().is_some();
-        let info: Option<TokenInfo> = if with_debug_token {
-            match timed(limit, graph.debug_token(&token)).await {
-                Ok(info) => Some(info),
-                Err(Verdict::Unknown(why)) => {
-                    diagnosis.valid = Check::Failed {
-                        problem: format!("could not inspect the token: {why}"),
-                        fix: "check the app id and app secret (debug_token authenticates with them) and network access to Graph".into(),
-                    };
-                    None
-                }
-                Err(_) => None,
-            }
+        if config.app_credentials().is_some() {
+            self.diagnose_with_debug_token(&token, &mut d).await;
         } else {
-            None
-        };
-        match &info {
-            Some(info) => {
-                diagnosis.token_type = info.token_type.clone();
-                if info.is_valid {
-                    diagnosis.valid = Check::Passed(());
-                    diagnosis.expiry = match info.expiry {
-                        Some(expiry) => Check::Passed(expiry),
-                        None => Check::Skipped("debug_token did not say".into()),
-                    };
-                    diagnosis.permissions = Check::Passed(PermissionReport::judge(
-                        info.listing(),
-                        config.business_account_id.as_deref(),
-                    ));
-                } else {
-                    let err = info.error.clone().unwrap_or_else(|| {
-                        GraphError::new(http::StatusCode::OK, 190, None, "the token is not valid")
-                    });
-                    if err.kind() == ErrorKind::TokenExpired {
-                        diagnosis.expiry = Check::Failed {
-                            problem: "expired".into(),
-                            fix: err.hint().to_owned(),
-                        };
-                    }
-                    diagnosis.valid = Check::from_graph(&err);
-                }
+            self.diagnose_with_the_token(&token, &mut d).await;
+        }
+        if d.valid.passed() {
+            self.diagnose_phone_number(&token, &mut d).await;
+        }
+        d
+    }
+
+    /// With app credentials: `/debug_token` tells validity, type, expiry
+    /// and scopes, and proves the app id and secret.
+    async fn diagnose_with_debug_token(&self, token: &Secret, d: &mut Diagnosis) {
+        let config = self.config();
+        let info = match timed(config.validation_timeout, self.graph().debug_token(token)).await {
+            Ok(info) => info,
+            Err(Verdict::Refused(err)) => {
+                misconfigured(d, &err);
+                return;
             }
-            None if !with_debug_token => {
-                diagnosis.valid = match timed(limit, graph.get_with_token(&token, "me")).await {
-                    Ok(answer) if answer.status.is_success() => Check::Passed(()),
-                    Ok(answer) => match &answer.error {
-                        Some(err) if err.kind().is_token_rejected() => Check::from_graph(err),
-                        // Authenticated, even if /me is not allowed.
-                        Some(err) if err.kind() == ErrorKind::PermissionMissing => {
-                            Check::Passed(())
-                        }
-                        Some(err) => Check::Skipped(format!("Graph answered {err}")),
-                        None => Check::Skipped(format!(
-                            "Graph answered HTTP {}",
-                            answer.status.as_u16()
-                        )),
-                    },
-                    Err(why) => Check::Skipped(why),
+            Err(verdict) => {
+                let why = match verdict {
+                    Verdict::Unknown(why) => why,
+                    _ => "unexpected answer".into(),
                 };
-                if diagnosis.valid.passed() {
-                    diagnosis.permissions = match timed(limit, graph.me_permissions(&token)).await {
-                        Ok(listing) => Check::Passed(PermissionReport::judge(
-                            listing,
-                            config.business_account_id.as_deref(),
-                        )),
-                        Err(Verdict::Refused(err)) => Check::from_graph(&err),
-                        Err(Verdict::Unknown(why)) => Check::Skipped(why),
-                        Err(Verdict::Valid(_)) => Check::Skipped("unexpected answer".into()),
-                    };
-                }
+                d.valid = Check::Failed {
+                    problem: format!("could not inspect the token: {why}"),
+                    fix: "check network access to the Graph API base URL, then run this again"
+                        .into(),
+                };
+                return;
             }
-            None => {}
+        };
+        d.app_credentials = Check::Passed(());
+        d.token_type = info.token_type.clone();
+        if info.is_valid {
+            d.valid = Check::Passed(());
+            d.expiry = match info.expiry {
+                Some(expiry) => Check::Passed(expiry),
+                None => Check::Skipped("debug_token did not say".into()),
+            };
+            d.permissions = Check::Passed(PermissionReport::judge(
+                info.listing(),
+                config.business_account_id.as_deref(),
+            ));
+            return;
         }
-        if !diagnosis.valid.passed() {
-            return diagnosis;
+        let err = info.error.clone().unwrap_or_else(|| {
+            GraphError::about_inspected_token(190, None, "the token is not valid")
+        });
+        let err = self.advise(&err);
+        if err.kind() == ErrorKind::TokenExpired {
+            d.expiry = Check::Failed {
+                problem: "expired".into(),
+                fix: err.hint().to_owned(),
+            };
         }
+        d.valid = Check::from_graph(&err);
+    }
+
+    /// Without app credentials: a call with the token itself, and
+    /// `/me/permissions`.
+    async fn diagnose_with_the_token(&self, token: &Secret, d: &mut Diagnosis) {
+        let config = self.config();
+        let limit = config.validation_timeout;
+        d.valid = match timed(limit, self.graph().get_with_token(token, "me")).await {
+            Ok(answer) if answer.status.is_success() => Check::Passed(()),
+            Ok(answer) => match &answer.error {
+                Some(err) if err.kind() == ErrorKind::Misconfigured => {
+                    misconfigured(d, err);
+                    return;
+                }
+                Some(err) if err.kind().is_token_rejected() => Check::from_graph(&self.advise(err)),
+                // Authenticated, even if /me is not allowed.
+                Some(err) if err.kind() == ErrorKind::PermissionMissing => Check::Passed(()),
+                Some(err) => Check::Skipped(format!("Graph answered {err}")),
+                None => Check::Skipped(format!("Graph answered HTTP {}", answer.status.as_u16())),
+            },
+            Err(why) => Check::Skipped(why),
+        };
+        if d.valid.passed() {
+            d.permissions = match timed(limit, self.graph().me_permissions(token)).await {
+                Ok(listing) => Check::Passed(PermissionReport::judge(
+                    listing,
+                    config.business_account_id.as_deref(),
+                )),
+                Err(Verdict::Refused(err)) => Check::from_graph(&err),
+                Err(Verdict::Unknown(why)) => Check::Skipped(why),
+                Err(Verdict::Valid(_)) => Check::Skipped("unexpected answer".into()),
+            };
+        }
+    }
+
+    /// The phone number node, which also proves the `appsecret_proof`.
+    async fn diagnose_phone_number(&self, token: &Secret, d: &mut Diagnosis) {
+        let config = self.config();
         let node = config.phone_number_id.clone();
         let answer = timed(
-            limit,
-            graph.get_with_token(&token, node.as_deref().unwrap_or("me")),
+            config.validation_timeout,
+            self.graph()
+                .get_with_token(token, node.as_deref().unwrap_or("me")),
         )
         .await;
         if config.app_secret.is_some() {
-            diagnosis.appsecret_proof = match &answer {
+            d.appsecret_proof = match &answer {
                 Ok(a) if a.status.is_success() => Check::Passed(()),
                 Ok(a) => match &a.error {
-                    Some(err) if err.code() == 100 && err.message().contains("appsecret_proof") => Check::Failed {
-                        problem: "Graph rejected the appsecret_proof".into(),
-                        fix: "the app secret does not belong to the app that issued the token: configure that app's secret".into(),
-                    },
+                    Some(err) if err.kind() == ErrorKind::Misconfigured => Check::from_graph(err),
                     _ => Check::Skipped("the call carrying it failed for another reason".into()),
                 },
                 Err(why) => Check::Skipped(why.clone()),
             };
         }
-        if node.is_some() {
-            diagnosis.phone_number = match answer {
-                Ok(a) if a.status.is_success() => {
-                    let value: serde_json::Value =
-                        serde_json::from_slice(&a.body).unwrap_or_default();
-                    let field = |name: &str| value[name].as_str().unwrap_or("?").to_owned();
-                    Check::Passed(PhoneNumber {
-                        verified_name: field("verified_name"),
-                        display_phone_number: field("display_phone_number"),
-                        quality_rating: field("quality_rating"),
-                    })
-                }
-                Ok(a) => match &a.error {
-                    Some(err) => Check::from_graph(err),
-                    None => Check::Failed {
-                        problem: format!("HTTP {} without a Graph error", a.status.as_u16()),
-                        fix: "check GRAPH_API_BASE and the phone number id".into(),
-                    },
-                },
-                Err(why) => Check::Failed {
-                    problem: why,
-                    fix: "check network access to the Graph API base URL".into(),
-                },
-            };
+        if node.is_none() {
+            return;
         }
-        diagnosis
+        d.phone_number = match answer {
+            Ok(a) if a.status.is_success() => {
+                let value: serde_json::Value = serde_json::from_slice(&a.body).unwrap_or_default();
+                let field = |name: &str| value[name].as_str().unwrap_or("?").to_owned();
+                Check::Passed(PhoneNumber {
+                    verified_name: field("verified_name"),
+                    display_phone_number: field("display_phone_number"),
+                    quality_rating: field("quality_rating"),
+                })
+            }
+            Ok(a) => match &a.error {
+                Some(err) => Check::from_graph(err),
+                None => Check::Failed {
+                    problem: format!("HTTP {} without a Graph error", a.status.as_u16()),
+                    fix: "check GRAPH_API_BASE and the phone number id".into(),
+                },
+            },
+            Err(why) => Check::Failed {
+                problem: why,
+                fix: "check network access to the Graph API base URL".into(),
+            },
+        };
+    }
+}
+
+/// Graph refused the app's configuration: say which setting, and leave
+/// the token unjudged (it may well be fine).
+fn misconfigured(d: &mut Diagnosis, err: &GraphError) {
+    let failed = Check::from_graph(err);
+    const UNCHECKED: &str =
+        "not checked: Graph refused the app's configuration first (the token itself may be fine)";
+    d.valid = Check::Skipped(UNCHECKED.into());
+    d.expiry = Check::Skipped(UNCHECKED.into());
+    d.permissions = Check::Skipped(UNCHECKED.into());
+    match err.misconfiguration() {
+        Some(Misconfiguration::AppSecret | Misconfiguration::AppSecretMissing) => {
+            d.appsecret_proof = failed.clone();
+            d.app_credentials = failed;
+        }
+        _ => d.app_credentials = failed,
     }
 }
 

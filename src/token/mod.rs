@@ -32,7 +32,7 @@ use crate::config::Config;
 use crate::graph::GraphIo;
 use crate::source::{FbExchange, StaticToken, TokenSource};
 use crate::store::lineage_of;
-use crate::{Error, GraphError, HttpService, Secret};
+use crate::{Error, ErrorKind, GraphError, HttpService, Secret};
 
 /// Shared token state for one stack and all its clones. Build it with
 /// [`WhatsAppAuthLayer::token_cell`](crate::WhatsAppAuthLayer::token_cell)
@@ -220,7 +220,8 @@ impl TokenCell {
         let state = match schedule::on_refusal(err, self.can_refresh()) {
             Refusal::Ignore => return,
             Refusal::Renew => State::Refused(err.clone()),
-            Refusal::Dead => self.dead(err.clone()),
+            Refusal::Dead => self.dead(self.advise(err)),
+            Refusal::Block(error) => self.blocked_by(error, true),
         };
         let changed = self.update(|cur| {
             (cur.generation == generation && cur.is_live()).then(|| cur.with_state(state.clone()))
@@ -232,11 +233,37 @@ impl TokenCell {
         }
     }
 
-    fn dead(&self, cause: GraphError) -> State {
+    pub(super) fn dead(&self, cause: GraphError) -> State {
         State::Dead {
             cause,
             recheck_at: credential::later(Instant::now(), self.config().dead_recheck),
         }
+    }
+
+    /// Blocked by `error` until the operator fixes the configuration; with
+    /// `revalidate`, each re-check asks Graph again.
+    pub(super) fn blocked_by(&self, error: Error, revalidate: bool) -> State {
+        State::Blocked {
+            error,
+            recheck_at: credential::later(Instant::now(), self.config().dead_recheck),
+            revalidate,
+        }
+    }
+
+    /// `err` with a remediation that fits this stack's configuration, where
+    /// the generic one would mislead: an expired token that cannot be
+    /// exchanged any more.
+    pub(crate) fn advise(&self, err: &GraphError) -> GraphError {
+        if err.kind() != ErrorKind::TokenExpired {
+            return err.clone();
+        }
+        let config = self.config();
+        let knows_expiry = config.use_debug_token && config.app_credentials().is_some();
+        err.advised(match (self.can_refresh(), knows_expiry) {
+            (true, true) => "the token expired before it could be renewed, and Graph does not exchange an expired token: generate a new long-lived token (from then on the stack renews it ahead of expiry, knowing the expiry from /debug_token), or use a system-user token that never expires",
+            (true, false) => "the token expired, and Graph does not exchange an expired token: generate a new long-lived token and keep validate_with_debug_token on, so the stack learns its expiry and renews it ahead of time; or use a system-user token that never expires",
+            (false, _) => "the token expired and nothing renews it: configure the app id and secret (the stack then renews long-lived tokens ahead of expiry), or use a system-user token that never expires",
+        })
     }
 
     /// Replaces the snapshot with what `f` makes of it, unless `f` declines

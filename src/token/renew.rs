@@ -51,6 +51,7 @@ impl TokenCell {
         let ctx = FetchContext {
             reason,
             current,
+            token_type: self.current().token_type.clone(),
             graph: self.graph().clone(),
         };
         tokio::time::timeout(limit, self.shared.source.fetch(ctx))
@@ -279,6 +280,12 @@ impl TokenCell {
                 });
                 self.finish_dead(seen, cause);
             }
+            (AfterFetch::Block(error), _) => {
+                tracing::error!(generation = seen, %error, "token renewal refused: the configuration must be fixed; requests fail without being sent");
+                let revalidate = matches!(error, crate::Error::Misconfigured { .. });
+                let state = self.blocked_by(error, revalidate);
+                self.update(|cur| (cur.generation == seen).then(|| cur.with_state(state.clone())));
+            }
             (AfterFetch::Recheck, _) | (AfterFetch::Install | AfterFetch::BackOff(_), _) => {}
         }
         if let Some(lock) = lock {
@@ -287,6 +294,7 @@ impl TokenCell {
     }
 
     fn finish_dead(&self, generation: u64, cause: GraphError) {
+        let cause = self.advise(&cause);
         let state = self.dead(cause.clone());
         let changed = self
             .update(|cur| (cur.generation == generation).then(|| cur.with_state(state.clone())));
@@ -319,6 +327,10 @@ impl TokenCell {
             _ => None,
         };
         next.attached = true;
+        if fresh {
+            // A renewal of the same user or system user: same type.
+            next.token_type = self.current().token_type.clone();
+        }
         let expires_at = next.schedule.expires_at;
         if let Some(store) = &config.store {
             plan.store_generation += 1;

@@ -8,8 +8,9 @@ use tokio::time::Instant;
 
 use super::credential::{later, Credential, State};
 use crate::config::Config;
+use crate::graph::unsupported_post;
 use crate::source::{Expiry, FetchReason};
-use crate::{ErrorKind, GraphError, RefreshError};
+use crate::{Error, ErrorKind, GraphError, RefreshError};
 
 /// Work the cell's task does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,25 +129,42 @@ pub(crate) fn backoff(failures: u32, initial: Duration, max: Duration) -> Durati
 }
 
 /// What a refusal of the token in use does to the cell.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Refusal {
     /// Renew (requests wait for it).
     Renew,
     /// Unusable and not renewable: fail fast until the source has another.
     Dead,
+    /// The app's configuration is wrong: fail fast until it is fixed.
+    Block(Error),
     /// Not about the token (permissions, limits, request errors).
     Ignore,
 }
 
 /// Decides what Graph refusing the token with `err` means.
 pub(crate) fn on_refusal(err: &GraphError, can_renew: bool) -> Refusal {
-    match err.kind() {
-        ErrorKind::TokenExpired if can_renew => Refusal::Renew,
-        ErrorKind::TokenExpired | ErrorKind::TokenInvalid | ErrorKind::TokenRevoked => {
+    match (err.kind(), err.misconfiguration()) {
+        (ErrorKind::Misconfigured, Some(what)) => Refusal::Block(Error::Misconfigured {
+            what,
+            cause: err.clone(),
+        }),
+        (ErrorKind::TokenExpired, _) if can_renew => Refusal::Renew,
+        (ErrorKind::TokenExpired | ErrorKind::TokenInvalid | ErrorKind::TokenRevoked, _) => {
             Refusal::Dead
         }
         _ => Refusal::Ignore,
     }
+}
+
+/// What Graph refusing the exchange's POST form means: the deployment must
+/// choose the documented GET.
+pub(crate) fn exchange_method_refused(err: &GraphError) -> Error {
+    Error::Config(format!(
+        "Graph refused the token exchange sent as a POST form ({}): set \
+         exchange_method(ExchangeMethod::GetQuery) to send it as Graph documents it, \
+         a GET whose URL then carries the app secret (keep such URLs out of logs)",
+        err.message()
+    ))
 }
 
 /// What the source answered.
@@ -157,9 +175,11 @@ pub(crate) enum Fetched {
 }
 
 /// What a renewal's result does to the cell.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) enum AfterFetch {
     Install,
+    /// Only the operator can fix this: fail fast with the error.
+    Block(Error),
     /// Keep the current token (it still works); try again after the delay.
     RetryLater(Duration),
     Dead(Option<GraphError>),
@@ -176,9 +196,26 @@ pub(crate) fn after_fetch(
     time_left: bool,
     delay: Duration,
 ) -> AfterFetch {
+    let refusal = match fetched {
+        Fetched::Failed(RefreshError::Rejected(refusal)) => Some(refusal),
+        _ => None,
+    };
     match (fetched, reason) {
         (Fetched::New, _) => AfterFetch::Install,
         (_, FetchReason::Recover) => AfterFetch::Recheck,
+        _ if refusal.is_some_and(|r| r.kind() == ErrorKind::Misconfigured) => {
+            match on_refusal(refusal.expect("checked"), true) {
+                Refusal::Block(error) => AfterFetch::Block(error),
+                _ => AfterFetch::Dead(refusal.cloned()),
+            }
+        }
+        _ if refusal.is_some_and(unsupported_post) => {
+            AfterFetch::Block(exchange_method_refused(refusal.expect("checked")))
+        }
+        // Graph refused the token itself: it is dead, whatever time is left.
+        _ if refusal.is_some_and(|r| r.kind().is_token_rejected()) => {
+            AfterFetch::Dead(refusal.cloned())
+        }
         (Fetched::Same, FetchReason::Rejected) => AfterFetch::Dead(None),
         (Fetched::Same, _) => AfterFetch::RetryLater(delay),
         (Fetched::Failed(_), FetchReason::AheadOfExpiry) if time_left => {

@@ -3,6 +3,7 @@
 //! Graph cannot answer, traffic flows and validation is tried again later.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use tokio::time::Instant;
 
@@ -57,7 +58,7 @@ impl TokenCell {
             }
             Verdict::Refused(err) => match schedule::on_refusal(&err, self.can_refresh()) {
                 Refusal::Ignore => self.retry_validation_later(generation, &err.to_string()),
-                Refusal::Renew | Refusal::Dead => {
+                Refusal::Renew | Refusal::Dead | Refusal::Block(_) => {
                     tracing::info!(generation, code = err.code(), subcode = ?err.subcode(), "validation: Graph refused the token");
                     self.observe(generation, &err);
                 }
@@ -77,9 +78,14 @@ impl TokenCell {
     ) {
         let config = self.config();
         let expiry = info.and_then(|i| i.expiry);
+        let token_type: Option<Arc<str>> =
+            info.and_then(|i| i.token_type.as_deref().map(Arc::from));
         let changed = self.update(|cur| {
             (cur.generation == generation && cur.is_live()).then(|| {
                 let mut next = cur.clone();
+                if token_type.is_some() {
+                    next.token_type = token_type.clone();
+                }
                 if let Some(expiry) = expiry {
                     learn_expiry(&mut next, expiry, now, config, self.can_refresh());
                 }
@@ -181,7 +187,10 @@ impl TokenCell {
                 PermissionReport::judge(listing, config.business_account_id.as_deref()),
                 info,
             )),
-            Err(Verdict::Refused(err)) => Err(Error::Graph(err)),
+            Err(Verdict::Refused(err)) => Err(match err.misconfiguration() {
+                Some(what) => Error::Misconfigured { what, cause: err },
+                None => Error::Graph(err),
+            }),
             Err(Verdict::Unknown(why)) => Err(Error::Unavailable(why)),
             Err(Verdict::Valid(_)) => Err(Error::Unavailable("unexpected verdict".into())),
         }
@@ -198,7 +207,20 @@ impl TokenCell {
             .stamp
             .clone()
             .ok_or_else(|| Error::Unavailable("no token".into()))?;
-        let (report, info) = self.permission_listing(&stamp.token).await?;
+        let (report, info) = match self.permission_listing(&stamp.token).await {
+            Ok(found) => found,
+            Err(error) => {
+                // A refusal of the token or of the app's configuration is a
+                // verdict the stack acts on, as if validation had found it.
+                if let Some(refusal) = error.graph_error() {
+                    self.observe(cred.generation, refusal);
+                }
+                return Err(match &error {
+                    Error::Graph(g) => Error::Graph(self.advise(g)),
+                    _ => error,
+                });
+            }
+        };
         if let Some(info) = &info {
             let config = self.config();
             let missing = report.missing(&config.required_permissions);

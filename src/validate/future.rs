@@ -98,6 +98,7 @@ where
                     res.extensions_mut()
                         .insert(TokenGeneration(*this.generation));
                     this.cell.observe(*this.generation, &err);
+                    let err = this.cell.advise(&err);
                     return Poll::Ready(match outcome(&err, *this.repair) {
                         Ok(()) => Ok(res),
                         Err(error) => Err(error.into()),

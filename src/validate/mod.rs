@@ -111,6 +111,13 @@ pub(crate) fn outcome(err: &GraphError, repair: Repair) -> Result<(), Error> {
             }),
             None => Err(Error::Graph(err.clone())),
         },
+        ErrorKind::Misconfigured => Err(match err.misconfiguration() {
+            Some(what) => Error::Misconfigured {
+                what,
+                cause: err.clone(),
+            },
+            None => Error::Graph(err.clone()),
+        }),
         kind if kind.is_auth() => Err(Error::Graph(err.clone())),
         _ => Ok(()),
     }
@@ -171,12 +178,24 @@ mod tests {
             ),
             ("transient", g(2, None), repair(false, false, None), "ok"),
             ("other", g(100, None), repair(true, true, None), "ok"),
+            (
+                "wrong app secret",
+                GraphError::new(
+                    StatusCode::BAD_REQUEST,
+                    100,
+                    None,
+                    "Invalid appsecret_proof provided in the API argument",
+                ),
+                repair(true, true, None),
+                "misconfigured",
+            ),
         ];
         for (name, err, repair, expected) in cases {
             let got = match outcome(&err, repair) {
                 Ok(()) => "ok",
                 Err(Error::Graph(_)) => "graph",
                 Err(Error::NotReplayed { limit: 9, .. }) => "not replayed",
+                Err(Error::Misconfigured { .. }) => "misconfigured",
                 Err(other) => panic!("{name}: {other}"),
             };
             assert_eq!(got, expected, "{name}");

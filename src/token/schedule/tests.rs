@@ -217,8 +217,22 @@ fn refusals_renew_only_an_expired_token_with_a_renewable_source() {
         (graph(2, None), true, Refusal::Ignore),
     ];
     for (err, can_renew, expected) in cases {
-        assert_eq!(on_refusal(&err, can_renew), expected, "{err}");
+        let got = on_refusal(&err, can_renew);
+        assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{err}");
     }
+    let wrong_secret = GraphError::new(
+        StatusCode::BAD_REQUEST,
+        100,
+        None,
+        "Invalid appsecret_proof provided in the API argument",
+    );
+    assert!(matches!(
+        on_refusal(&wrong_secret, true),
+        Refusal::Block(crate::Error::Misconfigured {
+            what: crate::Misconfiguration::AppSecret,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -276,10 +290,45 @@ fn renewal_results_keep_install_back_off_or_kill() {
         ),
     ];
     for (reason, fetched, time_left, expected) in cases {
-        assert_eq!(
-            after_fetch(reason, &fetched, time_left, d),
-            expected,
-            "{reason:?}"
-        );
+        let got = after_fetch(reason, &fetched, time_left, d);
+        assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{reason:?}");
     }
+    // Refusals only the operator can fix block, whatever the reason.
+    let client_secret = GraphError::new(
+        StatusCode::BAD_REQUEST,
+        1,
+        None,
+        "Error validating client secret.",
+    );
+    let unsupported = GraphError::new(
+        StatusCode::BAD_REQUEST,
+        100,
+        Some(33),
+        "Unsupported post request.",
+    );
+    for (refusal, blocked) in [
+        (client_secret, "Misconfigured"),
+        (unsupported, "exchange_method"),
+    ] {
+        for reason in [AheadOfExpiry, Rejected] {
+            let got = after_fetch(
+                reason,
+                &Fetched::Failed(RefreshError::Rejected(refusal.clone())),
+                true,
+                d,
+            );
+            assert!(
+                matches!(&got, AfterFetch::Block(e) if format!("{e:?} {e}").contains(blocked)),
+                "{reason:?}: {got:?}"
+            );
+        }
+    }
+    // A token the exchange refuses is dead even with time left.
+    let got = after_fetch(
+        AheadOfExpiry,
+        &Fetched::Failed(RefreshError::Rejected(refused.clone())),
+        true,
+        d,
+    );
+    assert!(matches!(got, AfterFetch::Dead(Some(_))), "{got:?}");
 }

@@ -1,0 +1,197 @@
+use http::StatusCode;
+
+use super::*;
+use crate::graph::inspect::parse_token_info;
+use crate::GraphError;
+
+#[test]
+fn codes_and_subcodes_follow_the_table() {
+    let cases = [
+        (190, Some(463), ErrorKind::TokenExpired),
+        (0, Some(463), ErrorKind::TokenExpired),
+        (190, Some(467), ErrorKind::TokenInvalid),
+        (102, Some(467), ErrorKind::TokenInvalid),
+        (190, None, ErrorKind::TokenInvalid),
+        (190, Some(999), ErrorKind::TokenInvalid),
+        (0, None, ErrorKind::TokenInvalid),
+        (102, None, ErrorKind::TokenInvalid),
+        (2500, None, ErrorKind::TokenInvalid),
+        (3, None, ErrorKind::PermissionMissing),
+        (10, None, ErrorKind::PermissionMissing),
+        (200, None, ErrorKind::PermissionMissing),
+        (299, None, ErrorKind::PermissionMissing),
+        (131005, None, ErrorKind::PermissionMissing),
+        (300, None, ErrorKind::Other),
+        (1, None, ErrorKind::Transient),
+        (2, None, ErrorKind::Transient),
+        (1150, None, ErrorKind::Transient),
+        (1200, Some(2018024), ErrorKind::Transient),
+        (131000, Some(2494002), ErrorKind::Transient),
+        (131016, None, ErrorKind::Transient),
+        (100, None, ErrorKind::Other),
+        (100, Some(33), ErrorKind::Other),
+        (132001, None, ErrorKind::Other),
+        (368, None, ErrorKind::Other),
+        (131031, None, ErrorKind::Other),
+    ];
+    for (code, sub, kind) in cases {
+        assert_eq!(classify(code, sub), kind, "{code}/{sub:?}");
+    }
+    for sub in [458, 459, 460, 464, 466] {
+        for code in [190, 0, 102, 10] {
+            assert_eq!(
+                classify(code, Some(sub)),
+                ErrorKind::TokenRevoked,
+                "{code}/{sub}"
+            );
+        }
+    }
+    for sub in [492, 493] {
+        assert_eq!(classify(190, Some(sub)), ErrorKind::TokenRevoked);
+    }
+    for code in [4, 17, 32, 341, 613, 80007, 130429, 131056, 131048] {
+        assert_eq!(classify(code, None), ErrorKind::RateLimited, "{code}");
+        assert!(!classify(code, None).is_auth());
+    }
+}
+
+#[test]
+fn messages_decide_where_codes_leave_it_open() {
+    let kind = |code, sub, message: &str, transient| kind_of(code, sub, message, transient);
+    let cases = [
+        (190, None, "Error validating access token: Session has expired on Friday", false, ErrorKind::TokenExpired),
+        (190, None, "Error validating access token: The session has been invalidated because the user changed their password", false, ErrorKind::TokenRevoked),
+        (190, None, "Error validating access token: The user has not authorized application 1.", false, ErrorKind::TokenRevoked),
+        (190, None, "The user must be an administrator of the page in order to impersonate it.", false, ErrorKind::PermissionMissing),
+        (190, None, "Invalid OAuth access token.", false, ErrorKind::TokenInvalid),
+        (1, None, "An unknown error occurred", false, ErrorKind::Transient),
+        (1, None, "Please reduce the amount of data you're asking for, then retry your request", false, ErrorKind::Other),
+        (1, None, "fb_exchange_token parameter not specified", false, ErrorKind::Other),
+        (2500, None, "Unknown path components: /oauth/access_token", false, ErrorKind::Other),
+        (100, None, "(#100) Invalid parameter", true, ErrorKind::Transient),
+        (4, None, "(#4) Application request limit reached", true, ErrorKind::RateLimited),
+        (200, None, "Permissions error", true, ErrorKind::PermissionMissing),
+    ];
+    for (code, sub, message, transient, expected) in cases {
+        assert_eq!(
+            kind(code, sub, message, transient),
+            expected,
+            "{code}: {message}"
+        );
+    }
+}
+
+#[test]
+fn misconfigurations_are_their_own_kind_and_name_what_to_fix() {
+    for body in [
+        r#"{"error":{"message":"Error validating client secret.","type":"OAuthException","code":1}}"#,
+        r#"{"error":{"message":"Invalid appsecret_proof provided in the API argument","type":"GraphMethodException","code":100}}"#,
+        r#"{"error":{"message":"Error validating application. Invalid application ID.","type":"OAuthException","code":101}}"#,
+    ] {
+        let err = GraphError::parse(StatusCode::BAD_REQUEST, body.as_bytes()).unwrap();
+        assert_eq!(err.kind(), ErrorKind::Misconfigured, "{body}");
+        assert!(
+            !err.hint().contains("generate a new token"),
+            "{}",
+            err.hint()
+        );
+    }
+    let cases = [
+        (
+            100,
+            "Invalid appsecret_proof provided in the API argument",
+            Misconfiguration::AppSecret,
+        ),
+        (
+            100,
+            "API calls from the server require an appsecret_proof argument",
+            Misconfiguration::AppSecretMissing,
+        ),
+        (
+            1,
+            "Error validating client secret.",
+            Misconfiguration::AppSecret,
+        ),
+        (101, "Invalid Client ID", Misconfiguration::AppId),
+        (
+            190,
+            "Error validating application. Cannot get application info due to a system error.",
+            Misconfiguration::AppId,
+        ),
+        (
+            100,
+            "(#100) The App_id in the input_token did not match the Viewing App",
+            Misconfiguration::AppId,
+        ),
+    ];
+    for (code, message, expected) in cases {
+        assert_eq!(misconfiguration(code, message), Some(expected), "{message}");
+    }
+    assert_eq!(
+        misconfiguration(190, "Invalid OAuth access token signature."),
+        None
+    );
+    // On /debug_token the first credential checked is the app token.
+    assert_eq!(
+        app_token_refusal(190, "Invalid OAuth access token signature."),
+        Some(Misconfiguration::AppSecret)
+    );
+    assert_eq!(
+        app_token_refusal(100, "(#100) You must provide an app access token, or a user access token that is an owner or developer of the app"),
+        Some(Misconfiguration::AppId)
+    );
+    assert_eq!(
+        app_token_refusal(4, "(#4) Application request limit reached"),
+        None
+    );
+}
+
+/// The classification of every real error body in the fixture file, each
+/// as its source says it means (`expect`; `why` where it needed reading).
+#[test]
+fn captured_graph_errors_are_classified_as_their_sources_say() {
+    let fixtures: serde_json::Value =
+        serde_json::from_str(include_str!("../../../tests/fixtures/graph_errors.json")).unwrap();
+    let fixtures = fixtures.as_array().unwrap();
+    assert!(fixtures.len() >= 40, "at least 40 captured payloads");
+    let mut checked = 0;
+    for (i, fixture) in fixtures.iter().enumerate() {
+        let source = fixture["source"].as_str().unwrap();
+        assert!(!source.is_empty(), "#{i} names its source");
+        let expect = fixture["expect"].as_str().unwrap();
+        let status = fixture["status"]
+            .as_u64()
+            .and_then(|s| StatusCode::from_u16(s as u16).ok())
+            .unwrap_or(StatusCode::BAD_REQUEST);
+        let body = &fixture["body"];
+        let err = if body.get("data").is_some() {
+            // /debug_token's answer about the inspected token (HTTP 200).
+            let bytes = serde_json::to_vec(body).unwrap();
+            parse_token_info(&bytes).and_then(|info| info.error)
+        } else {
+            // Logged bodies sometimes keep only the inner error object.
+            let wrapped = match body.get("error") {
+                Some(_) => body.clone(),
+                None => serde_json::json!({ "error": body }),
+            };
+            let bytes = serde_json::to_vec(&wrapped).unwrap();
+            GraphError::parse(status, &bytes).map(|err| {
+                if fixture["endpoint"] == "debug_token" {
+                    err.refusing_app_token()
+                } else {
+                    err
+                }
+            })
+        };
+        let got = match &err {
+            None => "Unparsed".to_owned(),
+            Some(err) => match err.misconfiguration() {
+                Some(what) => format!("Misconfigured:{what:?}"),
+                None => format!("{:?}", err.kind()),
+            },
+        };
+        assert_eq!(got, expect, "#{i} from {source}: {err:?}");
+        checked += 1;
+    }
+    assert_eq!(checked, fixtures.len());
+}
