@@ -1,10 +1,16 @@
 //! Sends the same WhatsApp text message `--count` times through one client
-//! stack: hyper-util client, `WhatsAppAuthLayer`, and a tower timeout.
+//! stack: hyper-util client, `WhatsAppAuthLayer`, a per-attempt timeout, and
+//! tower's `RetryLayer` with `GraphRetry` outside it (up to `--max-retries`
+//! retries of what Graph refused as temporary: rate limits, transient
+//! errors; never a message whose outcome is unknown).
 //!
 //! ```text
 //! WHATSAPP_TOKEN=… WHATSAPP_PHONE_NUMBER_ID=… \
-//!   cargo run --release --example send -- --to 15551234567 --text "hi" --count 200 --concurrency 16
+//!   cargo run --release --example send -- --to 15551234567 --text "hi" --count 200 --concurrency 16 [--max-retries 3]
 //! ```
+//!
+//! Each message carries `biz_opaque_callback_data` naming it (`send <run> #n`),
+//! which Graph returns in its status webhooks.
 //!
 //! Environment: `WHATSAPP_TOKEN` and `WHATSAPP_PHONE_NUMBER_ID` (required),
 //! `META_APP_ID` and `META_APP_SECRET` (optional: token refresh and
@@ -15,29 +21,32 @@
 //! `whatsapp_business_messaging` nothing is sent.
 //!
 //! Exit codes: 0 every message accepted, 1 some failed (or nothing could be
-//! sent), 2 bad arguments or environment.
+//! sent; messages whose outcome is unknown are listed by number), 2 bad
+//! arguments or environment.
 
 mod common;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::sender::{build_stack, describe, is_permanent, send_batch_until_blocked, text_message};
+use common::sender::{
+    build_stack_with_retries, describe, is_permanent, send_messages, tracked_text_message,
+};
 use common::setup::{self, Setup};
 use tower_whatsapp_auth::{Error, Permission};
 
-const USAGE: &str =
-    "usage: send --to <E.164 digits> --text <message> [--count N (1)] [--concurrency N (1)]";
+const USAGE: &str = "usage: send --to <E.164 digits> --text <message> [--count N (1)] [--concurrency N (1)] [--max-retries N (3; 0 turns retries off)]";
 
 struct Args {
     to: String,
     text: String,
     count: usize,
     concurrency: usize,
+    max_retries: u32,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let (mut to, mut text, mut count, mut concurrency) = (None, None, 1, 1);
+    let (mut to, mut text, mut count, mut concurrency, mut max_retries) = (None, None, 1, 1, 3);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -56,6 +65,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     return Err("--concurrency must be at least 1".into());
                 }
             }
+            "--max-retries" => {
+                max_retries = value()?
+                    .parse()
+                    .map_err(|_| "--max-retries takes a whole number".to_owned())?
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -65,6 +79,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         text: text.ok_or("--text is required")?,
         count,
         concurrency,
+        max_retries,
     })
 }
 
@@ -91,7 +106,7 @@ async fn main() -> ExitCode {
     };
     let auth = auth.require_permissions(&[Permission::WhatsappBusinessMessaging]);
 
-    let (stack, cell) = build_stack(auth, Duration::from_secs(30));
+    let (stack, cell) = build_stack_with_retries(auth, Duration::from_secs(30), args.max_retries);
     // Fail before sending anything when the token cannot send messages.
     let needed = [Permission::WhatsappBusinessMessaging];
     let checked = match cell.check_permissions().await {
@@ -141,11 +156,12 @@ async fn main() -> ExitCode {
         "sending {} message(s) to {}, {} in flight",
         args.count, args.to, args.concurrency
     );
-    let summary = send_batch_until_blocked(
+    let run = run_id();
+    let summary = send_messages(
         stack,
         Some(&cell),
         &url,
-        text_message(&args.to, &args.text),
+        |n| tracked_text_message(&args.to, &args.text, Some(&format!("send {run} #{n}"))),
         args.count,
         args.concurrency,
         true,
@@ -174,4 +190,13 @@ fn nothing_sent(err: &Error) -> ExitCode {
     }
     println!("nothing sent");
     ExitCode::FAILURE
+}
+
+/// A short id for this run, so the tracking data of its messages differ
+/// from another run's.
+fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    format!("{:08x}", hasher.finish() as u32)
 }

@@ -61,6 +61,7 @@ pub(crate) struct Config {
     pub refresh_backoff_max: Duration,
     pub body_limit: usize,
     pub error_body_limit: usize,
+    pub usage_warning: f64,
     pub exchange_method: ExchangeMethod,
 }
 
@@ -92,6 +93,7 @@ impl Config {
             refresh_backoff_max: Duration::from_secs(60),
             body_limit: DEFAULT_BODY_LIMIT,
             error_body_limit: DEFAULT_ERROR_BODY_LIMIT,
+            usage_warning: crate::classify::DEFAULT_USAGE_WARNING,
             exchange_method: ExchangeMethod::PostForm,
         }
     }

@@ -191,6 +191,15 @@ impl WhatsAppAuthLayer {
         self
     }
 
+    /// Logs a warning when Graph's usage headers (`X-App-Usage`,
+    /// `X-Business-Use-Case-Usage`) report more than `percent` of an
+    /// allowance used (default 80). Their parsed view is in every
+    /// response's extensions as [`Usage`](crate::Usage).
+    pub fn usage_warning(mut self, percent: f64) -> Self {
+        self.config.usage_warning = percent;
+        self
+    }
+
     /// Largest error body read to classify it (default 64 KiB).
     pub fn error_body_limit(mut self, bytes: usize) -> Self {
         self.config.error_body_limit = bytes;
@@ -251,6 +260,7 @@ impl<S: HttpService> Layer<S> for WhatsAppAuthLayer {
         let cell = self.token_cell(service.clone());
         let classify = ClassifyLayer::new()
             .limit(self.config.error_body_limit)
+            .usage_warning(self.config.usage_warning)
             .layer(service);
         let inner = ValidateIfNeededLayer::new(cell.clone()).layer(classify);
         WhatsAppAuth::new(inner, RefreshOn190::new(cell), self.config.body_limit)

@@ -12,6 +12,7 @@ pub mod graph;
 mod layer;
 pub mod permissions;
 pub mod refresh;
+pub mod retry;
 mod secret;
 pub mod service;
 pub mod source;
@@ -21,7 +22,9 @@ pub mod validate;
 
 pub use body::{BufferBody, BufferBodyLayer, NotReplayable, ReplayBody, DEFAULT_BODY_LIMIT};
 pub use bounds::{BytesBody, HttpService};
-pub use classify::{Classify, ClassifyLayer, GraphBody, DEFAULT_ERROR_BODY_LIMIT};
+pub use classify::{
+    Classify, ClassifyLayer, GraphBody, DEFAULT_ERROR_BODY_LIMIT, DEFAULT_USAGE_WARNING,
+};
 pub use config::{
     ExchangeMethod, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION, DEFAULT_VALIDATION_INTERVAL,
 };
@@ -31,6 +34,7 @@ pub use graph::{classify, hint, ErrorKind, GraphError, Misconfiguration};
 pub use layer::WhatsAppAuthLayer;
 pub use permissions::{Permission, PermissionReport, PermissionStatus};
 pub use refresh::{RefreshFuture, RefreshOn190};
+pub use retry::{GraphRetry, RetryIfUnknown, Usage};
 pub use secret::{appsecret_proof, Secret};
 pub use service::{ResponseFuture as WhatsAppAuthFuture, WhatsAppAuth};
 pub use source::{

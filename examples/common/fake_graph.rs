@@ -80,6 +80,14 @@ pub struct FakeConfig {
     pub refuse_post_reads: bool,
     /// Refuse POST on `/oauth/access_token` the same way.
     pub refuse_post_exchange: bool,
+    /// Answers the first attempt of every n-th distinct message (told
+    /// apart by `biz_opaque_callback_data`) with 130429 under HTTP 429: a
+    /// throughput limit, the message not processed.
+    pub throttle_every: Option<u64>,
+    /// Answers the first attempt of every n-th distinct message with a 502
+    /// HTML page *after delivering it*, as a proxy failing on the way back
+    /// would: sending it again would deliver it twice.
+    pub bad_gateway_every: Option<u64>,
 }
 
 impl Default for FakeConfig {
@@ -106,6 +114,8 @@ impl Default for FakeConfig {
             declined: Vec::new(),
             refuse_post_reads: false,
             refuse_post_exchange: false,
+            throttle_every: None,
+            bad_gateway_every: None,
         }
     }
 }
@@ -129,6 +139,9 @@ pub struct Counters {
     pub tokens_in_url: u64,
     /// POSTs refused as unsupported (`refuse_post_reads`, `refuse_post_exchange`).
     pub refused_posts: u64,
+    /// Messages delivered again although already delivered (same
+    /// `biz_opaque_callback_data`): what a retry must never cause.
+    pub duplicates: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -160,6 +173,9 @@ struct State {
     exchanged_rejected: bool,
     /// The parameter names of the last exchange (never their values).
     exchange_params: Vec<String>,
+    /// Per `biz_opaque_callback_data`: its number among distinct messages,
+    /// attempts, and whether it was delivered.
+    tracked: HashMap<String, Tracked>,
 }
 
 impl State {
@@ -232,6 +248,7 @@ impl FakeGraph {
             injected: Vec::new(),
             exchanged_rejected: false,
             exchange_params: Vec::new(),
+            tracked: HashMap::new(),
         }));
         let shared = state.clone();
         let accept = tokio::spawn(async move {
@@ -833,6 +850,14 @@ fn route_request(state: &mut State, parts: &http::request::Parts, body: Bytes) -
                             "(#100) The parameter to is required.",
                         ));
                     };
+                    let tracking = serde_json::from_slice::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|v| v["biz_opaque_callback_data"].as_str().map(str::to_owned));
+                    if let Some(tracking) = tracking {
+                        if let Some(answer) = track(state, tracking) {
+                            return Next::Now(answer);
+                        }
+                    }
                     state.counters.messages_accepted += 1;
                     let n = state.counters.messages_accepted;
                     Next::Now(json(
@@ -959,6 +984,48 @@ fn route_request(state: &mut State, parts: &http::request::Parts, body: Bytes) -
             ),
         )),
     }
+}
+
+/// What the fake knows of one tracked message.
+#[derive(Debug, Default)]
+struct Tracked {
+    number: u64,
+    attempts: u64,
+    delivered: bool,
+}
+
+/// Counts an attempt at a tracked message; answers instead of delivering
+/// when a throttle or proxy fault is due for it. `None`: deliver it.
+fn track(state: &mut State, tracking: String) -> Option<Response<Full<Bytes>>> {
+    // A tracking string ending in `#n` (as `send` writes them) numbers the
+    // message; others are numbered in order of arrival.
+    let next = tracking
+        .rsplit_once('#')
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(state.tracked.len() as u64 + 1);
+    let entry = state.tracked.entry(tracking).or_insert(Tracked {
+        number: next,
+        ..Tracked::default()
+    });
+    entry.attempts += 1;
+    let (number, first) = (entry.number, entry.attempts == 1);
+    let due = |every: Option<u64>| first && every.is_some_and(|n| number % n == 0);
+    if due(state.config.throttle_every) {
+        // As Meta documents 130429; sent here under 429, as some see it.
+        return Some(graph_error(429, 130429, None, "(#130429) Rate limit hit"));
+    }
+    if entry.delivered {
+        state.counters.duplicates += 1;
+    }
+    entry.delivered = true;
+    if due(state.config.bad_gateway_every) {
+        state.counters.messages_accepted += 1;
+        return Some(html(
+            502,
+            "<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>",
+        ));
+    }
+    None
 }
 
 fn unix_in(left: Duration) -> u64 {

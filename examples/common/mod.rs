@@ -2,6 +2,7 @@
 //! the client stack with its batch sender.
 #![allow(dead_code)]
 
+pub mod batch;
 pub mod fake_graph;
 #[cfg(feature = "redis")]
 pub mod redis_server;

@@ -10,8 +10,9 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 use tower::BoxError;
 
-use super::GraphBody;
+use super::{GraphBody, Settings};
 use crate::body::Gather;
+use crate::retry::usage::{Usage, APP_USAGE, BUSINESS_USE_CASE_USAGE};
 use crate::GraphError;
 
 pin_project! {
@@ -19,17 +20,37 @@ pin_project! {
     pub struct ClassifyFuture<F, ResB> {
         #[pin]
         state: ClassifyState<F, ResB>,
-        limit: usize,
+        settings: Settings,
     }
 }
 
 impl<F, ResB> ClassifyFuture<F, ResB> {
-    pub(super) fn new(future: F, limit: usize) -> Self {
+    pub(super) fn new(future: F, settings: Settings) -> Self {
         ClassifyFuture {
             state: ClassifyState::Calling { future },
-            limit,
+            settings,
         }
     }
+}
+
+/// Puts Graph's usage headers, read, in the response extensions, and warns
+/// when usage passes `warn_at` percent.
+fn note_usage<B>(res: &mut Response<B>, warn_at: f64) {
+    let headers = res.headers();
+    if !headers.contains_key(APP_USAGE) && !headers.contains_key(BUSINESS_USE_CASE_USAGE) {
+        return;
+    }
+    let Some(usage) = Usage::from_headers(headers) else {
+        return;
+    };
+    if usage.max_percent() >= warn_at {
+        tracing::warn!(
+            percent = usage.max_percent(),
+            regain_access_in = ?usage.regain_access_in(),
+            "Graph usage is high: slow down before Graph throttles"
+        );
+    }
+    res.extensions_mut().insert(usage);
 }
 
 struct Reading<ResB> {
@@ -61,7 +82,8 @@ where
         loop {
             match this.state.as_mut().project() {
                 ClassifyProj::Calling { future } => {
-                    let res = ready!(future.poll(cx)).map_err(Into::into)?;
+                    let mut res = ready!(future.poll(cx)).map_err(Into::into)?;
+                    note_usage(&mut res, this.settings.usage_warning);
                     if res.status().as_u16() < 400 {
                         return Poll::Ready(Ok(res.map(GraphBody::passthrough)));
                     }
@@ -85,7 +107,7 @@ where
                     let stream = body.as_mut().expect("polled after completion");
                     let overflow = match ready!(stream.as_mut().poll_frame(cx)) {
                         Some(Ok(frame)) => {
-                            if gather.push(frame) <= *this.limit {
+                            if gather.push(frame) <= this.settings.limit {
                                 continue;
                             }
                             true

@@ -42,6 +42,19 @@ pub use future::ClassifyFuture;
 pub use layer::ClassifyLayer;
 pub use service::Classify;
 
+/// How [`Classify`] reads answers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    /// Largest error body read.
+    pub(crate) limit: usize,
+    /// Usage (percent) past which a warning is logged.
+    pub(crate) usage_warning: f64,
+}
+
+/// Default usage, in percent of Graph's allowance, past which a warning is
+/// logged: 80.
+pub const DEFAULT_USAGE_WARNING: f64 = 80.0;
+
 /// Default largest error body read for classification: 64 KiB.
 pub const DEFAULT_ERROR_BODY_LIMIT: usize = 64 * 1024;
 
@@ -119,5 +132,26 @@ mod tests {
         )
         .await;
         assert_eq!(res.extensions().get::<GraphError>().unwrap().code(), 10);
+    }
+
+    #[tokio::test]
+    async fn usage_headers_are_read_into_the_extensions() {
+        let svc = service_fn(|_: Request<()>| async {
+            let mut res = Response::new(Full::new(Bytes::new()));
+            res.headers_mut().insert(
+                "x-app-usage",
+                r#"{"call_count":91,"total_time":10,"total_cputime":3}"#.parse().unwrap(),
+            );
+            Ok::<_, BoxError>(res)
+        });
+        let res = ClassifyLayer::new()
+            .usage_warning(90.0)
+            .layer(svc)
+            .oneshot(Request::new(()))
+            .await
+            .unwrap();
+        let usage = res.extensions().get::<crate::Usage>().unwrap();
+        assert_eq!(usage.max_percent(), 91.0);
+        assert!(res.headers().contains_key("x-app-usage"), "left in place");
     }
 }

@@ -8,19 +8,19 @@ use http_body::Body;
 use tower::BoxError;
 use tower_service::Service;
 
-use super::{ClassifyFuture, GraphBody};
+use super::{ClassifyFuture, GraphBody, Settings};
 
 /// Middleware that parses Graph error bodies into a [`GraphError`](crate::GraphError) response
 /// extension. See the [module docs](mod@crate::classify).
 #[derive(Debug, Clone)]
 pub struct Classify<S> {
     inner: S,
-    limit: usize,
+    settings: Settings,
 }
 
 impl<S> Classify<S> {
-    pub(crate) fn new(inner: S, limit: usize) -> Classify<S> {
-        Classify { inner, limit }
+    pub(crate) fn new(inner: S, settings: Settings) -> Classify<S> {
+        Classify { inner, settings }
     }
 
     /// The wrapped service.
@@ -55,6 +55,6 @@ where
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
-        ClassifyFuture::new(self.inner.call(req), self.limit)
+        ClassifyFuture::new(self.inner.call(req), self.settings)
     }
 }

@@ -26,6 +26,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 pub(crate) use credential::{Admission, Credential, Stamp, State};
+pub(crate) use renew::random_fraction;
 use schedule::Refusal;
 
 use crate::config::Config;

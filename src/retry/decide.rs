@@ -1,0 +1,160 @@
+//! The retry decisions, as pure functions: what an answer says about
+//! whether the request may be sent again, and how long to wait.
+
+use std::time::{Duration, SystemTime};
+
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, Method, Response, StatusCode};
+use tower::BoxError;
+
+use super::usage::Usage;
+use crate::{ErrorKind, GraphError};
+
+/// What an answer says about sending the request again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Graph refused it and says the refusal is temporary: it was not
+    /// processed, so sending it again cannot duplicate it.
+    Refused { pair_limit: bool },
+    /// The request never left (the connection was refused).
+    NotSent,
+    /// It may have been processed: a timeout, a transport error after
+    /// sending, a 5xx or HTML page without a Graph error.
+    Unknown,
+    /// Done: success, or a refusal time will not change (auth, permission,
+    /// spam limit, invalid request).
+    Final,
+}
+
+/// What `result` says.
+pub(crate) fn outcome<B>(result: &Result<Response<B>, BoxError>) -> Outcome {
+    let res = match result {
+        Ok(res) => res,
+        Err(err) => return error_outcome(err.as_ref()),
+    };
+    match res.extensions().get::<GraphError>() {
+        Some(err) => graph_outcome(err),
+        // A 429 without a Graph error is a refusal too (a proxy's).
+        None if res.status() == StatusCode::TOO_MANY_REQUESTS => {
+            Outcome::Refused { pair_limit: false }
+        }
+        None if res.status().is_server_error() => Outcome::Unknown,
+        None => Outcome::Final,
+    }
+}
+
+fn graph_outcome(err: &GraphError) -> Outcome {
+    match (err.kind(), err.code()) {
+        // The spam limit is about the account's quality, not a moment.
+        (ErrorKind::RateLimited, 131048) => Outcome::Final,
+        (ErrorKind::RateLimited, 131056) => Outcome::Refused { pair_limit: true },
+        (ErrorKind::RateLimited | ErrorKind::Transient, _) => {
+            Outcome::Refused { pair_limit: false }
+        }
+        _ => Outcome::Final,
+    }
+}
+
+fn error_outcome(err: &(dyn std::error::Error + 'static)) -> Outcome {
+    // The stack's own errors are refusals or local failures: final.
+    if err.is::<crate::Error>() {
+        return Outcome::Final;
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return Outcome::NotSent;
+            }
+        }
+        cause = e.source();
+    }
+    Outcome::Unknown
+}
+
+/// Methods that change nothing when repeated.
+pub(crate) fn idempotent(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The knobs of the back-off.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backoff {
+    pub(crate) base: Duration,
+    pub(crate) max_wait: Duration,
+    pub(crate) pair_base: Duration,
+}
+
+/// The wait before retry number `retry` (1 for the first), with full
+/// jitter (`draw` in [0, 1) picks it between zero and the exponential
+/// bound), except for the pair limit, where Meta says to wait 4^n seconds:
+/// at least that, plus up to a quarter more.
+pub(crate) fn wait(backoff: &Backoff, retry: u32, pair_limit: bool, draw: f64) -> Duration {
+    let draw = if draw.is_finite() {
+        draw.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let exponent = retry.saturating_sub(1).min(30);
+    if pair_limit {
+        let bound = backoff
+            .pair_base
+            .saturating_mul(4u32.saturating_pow(exponent));
+        return bound.saturating_add(bound.mul_f64(0.25 * draw));
+    }
+    let bound = backoff
+        .base
+        .saturating_mul(1 << exponent)
+        .min(backoff.max_wait);
+    bound.mul_f64(draw)
+}
+
+/// The least wait Graph (or a proxy) asked for: `Retry-After` (seconds or
+/// an HTTP date), or the usage header's time to regain access.
+pub(crate) fn asked_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let retry_after = headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let v = v.trim();
+            match v.parse::<u64>() {
+                Ok(secs) => Some(Duration::from_secs(secs)),
+                Err(_) => httpdate_secs(v).and_then(|at| at.duration_since(now).ok()),
+            }
+        });
+    let regain = Usage::from_headers(headers).and_then(|u| u.regain_access_in());
+    retry_after.into_iter().chain(regain).max()
+}
+
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form `Retry-After`
+/// dates take.
+fn httpdate_secs(text: &str) -> Option<SystemTime> {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = months.iter().position(|m| m == month)? as i64 + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time.split(':').filter_map(|p| p.parse().ok()).collect();
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    // Days from the civil date (proleptic Gregorian), as in diagnose.rs.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + m * 60 + s;
+    u64::try_from(secs)
+        .ok()
+        .map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests;
