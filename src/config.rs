@@ -108,6 +108,31 @@ impl Config {
         )
     }
 
+    /// `uri` made absolute when it is a bare path: `graph_base`, then
+    /// `/{version}` unless the path already starts with a version segment
+    /// (`/v25.0/…`), then the path. `None` when it cannot be.
+    pub(crate) fn absolute(&self, uri: &http::Uri) -> Option<http::Uri> {
+        let pq = uri.path_and_query()?.as_str();
+        let pq = pq.strip_prefix('/').unwrap_or(pq);
+        let first = pq.split(['/', '?']).next().unwrap_or("");
+        let versioned = first
+            .strip_prefix('v')
+            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'));
+        let base = self.graph_base.trim_end_matches('/');
+        let url = if versioned {
+            format!("{base}/{pq}")
+        } else {
+            format!("{base}/{}/{pq}", self.graph_version.trim_matches('/'))
+        };
+        url.parse().ok()
+    }
+
+    /// The messages endpoint of the configured phone number.
+    pub(crate) fn messages_url(&self) -> Option<String> {
+        let phone = self.phone_number_id.as_deref()?;
+        Some(self.url(&format!("{phone}/messages")))
+    }
+
     /// App id and secret, when both are set: what a refresh needs.
     pub(crate) fn app_credentials(&self) -> Option<(&str, &Secret)> {
         Some((self.app_id.as_deref()?, self.app_secret.as_ref()?))
@@ -200,5 +225,41 @@ impl std::fmt::Debug for Config {
             .field("required_permissions", &self.required_permissions)
             .field("business_account_id", &self.business_account_id)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_paths_go_to_the_configured_base_and_version() {
+        let mut config = Config::new(Some(Secret::new("t")), None);
+        config.graph_base = "http://127.0.0.1:9/".into();
+        config.graph_version = "v25.0".into();
+        let cases = [
+            ("/1/messages", "http://127.0.0.1:9/v25.0/1/messages"),
+            ("1/messages", "http://127.0.0.1:9/v25.0/1/messages"),
+            ("/v24.0/1/messages", "http://127.0.0.1:9/v24.0/1/messages"),
+            ("/v26/1", "http://127.0.0.1:9/v26/1"),
+            ("/me?fields=id", "http://127.0.0.1:9/v25.0/me?fields=id"),
+            ("/video/1", "http://127.0.0.1:9/v25.0/video/1"),
+            ("/", "http://127.0.0.1:9/v25.0/"),
+        ];
+        for (path, expected) in cases {
+            let uri: http::Uri = path
+                .parse()
+                .unwrap_or_else(|_| format!("/{path}").parse().unwrap());
+            assert_eq!(
+                config.absolute(&uri).unwrap().to_string(),
+                expected,
+                "{path}"
+            );
+        }
+        config.phone_number_id = Some("42".into());
+        assert_eq!(
+            config.messages_url().unwrap(),
+            "http://127.0.0.1:9/v25.0/42/messages"
+        );
     }
 }

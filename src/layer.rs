@@ -227,6 +227,23 @@ impl WhatsAppAuthLayer {
         self
     }
 
+    /// The messages endpoint of the configured phone number
+    /// (`{graph_base}/{graph_version}/{phone-number-id}/messages`), or
+    /// `None` without a phone number id. Requests may also give a bare path
+    /// (`/{phone-number-id}/messages`): the stack completes it.
+    ///
+    /// ```
+    /// use tower_whatsapp_auth::WhatsAppAuthLayer;
+    /// let layer = WhatsAppAuthLayer::new("EAAG-token").phone_number_id("106540352242922");
+    /// assert_eq!(
+    ///     layer.messages_url().as_deref(),
+    ///     Some("https://graph.facebook.com/v25.0/106540352242922/messages")
+    /// );
+    /// ```
+    pub fn messages_url(&self) -> Option<String> {
+        self.config.messages_url()
+    }
+
     /// Checks the configuration without sending anything: the token can be
     /// sent in a header, the base URL is absolute, fractions are numbers in
     /// [0, 1], timeouts are above zero and durations below ten years. The

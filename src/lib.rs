@@ -12,6 +12,8 @@ pub mod graph;
 mod layer;
 pub mod permissions;
 pub mod refresh;
+#[cfg(feature = "reqwest")]
+pub mod reqwest_client;
 pub mod retry;
 mod secret;
 pub mod service;
@@ -34,6 +36,8 @@ pub use graph::{classify, hint, ErrorKind, GraphError, Misconfiguration};
 pub use layer::WhatsAppAuthLayer;
 pub use permissions::{Permission, PermissionReport, PermissionStatus};
 pub use refresh::{RefreshFuture, RefreshOn190};
+#[cfg(feature = "reqwest")]
+pub use reqwest_client::ReqwestClient;
 pub use retry::{GraphRetry, RetryIfUnknown, Usage};
 pub use secret::{appsecret_proof, Secret};
 pub use service::{ResponseFuture as WhatsAppAuthFuture, WhatsAppAuth};

@@ -131,6 +131,18 @@ impl ReplayBody {
         }
     }
 
+    /// The whole body as `Bytes` (no copy) when it is complete and has no
+    /// trailers; the body itself otherwise.
+    pub fn into_bytes(self) -> Result<Bytes, ReplayBody> {
+        match self.kind {
+            Kind::Full {
+                data,
+                trailers: None,
+            } => Ok(data.unwrap_or_default()),
+            kind => Err(ReplayBody { kind }),
+        }
+    }
+
     /// The buffered bytes, if the body is buffered and not yet sent.
     pub fn as_bytes(&self) -> Option<&Bytes> {
         match &self.kind {

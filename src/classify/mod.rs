@@ -140,7 +140,9 @@ mod tests {
             let mut res = Response::new(Full::new(Bytes::new()));
             res.headers_mut().insert(
                 "x-app-usage",
-                r#"{"call_count":91,"total_time":10,"total_cputime":3}"#.parse().unwrap(),
+                r#"{"call_count":91,"total_time":10,"total_cputime":3}"#
+                    .parse()
+                    .unwrap(),
             );
             Ok::<_, BoxError>(res)
         });

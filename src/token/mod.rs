@@ -167,6 +167,12 @@ impl TokenCell {
         self.clone().settled().await.map(drop)
     }
 
+    /// The messages endpoint of the configured phone number; see
+    /// [`WhatsAppAuthLayer::messages_url`](crate::WhatsAppAuthLayer::messages_url).
+    pub fn messages_url(&self) -> Option<String> {
+        self.config().messages_url()
+    }
+
     /// Time left before the current token expires, when known.
     pub fn expires_in(&self) -> Option<Duration> {
         let at = self.current().schedule.expires_at?;

@@ -57,6 +57,12 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReplayBody>) -> Self::Future {
+        if req.uri().authority().is_none() {
+            // A bare path goes to the configured Graph base and version.
+            if let Some(uri) = self.cell.config().absolute(req.uri()) {
+                *req.uri_mut() = uri;
+            }
+        }
         let repair = Repair::of(&req, &self.cell);
         let stamped = self.cell.with_sendable(|generation, stamp| {
             stamp.apply(&mut req);
