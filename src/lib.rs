@@ -21,6 +21,7 @@ pub mod source;
 pub mod store;
 mod token;
 pub mod validate;
+pub mod webhook;
 
 pub use body::{BufferBody, BufferBodyLayer, NotReplayable, ReplayBody, DEFAULT_BODY_LIMIT};
 pub use bounds::{BytesBody, HttpService};

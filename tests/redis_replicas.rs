@@ -219,3 +219,29 @@ async fn requests_succeed_while_redis_is_down() {
         started.elapsed()
     );
 }
+
+/// Two replicas receiving the same delivery (Meta retried it, and a load
+/// balancer sent each copy elsewhere): the message is processed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_process_a_redelivered_message_once() {
+    use tower_whatsapp_auth::webhook::{Deduplicator, Notification, RedisDeduplicator};
+    let redis = RedisServer::start();
+    let replica = || async {
+        let client = redis::Client::open(redis.url()).unwrap();
+        let conn = client.get_connection_manager().await.unwrap();
+        RedisDeduplicator::new(conn, "wa-dedupe", Duration::from_secs(3600))
+    };
+    let (a, b) = (replica().await, replica().await);
+    let delivery = common::webhooks::text_delivery("1", "15551234567", "wamid.TWICE", "hi");
+    let mut processed = 0;
+    for replica in [&a, &b, &a] {
+        let parsed = Notification::parse(&delivery).unwrap();
+        for (_, message) in parsed.messages() {
+            if replica.first_sighting(&message.id).await.unwrap() {
+                processed += 1;
+            }
+        }
+    }
+    assert_eq!(processed, 1);
+    assert!(b.first_sighting("wamid.OTHER").await.unwrap());
+}

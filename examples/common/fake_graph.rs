@@ -304,6 +304,26 @@ impl FakeGraph {
         self.lock().exchange_params.clone()
     }
 
+    /// Delivers an incoming text message to the webhook at `url`, as Meta
+    /// does: signed with the app secret.
+    pub async fn deliver_text(
+        &self,
+        url: &str,
+        from: &str,
+        id: &str,
+        text: &str,
+    ) -> (http::StatusCode, String) {
+        let (secret, phone) = {
+            let state = self.lock();
+            (
+                state.config.app_secret.clone(),
+                state.config.phone_number_id.clone(),
+            )
+        };
+        let body = super::webhooks::text_delivery(&phone, from, id, text);
+        super::webhooks::deliver(url, secret.as_deref(), body).await
+    }
+
     /// Every message request body received, in arrival order.
     pub fn bodies(&self) -> Vec<Bytes> {
         self.lock().bodies.clone()

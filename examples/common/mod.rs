@@ -1,5 +1,6 @@
-//! Code shared by the examples and the tests: the embedded Graph API fake and
-//! the client stack with its batch sender.
+//! Code shared by the examples and the tests: the embedded Graph API fake,
+//! the client stack with its batch sender, and webhook deliveries as Meta
+//! sends them.
 #![allow(dead_code)]
 
 pub mod batch;
@@ -9,3 +10,4 @@ pub mod redis_server;
 pub mod run;
 pub mod sender;
 pub mod setup;
+pub mod webhooks;

@@ -165,6 +165,11 @@ impl GraphError {
         GraphError::new(StatusCode::OK, code, subcode, message).with(|f| f.misconfiguration = None)
     }
 
+    /// The same error with WhatsApp's `error_data.details`.
+    pub(crate) fn with_details(&self, details: Option<&str>) -> GraphError {
+        self.with(|f| f.details = details.map(|d| super::parse::clean(d.to_owned())))
+    }
+
     /// The same error with a remediation that fits the configuration.
     pub(crate) fn advised(&self, advice: &str) -> GraphError {
         self.with(|f| f.advice = Some(Arc::from(advice)))

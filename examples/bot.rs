@@ -1,0 +1,190 @@
+//! An echo bot: receives WhatsApp messages as webhooks and answers each
+//! text message with `echo: <text>`, through the client stack it keeps in
+//! its axum state (`WhatsAppAuthLayer`, so a token that expires meanwhile is
+//! renewed as for `send`).
+//!
+//! ```text
+//! META_APP_SECRET=… WHATSAPP_VERIFY_TOKEN=… WHATSAPP_TOKEN=… WHATSAPP_PHONE_NUMBER_ID=… \
+//!   cargo run --release --example bot
+//! ```
+//!
+//! Environment: `META_APP_SECRET`, `WHATSAPP_VERIFY_TOKEN`, `WHATSAPP_TOKEN`,
+//! `WHATSAPP_PHONE_NUMBER_ID` (required: a missing one exits 2, naming it),
+//! `META_APP_ID` (token renewal), `GRAPH_API_BASE`, `GRAPH_API_VERSION`,
+//! `PORT` (default 8080). It binds 127.0.0.1 and prints
+//! `listening on 127.0.0.1:PORT` once it accepts connections.
+//!
+//! - `GET /webhook`: the subscription handshake (`WHATSAPP_VERIFY_TOKEN`).
+//! - `POST /webhook`: deliveries signed with `META_APP_SECRET` (401
+//!   otherwise), answered 200 as soon as they are verified and parsed (400
+//!   for a verified body that is not JSON); replies go out afterwards.
+//! - A message id seen before is acknowledged and not answered again;
+//!   statuses are acknowledged.
+//! - Ctrl-C or SIGTERM stops it cleanly, after the replies under way.
+
+mod common;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::handler::Handler;
+use axum::routing::get_service;
+use axum::Router;
+use bytes::Bytes;
+use common::sender::{build_stack_with_retries, describe, text_message, Stack};
+use common::setup::{self, env, Setup};
+use http::{Request, StatusCode};
+use http_body_util::Full;
+use tokio::task::JoinSet;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_whatsapp_auth::webhook::{
+    Deduplicator, Handshake, MemoryDeduplicator, Notification, VerifySignatureLayer,
+};
+
+#[derive(Clone)]
+struct Bot {
+    whatsapp: Stack,
+    messages_url: String,
+    seen: Arc<MemoryDeduplicator>,
+    replies: Arc<tokio::sync::Mutex<JoinSet<()>>>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let required = [
+        "META_APP_SECRET",
+        "WHATSAPP_VERIFY_TOKEN",
+        "WHATSAPP_TOKEN",
+        "WHATSAPP_PHONE_NUMBER_ID",
+    ];
+    let missing: Vec<&str> = required.into_iter().filter(|n| env(n).is_none()).collect();
+    for name in &missing {
+        eprintln!("error: environment variable {name} is required but not set");
+    }
+    if !missing.is_empty() {
+        return ExitCode::from(2);
+    }
+    let (app_secret, verify_token) = (
+        env("META_APP_SECRET").expect("checked"),
+        env("WHATSAPP_VERIFY_TOKEN").expect("checked"),
+    );
+    let port: u16 = match env("PORT").map(|p| p.parse()) {
+        None => 8080,
+        Some(Ok(port)) => port,
+        Some(Err(_)) => {
+            eprintln!("error: PORT must be a port number");
+            return ExitCode::from(2);
+        }
+    };
+    let Setup { auth, .. } = match setup::from_env(false) {
+        Ok(setup) => setup,
+        Err(code) => return code,
+    };
+    let messages_url = auth.messages_url().expect("a phone number id is set");
+    let (whatsapp, _cell) = build_stack_with_retries(auth, Duration::from_secs(30), 3);
+    let bot = Bot {
+        whatsapp,
+        messages_url,
+        // Meta retries deliveries for days; a day's ids cover nearly all.
+        seen: Arc::new(MemoryDeduplicator::new(
+            100_000,
+            Duration::from_secs(86_400),
+        )),
+        replies: Arc::default(),
+    };
+    let deliveries = ServiceBuilder::new()
+        .layer(VerifySignatureLayer::new(app_secret))
+        .service(receive.with_state(bot.clone()));
+    let app = Router::new().route(
+        "/webhook",
+        get_service(Handshake::new(verify_token)).post_service(deliveries),
+    );
+
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let port = listener.local_addr().map_or(port, |a| a.port());
+    println!("listening on 127.0.0.1:{port}");
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop_signal())
+        .await
+    {
+        eprintln!("error: the server failed: {e}");
+        return ExitCode::FAILURE;
+    }
+    // Let the replies under way finish (each is bounded by its timeout).
+    let mut replies = std::mem::take(&mut *bot.replies.lock().await);
+    while replies.join_next().await.is_some() {}
+    println!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// A verified delivery: answered at once; replies go out in the background.
+async fn receive(State(bot): State<Bot>, body: Bytes) -> StatusCode {
+    let Ok(delivery) = Notification::parse(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    for (_, message) in delivery.messages() {
+        let Some(text) = message.text_body() else {
+            continue;
+        };
+        match bot.seen.first_sighting(&message.id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                println!(
+                    "already answered {}: acknowledged, not answered again",
+                    message.id
+                );
+                continue;
+            }
+            Err(e) => eprintln!("could not check {}: {e}; answering", message.id),
+        }
+        let reply = text_message(&message.from, &format!("echo: {text}"));
+        let (whatsapp, url, to) = (
+            bot.whatsapp.clone(),
+            bot.messages_url.clone(),
+            message.from.clone(),
+        );
+        let mut replies = bot.replies.lock().await;
+        while replies.try_join_next().is_some() {} // reap the finished ones
+        replies.spawn(async move {
+            let req = Request::post(url)
+                .header("content-type", "application/json")
+                .body(Full::new(reply))
+                .expect("a valid request");
+            match whatsapp.oneshot(req).await {
+                Ok(res) if res.status().is_success() => println!("replied to {to}"),
+                Ok(res) => eprintln!("reply to {to} refused: HTTP {}", res.status()),
+                Err(e) => eprintln!("reply to {to} failed: {}", describe(&e).0),
+            }
+        });
+    }
+    StatusCode::OK
+}
+
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

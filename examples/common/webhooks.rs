@@ -1,0 +1,81 @@
+//! Webhook deliveries as Meta sends them (shapes from Meta's "messages"
+//! webhook reference), signed with the app secret, for the `bot` example's
+//! tests and demos.
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tower_whatsapp_auth::webhook::sign;
+use tower_whatsapp_auth::Secret;
+
+/// A delivery of one incoming text message.
+pub fn text_delivery(phone_number_id: &str, from: &str, id: &str, text: &str) -> Bytes {
+    let body = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": "102290129340398",
+            "changes": [{
+                "field": "messages",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": { "display_phone_number": "15550783881", "phone_number_id": phone_number_id },
+                    "contacts": [{ "profile": { "name": "Tester" }, "wa_id": from }],
+                    "messages": [{ "from": from, "id": id, "timestamp": "1749416383", "type": "text", "text": { "body": text } }]
+                }
+            }]
+        }]
+    });
+    Bytes::from(body.to_string())
+}
+
+/// A delivery of one status of a sent message.
+pub fn status_delivery(phone_number_id: &str, id: &str, status: &str) -> Bytes {
+    let body = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": "102290129340398",
+            "changes": [{
+                "field": "messages",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": { "display_phone_number": "15550783881", "phone_number_id": phone_number_id },
+                    "statuses": [{ "id": id, "status": status, "timestamp": "1751142888", "recipient_id": "16505551234" }]
+                }
+            }]
+        }]
+    });
+    Bytes::from(body.to_string())
+}
+
+/// POSTs `body` to `url` as Meta does: signed with `app_secret` (unsigned
+/// when `None`). Returns the status and the answer's text.
+pub async fn deliver(url: &str, app_secret: Option<&str>, body: Bytes) -> (StatusCode, String) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = Request::post(url).header("content-type", "application/json");
+    if let Some(secret) = app_secret {
+        req = req.header("x-hub-signature-256", sign(&Secret::new(secret), &body));
+    }
+    let res = client
+        .request(req.body(Full::new(body)).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let text = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&text).into_owned())
+}
+
+/// Meta's subscription check against `url`.
+pub async fn handshake(url: &str, verify_token: &str, challenge: &str) -> (StatusCode, String) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let query =
+        format!("hub.mode=subscribe&hub.challenge={challenge}&hub.verify_token={verify_token}");
+    let req = Request::get(format!("{url}?{query}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let res = client.request(req).await.unwrap();
+    let status = res.status();
+    let text = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&text).into_owned())
+}
