@@ -26,6 +26,8 @@ use tower_whatsapp_auth::{ReplayBody, WhatsAppAuthLayer};
 const BATCH: usize = 64;
 const BODY: &[u8] =
     br#"{"messaging_product":"whatsapp","to":"15551234567","type":"text","text":{"body":"hi"}}"#;
+const TOKEN: &str = "EAAGloopbacktoken000000000000";
+const BEARER: &str = "Bearer EAAGloopbacktoken000000000000";
 const SENT: &[u8] = br#"{"messaging_product":"whatsapp","contacts":[{"input":"15551234567","wa_id":"15551234567"}],"messages":[{"id":"wamid.LOOPBACK"}]}"#;
 
 type Stack = BoxCloneService<Request<Full<Bytes>>, Response<Bytes>, BoxError>;
@@ -39,9 +41,19 @@ async fn server() -> String {
                 continue;
             };
             tokio::spawn(async move {
+                // Answers 401 unless the request carries the bearer: a stack
+                // that stopped authorizing would fail the bench, not speed up.
                 let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
-                    let _ = req.into_body().collect().await;
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(SENT))))
+                    let authorized = req
+                        .headers()
+                        .get("authorization")
+                        .is_some_and(|v| v == BEARER);
+                    let body = req.into_body().collect().await;
+                    let whole = body.is_ok_and(|b| b.to_bytes() == BODY);
+                    let status = if authorized && whole { 200 } else { 401 };
+                    let mut res = Response::new(Full::new(Bytes::from_static(SENT)));
+                    *res.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                    Ok::<_, Infallible>(res)
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
@@ -55,7 +67,14 @@ async fn server() -> String {
 fn stacks(base: &str) -> (Stack, Stack) {
     let bare: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
+    // A client without the layer sets the header itself.
     let bare = bare
+        .map_request(|mut req: Request<Full<Bytes>>| {
+            let bearer = http::HeaderValue::from_static(BEARER);
+            req.headers_mut()
+                .insert(http::header::AUTHORIZATION, bearer);
+            req
+        })
         .map_err(BoxError::from)
         .and_then(|res: Response<Incoming>| async move {
             let (parts, body) = res.into_parts();
@@ -68,7 +87,7 @@ fn stacks(base: &str) -> (Stack, Stack) {
         Client::builder(TokioExecutor::new()).build_http();
     let layered = ServiceBuilder::new()
         .layer(
-            WhatsAppAuthLayer::new("EAAGloopbacktoken000000000000")
+            WhatsAppAuthLayer::new(TOKEN)
                 .graph_base(base)
                 .phone_number_id("1"),
         )

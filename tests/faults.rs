@@ -213,9 +213,11 @@ async fn exchange_path_faults() {
             Injected::EmptyToken,
             |e| matches!(e, RefreshError::Unavailable { reason, .. } if reason.contains("empty")),
         ),
-        ("huge access_token", Injected::HugeToken, |e| {
-            matches!(e, RefreshError::Unavailable { .. })
-        }),
+        (
+            "huge access_token",
+            Injected::HugeToken,
+            |e| matches!(e, RefreshError::Unavailable { reason, .. } if reason.contains("implausibly long")),
+        ),
         (
             "non-string access_token",
             Injected::NonStringToken,
@@ -376,30 +378,42 @@ async fn permission_check_faults() {
     }
 }
 
-/// Connection refused on every call (Graph unreachable): transport errors,
-/// no refresh storm, and recovery once Graph is back on the same address.
-#[tokio::test]
+/// Connection refused on every call (Graph unreachable): transport errors
+/// at once, no renewal, validation tried again only after
+/// `validation_retry`, and recovery once Graph is back on the same address.
+#[tokio::test(start_paused = true)]
 async fn refused_connections_fail_fast_and_recover() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let config = with_secret();
+    let retry = Duration::from_secs(30);
     let auth = WhatsAppAuthLayer::new(config.token.as_str())
         .phone_number_id(config.phone_number_id.as_str())
         .graph_base(format!("http://{addr}"))
         .app_credentials(config.app_id.as_str(), SECRET)
-        .validation_timeout(VALIDATION_TIMEOUT);
+        .validation_timeout(VALIDATION_TIMEOUT)
+        .validation_retry(retry);
     let (stack, cell) = build_stack(auth, USER_TIMEOUT);
     let url = format!(
         "http://{addr}/{DEFAULT_GRAPH_VERSION}/{}/messages",
         config.phone_number_id
     );
-    for _ in 0..3 {
-        let req = Request::post(url.as_str())
+    let message = || {
+        Request::post(url.as_str())
             .body(Full::new(text_message("1555", "refused")))
-            .unwrap();
-        let err = stack.clone().oneshot(req).await.unwrap_err();
+            .unwrap()
+    };
+    for _ in 0..3 {
+        let started = Instant::now();
+        let err = stack.clone().oneshot(message()).await.unwrap_err();
         assert!(is_transport(&err), "{err}");
+        // Refused at once: no timeout was waited for.
+        assert!(
+            started.elapsed() < VALIDATION_TIMEOUT,
+            "{:?}",
+            started.elapsed()
+        );
     }
     assert_eq!(cell.stats().refreshes, 0);
     assert_eq!(
@@ -408,11 +422,24 @@ async fn refused_connections_fail_fast_and_recover() {
         "validation without a verdict is retried later, not per request"
     );
     assert!(cell.blocked().is_none());
+    // After validation_retry, one more validation attempt, not before.
+    tokio::time::advance(retry - Duration::from_secs(1)).await;
+    let _ = stack.clone().oneshot(message()).await;
+    assert_eq!(cell.stats().validations, 1);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let _ = stack.clone().oneshot(message()).await;
+    for _ in 0..100 {
+        if cell.stats().validations == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(cell.stats().validations, 2);
     // Graph comes back on the same address.
     let fake = FakeGraph::start_on(config, addr).await;
-    let req = Request::post(url.as_str())
-        .body(Full::new(text_message("1555", "back")))
-        .unwrap();
-    assert_eq!(stack.clone().oneshot(req).await.unwrap().status(), 200);
+    assert_eq!(
+        stack.clone().oneshot(message()).await.unwrap().status(),
+        200
+    );
     assert_eq!(fake.counters().messages_accepted, 1);
 }

@@ -163,19 +163,22 @@ async fn a_failed_renewal_with_time_left_keeps_traffic_flowing() {
             "old token still used"
         );
     }
-    assert_eq!(
-        fake.counters().exchanges,
-        1,
-        "retried with back-off, not per request"
-    );
+    eventually("first attempt", || fake.counters().exchanges == 1).await;
+    let exchanges = || fake.counters().exchanges;
+    // The back-off doubles from 10 s: the second attempt 10 s after the
+    // first, the third 20 s after the second (a constant back-off would
+    // try again at +10 s).
+    advance(Duration::from_secs(10)).await;
+    eventually("second attempt", || exchanges() == 2).await;
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
     advance(Duration::from_secs(10)).await;
     assert_eq!(status(&stack, &fake).await.unwrap(), 200);
-    assert_eq!(fake.counters().exchanges, 2);
+    assert_eq!(exchanges(), 2, "not before 20 s");
     fake.set_exchange_mode(ExchangeMode::Issue);
-    advance(Duration::from_secs(20)).await;
+    advance(Duration::from_secs(10)).await;
+    eventually("third attempt, renewed", || cell.stats().generation == 1).await;
+    assert_eq!(exchanges(), 3, "retried with back-off, never per request");
     assert_eq!(status(&stack, &fake).await.unwrap(), 200);
-    assert_eq!(fake.counters().exchanges, 3);
-    assert_eq!(cell.stats().generation, 1);
     assert_eq!(fake.counters().rejected_190, 0);
 }
 

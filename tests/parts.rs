@@ -149,40 +149,47 @@ async fn concurrent_first_requests_validate_an_expired_token_once() {
 
 #[tokio::test]
 async fn validation_that_finds_the_token_revoked_sends_nothing() {
-    let config = config(None);
-    let fake = FakeGraph::start(config.clone()).await;
-    let (stack, _cell) = build_stack(
-        WhatsAppAuthLayer::new("EAAUnknownToken")
+    // With /debug_token (app id and secret), and with the phone number node
+    // (app secret only): the password was changed, the token revoked.
+    for with_app_id in [true, false] {
+        let config = config(None);
+        let fake = FakeGraph::start(config.clone()).await;
+        fake.revoke(&config.token, 460);
+        let mut layer = WhatsAppAuthLayer::new(config.token.as_str())
             .graph_base(fake.base_url())
             .phone_number_id(config.phone_number_id.as_str())
-            .app_secret(SECRET),
-        Duration::from_secs(10),
-    );
-    let err = status(&stack, &fake).await.unwrap_err();
-    let err = err.downcast_ref::<Error>().unwrap();
-    assert!(
-        matches!(err, Error::Graph(g) | Error::TokenDead { cause: g } if g.kind() == ErrorKind::TokenInvalid),
-        "{err}"
-    );
-    assert_eq!(fake.counters().message_requests, 0);
-    assert_eq!(fake.counters().validations, 1);
-    assert!(matches!(
-        status(&stack, &fake)
-            .await
-            .unwrap_err()
-            .downcast_ref::<Error>(),
-        Some(Error::TokenDead { .. })
-    ));
-    assert_eq!(
-        fake.counters().validations,
-        1,
-        "a dead token is not validated again"
-    );
+            .app_secret(SECRET);
+        if with_app_id {
+            layer = layer.app_id(config.app_id.as_str());
+        }
+        let (stack, _cell) = build_stack(layer, Duration::from_secs(10));
+        for _ in 0..3 {
+            let err = status(&stack, &fake).await.unwrap_err();
+            match err.downcast_ref::<Error>() {
+                Some(Error::TokenDead { cause }) => {
+                    assert_eq!((cause.code(), cause.subcode()), (190, Some(460)));
+                    assert_eq!(cause.kind(), ErrorKind::TokenRevoked);
+                }
+                other => panic!("{with_app_id}: {other:?}"),
+            }
+        }
+        assert_eq!(fake.counters().message_requests, 0, "nothing sent");
+        assert_eq!(
+            fake.counters().validations,
+            1,
+            "validated once; a dead token is not validated again"
+        );
+        assert_eq!(
+            fake.counters().exchanges,
+            0,
+            "a revoked token is not exchanged"
+        );
+    }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn validation_without_a_verdict_lets_traffic_through_and_retries_later() {
-    // A Graph that is down for validation but not for messages.
+    // A Graph that is down for validation (503) but not for messages.
     let calls = Arc::new(Mutex::new(Vec::new()));
     let seen = calls.clone();
     let graph = service_fn(move |req: Request<ReplayBody>| {
@@ -201,35 +208,48 @@ async fn validation_without_a_verdict_lets_traffic_through_and_retries_later() {
             )
         }
     });
+    let retry = Duration::from_secs(30);
     let svc = ServiceBuilder::new()
         .layer(
             WhatsAppAuthLayer::new("EAAGtoken")
                 .phone_number_id("42")
-                .graph_base("http://127.0.0.1:9"),
+                .graph_base("http://127.0.0.1:9")
+                .validation_retry(retry),
         )
         .service(graph);
-    for _ in 0..3 {
-        let res = svc
-            .clone()
-            .oneshot(
-                Request::post("http://127.0.0.1:9/v24.0/42/messages")
-                    .body(Full::new(Bytes::new()))
-                    .unwrap(),
-            )
-            .await
+    let send = || async {
+        let req = Request::post("/42/messages")
+            .body(Full::new(Bytes::new()))
             .unwrap();
-        assert_eq!(res.status(), 200);
+        svc.clone().oneshot(req).await.unwrap().status()
+    };
+    let validations = || {
+        let node = format!("/{DEFAULT_GRAPH_VERSION}/42");
+        calls.lock().unwrap().iter().filter(|p| **p == node).count()
+    };
+    for _ in 0..3 {
+        assert_eq!(send().await, 200, "traffic flows without a verdict");
     }
-    let calls = calls.lock().unwrap().clone();
-    assert_eq!(
-        calls
-            .iter()
-            .filter(|p| **p == format!("/{DEFAULT_GRAPH_VERSION}/42"))
-            .count(),
-        1,
-        "{calls:?}"
-    );
-    assert_eq!(calls.iter().filter(|p| p.ends_with("/messages")).count(), 3);
+    assert_eq!(validations(), 1, "{:?}", calls.lock().unwrap());
+    tokio::time::advance(retry - Duration::from_secs(1)).await;
+    assert_eq!(send().await, 200);
+    assert_eq!(validations(), 1, "not before validation_retry");
+    tokio::time::advance(Duration::from_secs(2)).await;
+    for _ in 0..100 {
+        if validations() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(validations(), 2, "tried again after validation_retry");
+    assert_eq!(send().await, 200);
+    let messages = calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.ends_with("/messages"))
+        .count();
+    assert_eq!(messages, 5);
 }
 
 #[tokio::test]

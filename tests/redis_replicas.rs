@@ -245,3 +245,62 @@ async fn two_replicas_process_a_redelivered_message_once() {
     assert_eq!(processed, 1);
     assert!(b.first_sighting("wamid.OTHER").await.unwrap());
 }
+
+/// A Redis that hangs (frozen: connections open, no answer), not one that
+/// refuses: every store call gives up after `store_timeout`, each replica
+/// renews on its own, and no request waits on Redis longer than that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_request_waits_on_a_hanging_redis_longer_than_the_store_timeout() {
+    let redis = RedisServer::start();
+    let config = config(None);
+    let fake = FakeGraph::start(config.clone()).await;
+    let store_timeout = Duration::from_millis(300);
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let store = RedisTokenStore::connect(&redis.url(), "wa-hang")
+            .await
+            .unwrap();
+        let layer = fake
+            .layer(&config)
+            .token_store(store)
+            .store_timeout(store_timeout)
+            .without_validation();
+        replicas.push(build_stack(layer, Duration::from_secs(30)));
+    }
+    for (stack, _) in &replicas {
+        assert_eq!(
+            stack
+                .clone()
+                .oneshot(message(&fake))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    redis.pause();
+    fake.expire_all();
+    for (stack, cell) in &replicas {
+        let started = Instant::now();
+        assert_eq!(
+            stack
+                .clone()
+                .oneshot(message(&fake))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        // A renewal asks the store at most three times (read, lock, save),
+        // each bounded by store_timeout; the exchange and replay are quick.
+        let took = started.elapsed();
+        assert!(
+            took < store_timeout * 3 + Duration::from_millis(700),
+            "{took:?}"
+        );
+        assert_eq!(cell.stats().generation, 1);
+    }
+    let exchanges = fake.counters().exchanges;
+    assert_eq!(exchanges, 2, "each replica renewed alone");
+    redis.resume();
+}

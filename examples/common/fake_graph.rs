@@ -370,6 +370,14 @@ impl FakeGraph {
             .insert(token.to_owned(), TokenState::default());
     }
 
+    /// Revokes `token`: Graph refuses it with 190 and `subcode` from now on
+    /// (460: the user changed their password).
+    pub fn revoke(&self, token: &str, subcode: i64) {
+        if let Some(t) = self.lock().tokens.get_mut(token) {
+            t.revoked = Some(subcode);
+        }
+    }
+
     /// Expires every token known so far.
     pub fn expire_all(&self) {
         for state in self.lock().tokens.values_mut() {
@@ -617,7 +625,8 @@ pub enum Injected {
     ErrorIn200 { code: i64, subcode: Option<i64> },
     /// Exchange answers with `"access_token":""`.
     EmptyToken,
-    /// Exchange answers with a 1 MiB `access_token`.
+    /// Exchange answers with a 5,000-byte `access_token`: within any error
+    /// body limit, past what a real token is (a few hundred bytes).
     HugeToken,
     /// Exchange answers with `"access_token":12345`.
     NonStringToken,
@@ -773,7 +782,7 @@ async fn injected_answer(injected: Injected, route: Route) -> Response<ScriptBod
             200,
             format!(
                 r#"{{"access_token":"EAA{}","token_type":"bearer"}}"#,
-                "x".repeat(1 << 20)
+                "x".repeat(5000)
             ),
         ),
         Injected::NonStringToken => text(

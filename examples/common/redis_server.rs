@@ -46,8 +46,28 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open and nothing is
+    /// answered, as with a Redis that hangs.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a frozen server (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .args([which, &child.id().to_string()])
+                .status();
+        }
+    }
+
     /// Stops the server (as a crash would: no shutdown save).
     pub fn stop(&mut self) {
+        self.resume();
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();

@@ -65,6 +65,7 @@ mod tests {
     use crate::{BytesBody, GraphError};
     use bytes::Bytes;
     use http::{Request, Response};
+    use http_body::Body;
     use http_body_util::{BodyExt, Full};
     use tower::{service_fn, BoxError, Layer, ServiceExt};
 
@@ -155,5 +156,37 @@ mod tests {
         let usage = res.extensions().get::<crate::Usage>().unwrap();
         assert_eq!(usage.max_percent(), 91.0);
         assert!(res.headers().contains_key("x-app-usage"), "left in place");
+    }
+
+    /// A 1 MiB error body, sent 1000 bytes at a time, that counts what is
+    /// pulled from it. Finite, so a classifier that reads it whole fails
+    /// the assertion below rather than the machine.
+    struct Long(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Body for Long {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            use std::sync::atomic::Ordering::SeqCst;
+            if self.0.load(SeqCst) >= 1 << 20 {
+                return std::task::Poll::Ready(None);
+            }
+            self.0.fetch_add(1000, SeqCst);
+            let chunk = Bytes::from(vec![b'x'; 1000]);
+            std::task::Poll::Ready(Some(Ok(http_body::Frame::data(chunk))))
+        }
+    }
+
+    #[tokio::test]
+    async fn error_bodies_are_read_only_up_to_the_limit() {
+        let pulled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let res = classify(500, Long(pulled.clone()), 4096).await;
+        // The response came back with the rest unread: 4 KiB and one chunk.
+        let read = pulled.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(read <= 4096 + 1000, "{read} bytes read");
+        assert!(res.extensions().get::<GraphError>().is_none());
     }
 }

@@ -167,6 +167,32 @@ mod tests {
         );
     }
 
+    /// Each save is a new file renamed over the old one, never a write into
+    /// it: the old file (its inode) stays whole until the new one is in
+    /// place, so a reader or a crash sees the old token or the new one.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn every_save_replaces_the_file_rather_than_writing_into_it() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = temp_dir("replace");
+        let store = FileTokenStore::new(dir.join("token.json"));
+        store.save(stored("EAAGone")).await.unwrap();
+        let before = std::fs::metadata(store.path()).unwrap().ino();
+        // A reader holding the old file keeps reading the old token whole.
+        let old = std::fs::read(store.path()).unwrap();
+        let held = std::fs::File::open(store.path()).unwrap();
+        store.save(stored("EAAGtwo")).await.unwrap();
+        let after = std::fs::metadata(store.path()).unwrap().ino();
+        assert_ne!(before, after, "a new file, renamed into place");
+        let mut still = Vec::new();
+        std::io::Read::read_to_end(&mut &held, &mut still).unwrap();
+        assert_eq!(still, old, "the old file untouched");
+        assert_eq!(
+            store.load().await.unwrap().unwrap().token,
+            Secret::new("EAAGtwo")
+        );
+    }
+
     #[tokio::test]
     async fn corrupt_files_are_typed_errors_never_empty_tokens() {
         let dir = temp_dir("corrupt");

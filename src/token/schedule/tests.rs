@@ -332,3 +332,30 @@ fn renewal_results_keep_install_back_off_or_kill() {
     );
     assert!(matches!(got, AfterFetch::Dead(Some(_))), "{got:?}");
 }
+
+/// The jitter really spreads renewals (replicas must not renew in
+/// lockstep), and stays within its bound: with a 1 h token, a 6 min window
+/// and jitter 0.5, renewal falls between 51 and 54 minutes.
+#[test]
+fn renewals_are_spread_by_jitter_within_its_bound() {
+    let mut config = config();
+    config.refresh_jitter = 0.5;
+    let now = Instant::now();
+    let mut at: Vec<Duration> = (0..200)
+        .map(|_| {
+            let mut cred = cred(State::Ready);
+            super::super::renew::learn_expiry(&mut cred, Expiry::In(HOUR), now, &config, true);
+            cred.schedule.renew_at.unwrap() - now
+        })
+        .collect();
+    at.sort();
+    let (earliest, latest) = (at[0], at[at.len() - 1]);
+    assert!(
+        earliest >= 51 * MIN && latest <= 54 * MIN,
+        "{earliest:?}..{latest:?}"
+    );
+    assert!(
+        latest - earliest > MIN,
+        "spread over more than a minute: {earliest:?}..{latest:?}"
+    );
+}
