@@ -85,7 +85,7 @@ async fn aborted_tasks_mid_refresh_leave_the_cell_usable() {
     let config = config(Some(0));
     let fake = FakeGraph::start(config.clone()).await;
     fake.set_exchange_delay(Duration::from_secs(5));
-    let (stack, _cell) = build_stack(
+    let (stack, cell) = build_stack(
         layer(&fake, &config).without_validation(),
         Duration::from_secs(60),
     );
@@ -97,11 +97,15 @@ async fn aborted_tasks_mid_refresh_leave_the_cell_usable() {
         }));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(fake.counters().exchanges, 1, "20 callers, one renewal");
     for task in &tasks {
         task.abort();
     }
-    fake.set_exchange_delay(Duration::ZERO);
+    // The renewal the aborted callers waited on runs on (still 5 s): the
+    // next caller joins it rather than starting another, and uses its token.
     assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(fake.counters().exchanges, 1, "the renewal ran once");
+    assert_eq!(cell.stats().generation, 1, "its token is the one in use");
 }
 
 #[tokio::test]

@@ -153,6 +153,46 @@ async fn a_wrong_app_secret_is_a_configuration_error_not_a_token_error() {
     }
 }
 
+/// The app requires `appsecret_proof` and the stack has no secret: the
+/// first refusal names the missing setting, later requests fail unsent, and
+/// each `dead_recheck` asks Graph again: once the operator turns the
+/// requirement off, traffic flows with the same token.
+#[tokio::test(start_paused = true)]
+async fn a_required_proof_without_a_secret_is_rechecked_every_dead_recheck() {
+    let config = with_secret();
+    let fake = FakeGraph::start(config.clone()).await;
+    let recheck = Duration::from_secs(30);
+    let layer = tower_whatsapp_auth::WhatsAppAuthLayer::new(config.token.as_str())
+        .phone_number_id(config.phone_number_id.as_str())
+        .graph_base(fake.base_url())
+        .dead_recheck(recheck);
+    let (stack, cell) = build_stack(layer, Duration::from_secs(10));
+    let err = send(&stack, &fake).await.unwrap_err();
+    assert!(
+        matches!(err.downcast_ref::<Error>(), Some(Error::Misconfigured { what, .. })
+            if *what == Misconfiguration::AppSecretMissing),
+        "{err}"
+    );
+    let asked = fake.counters().validations;
+    // Before the re-check: fails unsent, Graph not asked again.
+    tokio::time::advance(recheck / 2).await;
+    assert!(send(&stack, &fake).await.is_err());
+    assert_eq!(fake.counters().validations, asked, "not re-checked early");
+    // Still required at the re-check: still blocked, nothing sent.
+    tokio::time::advance(recheck / 2).await;
+    assert!(send(&stack, &fake).await.is_err());
+    assert!(
+        fake.counters().validations > asked,
+        "the re-check asked Graph"
+    );
+    assert_eq!(fake.counters().message_requests, 0);
+    // The operator turns "Require App Secret" off; the next re-check sees it.
+    fake.set_app_secret(None);
+    tokio::time::advance(recheck).await;
+    assert_eq!(send(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(cell.stats().refreshes, 0, "the token was never the problem");
+}
+
 fn send_args(count: &'static str, concurrency: &'static str) -> [&'static str; 8] {
     [
         "--to",

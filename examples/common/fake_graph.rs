@@ -354,6 +354,12 @@ impl FakeGraph {
         self.lock().faults.push_back(fault);
     }
 
+    /// Turns the app's "Require App Secret" setting on (`Some`) or off, as
+    /// an operator would in the app dashboard.
+    pub fn set_app_secret(&self, secret: Option<&str>) {
+        self.lock().config.app_secret = secret.map(str::to_owned);
+    }
+
     pub fn set_exchange_mode(&self, mode: ExchangeMode) {
         self.lock().exchange_mode = mode;
     }
@@ -422,6 +428,16 @@ fn graph_error(
     res
 }
 
+/// A Graph error of another `type` than `OAuthException`, without subcode.
+fn graph_error_typed(status: u16, code: i64, kind: &str, message: &str) -> Response<Full<Bytes>> {
+    json(
+        status,
+        format!(
+            r#"{{"error":{{"message":"{message}","type":"{kind}","code":{code},"fbtrace_id":"AFakeTrace{code}"}}}}"#
+        ),
+    )
+}
+
 fn html(status: u16, page: &str) -> Response<Full<Bytes>> {
     Response::builder()
         .status(status)
@@ -483,13 +499,26 @@ fn authenticate(state: &mut State, req: &http::request::Parts, count_use: bool) 
     };
     if let Some(secret) = &state.config.app_secret {
         let expected = appsecret_proof(&Secret::new(secret.as_str()), &Secret::new(token.as_str()));
-        if query_param(query, "appsecret_proof") != Some(expected.as_str()) {
-            return Auth::Refused(graph_error(
-                400,
-                100,
-                None,
-                "Invalid appsecret_proof provided in the API argument",
-            ));
+        // Both answers as captured (tests/fixtures/graph_errors.json): a
+        // missing proof where the app requires one, and a wrong one.
+        match query_param(query, "appsecret_proof") {
+            None => {
+                return Auth::Refused(graph_error_typed(
+                    400,
+                    100,
+                    "GraphMethodException",
+                    "API calls from the server require an appsecret_proof argument",
+                ))
+            }
+            Some(proof) if proof != expected => {
+                return Auth::Refused(graph_error(
+                    400,
+                    100,
+                    None,
+                    "Invalid appsecret_proof provided in the API argument",
+                ))
+            }
+            Some(_) => {}
         }
     }
     let Some(tok) = state.tokens.get_mut(&token) else {

@@ -96,6 +96,10 @@ mod tests {
         assert_eq!(req.body().as_bytes().unwrap(), "abc");
         let req = complete(Request::new(Full::new(Bytes::new())), 0).unwrap();
         assert!(req.body().is_end_stream());
+        // At the limit exactly: still kept for replay.
+        let req = complete(Request::new(Full::new(data.clone())), data.len()).unwrap();
+        assert!(req.body().is_replayable());
+        assert!(req.extensions().get::<NotReplayable>().is_none());
     }
 
     #[tokio::test]

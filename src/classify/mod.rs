@@ -135,27 +135,75 @@ mod tests {
         assert_eq!(res.extensions().get::<GraphError>().unwrap().code(), 10);
     }
 
+    /// Log lines written while a test runs on this thread.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    /// Either usage header is read into the extensions (and left in place);
+    /// a warning is logged from `usage_warning` percent up, not below.
     #[tokio::test]
-    async fn usage_headers_are_read_into_the_extensions() {
-        let svc = service_fn(|_: Request<()>| async {
-            let mut res = Response::new(Full::new(Bytes::new()));
-            res.headers_mut().insert(
-                "x-app-usage",
-                r#"{"call_count":91,"total_time":10,"total_cputime":3}"#
-                    .parse()
-                    .unwrap(),
+    async fn usage_headers_are_read_into_the_extensions_and_warned_about() {
+        let app = |n: u32| format!(r#"{{"call_count":{n},"total_time":10,"total_cputime":3}}"#);
+        let business = |n: u32| {
+            format!(
+                r#"{{"1":[{{"type":"messaging","call_count":{n},"total_cputime":1,"total_time":1,"estimated_time_to_regain_access":0}}]}}"#
+            )
+        };
+        let cases = [
+            ("x-app-usage", app(91), 91.0, true),
+            ("x-app-usage", app(90), 90.0, true),
+            ("x-app-usage", app(89), 89.0, false),
+            ("x-business-use-case-usage", business(95), 95.0, true),
+            ("x-business-use-case-usage", business(10), 10.0, false),
+        ];
+        for (header, value, percent, warned) in cases {
+            let captured = Captured::default();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(captured.clone())
+                .with_ansi(false)
+                .finish();
+            let _guard = tracing::subscriber::set_default(subscriber);
+            let svc = service_fn(move |_: Request<()>| {
+                let value = value.clone();
+                async move {
+                    let mut res = Response::new(Full::new(Bytes::new()));
+                    res.headers_mut().insert(header, value.parse().unwrap());
+                    Ok::<_, BoxError>(res)
+                }
+            });
+            let res = ClassifyLayer::new()
+                .usage_warning(90.0)
+                .layer(svc)
+                .oneshot(Request::new(()))
+                .await
+                .unwrap();
+            let usage = res.extensions().get::<crate::Usage>();
+            assert_eq!(usage.map(|u| u.max_percent()), Some(percent), "{header}");
+            assert!(res.headers().contains_key(header), "left in place");
+            let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+            assert_eq!(
+                logged.contains("Graph usage is high"),
+                warned,
+                "{header} {percent}: {logged}"
             );
-            Ok::<_, BoxError>(res)
-        });
-        let res = ClassifyLayer::new()
-            .usage_warning(90.0)
-            .layer(svc)
-            .oneshot(Request::new(()))
-            .await
-            .unwrap();
-        let usage = res.extensions().get::<crate::Usage>().unwrap();
-        assert_eq!(usage.max_percent(), 91.0);
-        assert!(res.headers().contains_key("x-app-usage"), "left in place");
+        }
     }
 
     /// A 1 MiB error body, sent 1000 bytes at a time, that counts what is
@@ -183,10 +231,60 @@ mod tests {
     #[tokio::test]
     async fn error_bodies_are_read_only_up_to_the_limit() {
         let pulled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let res = classify(500, Long(pulled.clone()), 4096).await;
-        // The response came back with the rest unread: 4 KiB and one chunk.
+        let limit = DEFAULT_ERROR_BODY_LIMIT;
+        let res = classify(500, Long(pulled.clone()), limit).await;
+        // The response came back with the rest unread: the limit (64 KiB)
+        // and at most one chunk more.
         let read = pulled.load(std::sync::atomic::Ordering::SeqCst);
-        assert!(read <= 4096 + 1000, "{read} bytes read");
+        assert!(read <= limit + 1000, "{read} bytes read");
         assert!(res.extensions().get::<GraphError>().is_none());
+    }
+
+    #[test]
+    fn graph_bodies_keep_the_body_contract_in_every_form() {
+        use crate::body::tests::assert_body_contract;
+        use std::collections::VecDeque;
+        type Rest = Full<Bytes>;
+        let hello = Bytes::from_static(b"hello");
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("x-end", "1".parse().unwrap());
+        let buffered = |data: &Bytes, t: Option<http::HeaderMap>| {
+            GraphBody::<Rest>::buffered(data.clone(), t.map(Box::new))
+        };
+        assert_body_contract(buffered(&hello, None), b"hello", false, true);
+        assert_body_contract(buffered(&Bytes::new(), None), b"", false, true);
+        assert_body_contract(
+            buffered(&hello, Some(trailers.clone())),
+            b"hello",
+            true,
+            true,
+        );
+        assert_body_contract(buffered(&Bytes::new(), Some(trailers)), b"", true, true);
+        let prefixed = |prefix: &[&'static [u8]], rest: &'static [u8]| {
+            let prefix: VecDeque<Bytes> = prefix.iter().map(|p| Bytes::from_static(p)).collect();
+            GraphBody::prefixed(prefix, Box::pin(Full::new(Bytes::from_static(rest))))
+        };
+        assert_body_contract(prefixed(&[b"ab"], b"cde"), b"abcde", false, true);
+        assert_body_contract(prefixed(&[b"ab", b"c"], b""), b"abc", false, true);
+        assert_body_contract(prefixed(&[], b"cde"), b"cde", false, true);
+        let passthrough = GraphBody::passthrough(Full::new(hello.clone()));
+        assert_body_contract(passthrough, b"hello", false, true);
+        // Only a body read whole has its bytes at hand.
+        assert_eq!(buffered(&hello, None).buffered_bytes(), Some(&hello));
+        assert_eq!(prefixed(&[b"ab"], b"c").buffered_bytes(), None);
+        assert_eq!(
+            GraphBody::passthrough(Full::new(hello)).buffered_bytes(),
+            None
+        );
+    }
+
+    /// Debug output says which kind and how long, never the contents.
+    #[test]
+    fn graph_bodies_debug_without_contents() {
+        use std::collections::VecDeque;
+        let body = GraphBody::<Full<Bytes>>::buffered(Bytes::from_static(b"{}"), None);
+        assert_eq!(format!("{body:?}"), "GraphBody::Buffered { len: 2 }");
+        let body = GraphBody::prefixed(VecDeque::new(), Box::pin(Full::new(Bytes::new())));
+        assert_eq!(format!("{body:?}"), "GraphBody::Prefixed");
     }
 }

@@ -139,3 +139,70 @@ fn looks_like_token(word: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'|' | b'.'));
     alnum && ((word.starts_with("EAA") && word.len() >= 16) || word.len() >= 40)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_capped_on_a_character_boundary() {
+        let exact = "a".repeat(MAX_TEXT);
+        assert_eq!(cap(exact.clone()), exact, "at the cap: kept whole");
+        let over = "a".repeat(MAX_TEXT + 1);
+        assert_eq!(cap(over), format!("{exact}…"));
+        // Two-byte characters from byte 1: byte MAX_TEXT falls inside one.
+        let wide = format!("a{}", "é".repeat(MAX_TEXT));
+        let capped = cap(wide);
+        assert_eq!(capped.len(), MAX_TEXT - 1 + "…".len(), "cut back, not on");
+        assert!(capped.ends_with("é…"));
+    }
+
+    #[test]
+    fn token_like_words_are_redacted_and_nothing_else() {
+        let eaa16 = format!("EAA{}", "b".repeat(13));
+        let eaa15 = format!("EAA{}", "b".repeat(12));
+        let run40 = "x".repeat(40);
+        let run39 = "x".repeat(39);
+        let not_alnum = format!("{}/{}", "x".repeat(30), "y".repeat(30));
+        let cases = [
+            (
+                format!("Malformed access token {eaa16}"),
+                "Malformed access token [redacted]".to_owned(),
+            ),
+            (
+                format!("token \"{eaa16}\", again: {eaa16}."),
+                "token \"[redacted]\", again: [redacted]".to_owned(),
+            ),
+            (format!("short {eaa15} kept"), format!("short {eaa15} kept")),
+            (format!("id {run40}"), "id [redacted]".to_owned()),
+            (format!("id {run39}"), format!("id {run39}")),
+            (format!("path {not_alnum}"), format!("path {not_alnum}")),
+            (format!("{eaa16} leads"), "[redacted] leads".to_owned()),
+            ("plain words only".to_owned(), "plain words only".to_owned()),
+        ];
+        for (text, want) in cases {
+            assert_eq!(clean(text.clone()), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn error_data_and_is_transient_are_read_in_every_shape_seen() {
+        let read = |extra: &str| {
+            let body = format!(r#"{{"error":{{"message":"m","code":1{extra}}}}}"#);
+            Payload::read(body.as_bytes()).unwrap()
+        };
+        let p = read(r#","error_data":{"details":"the parameter 'to'"}"#);
+        assert_eq!(p.details.as_deref(), Some("the parameter 'to'"));
+        let p = read(r#","error_data":"as text""#);
+        assert_eq!(p.details.as_deref(), Some("as text"));
+        assert_eq!(read(r#","error_data":"""#).details, None);
+        assert_eq!(read(r#","error_data":["a"]"#).details, None);
+        assert!(read(r#","is_transient":true"#).is_transient);
+        assert!(read(r#","is_transient":"True""#).is_transient);
+        assert!(!read(r#","is_transient":"false""#).is_transient);
+        assert!(!read(r#","is_transient":1"#).is_transient);
+        assert!(!read("").is_transient);
+        assert!(Payload::read(b"  <html>").is_none());
+        assert!(Payload::read(b"   ").is_none());
+    }
+}

@@ -176,6 +176,12 @@ mod tests {
                 repair(true, true, None),
                 "ok",
             ),
+            (
+                "streamed, not renewable",
+                expired.clone(),
+                repair(false, false, Some(9)),
+                "graph",
+            ),
             ("transient", g(2, None), repair(false, false, None), "ok"),
             ("other", g(100, None), repair(true, true, None), "ok"),
             (
@@ -199,6 +205,60 @@ mod tests {
                 Err(other) => panic!("{name}: {other}"),
             };
             assert_eq!(got, expected, "{name}");
+        }
+    }
+
+    /// What a request can do about a refusal, read from its body and
+    /// extensions: replayable only if complete and not replayed yet; the
+    /// limit it streamed past otherwise.
+    #[tokio::test]
+    async fn repair_is_read_from_the_request() {
+        let client = tower::service_fn(|_: Request<ReplayBody>| async {
+            Ok::<_, tower::BoxError>(http::Response::new(
+                http_body_util::Empty::<bytes::Bytes>::new(),
+            ))
+        });
+        let fixed = crate::WhatsAppAuthLayer::new("EAAG-token").token_cell(client);
+        let renewable = crate::WhatsAppAuthLayer::new("EAAG-token")
+            .app_credentials("1", "secret")
+            .token_cell(client);
+        let full = || Request::new(ReplayBody::from("hi"));
+        let streamed = || {
+            Request::new(ReplayBody::streaming(
+                http_body_util::Empty::<bytes::Bytes>::new(),
+            ))
+        };
+        let with = |mut req: Request<ReplayBody>, limit: Option<usize>, replayed: bool| {
+            if let Some(limit) = limit {
+                req.extensions_mut().insert(NotReplayable { limit });
+            }
+            if replayed {
+                req.extensions_mut().insert(Replayed);
+            }
+            req
+        };
+        let cases = [
+            (with(full(), None, false), &fixed, (false, true, None)),
+            (with(full(), None, false), &renewable, (true, true, None)),
+            (with(full(), None, true), &renewable, (true, false, None)),
+            (
+                with(streamed(), Some(4), false),
+                &renewable,
+                (true, false, Some(4)),
+            ),
+            (
+                with(streamed(), None, false),
+                &renewable,
+                (true, false, Some(0)),
+            ),
+        ];
+        for (i, (req, cell, (renewable, replayable, streamed))) in cases.into_iter().enumerate() {
+            let want = Repair {
+                renewable,
+                replayable,
+                streamed,
+            };
+            assert_eq!(Repair::of(&req, cell), want, "case {i}");
         }
     }
 }

@@ -191,7 +191,22 @@ mod tests {
         let other = sign(&Secret::new("other-secret"), body);
         assert_eq!(check(&with(&other), body), Err(SignatureError::Mismatch));
         // During a rotation both secrets are accepted.
-        let both = [secret, Secret::new("other-secret")];
+        let both = [secret.clone(), Secret::new("other-secret")];
         assert_eq!(verify_signature(&both, &with(&other), body), Ok(()));
+        assert_eq!(
+            verify_signature(&both, &with(&sign(&secret, body)), body),
+            Ok(())
+        );
+        // A signature several configured secrets match (the same secret set
+        // twice mid-rotation) is still accepted: any match is a match.
+        let twice = [secret.clone(), secret.clone()];
+        assert_eq!(
+            verify_signature(&twice, &with(&sign(&secret, body)), body),
+            Ok(())
+        );
+        assert_eq!(
+            verify_signature(&[], &with(&other), body),
+            Err(SignatureError::Mismatch)
+        );
     }
 }

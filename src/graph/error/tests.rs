@@ -18,7 +18,33 @@ fn parses_the_documented_shape() {
     assert_eq!(e.kind(), ErrorKind::TokenRevoked);
     assert_eq!(e.fbtrace_id(), Some("AbCd"));
     assert_eq!(e.user_title(), Some("t"));
+    assert_eq!(e.user_message(), Some("m"));
+    assert_eq!(e.details(), Some("d"));
     assert_eq!(e.error_type(), "OAuthException");
+    assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+    assert!(!e.is_transient());
+    let unauthorized = GraphError::parse(
+        StatusCode::UNAUTHORIZED,
+        br#"{"error":{"message":"m","code":190,"is_transient":true}}"#,
+    )
+    .unwrap();
+    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
+    assert!(unauthorized.is_transient());
+}
+
+/// Debug shows every field a developer needs to read the error (and the
+/// message redacted, as everywhere).
+#[test]
+fn debug_shows_the_fields_with_the_message_redacted() {
+    let e = parse(
+        r#"{"error":{"message":"Malformed access token EAAGm0PX4ZCpsBAFakeFakeFake","type":"OAuthException",
+        "code":190,"error_subcode":467,"error_data":{"details":"d"},"is_transient":false,"fbtrace_id":"AbCd"}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        format!("{e:?}"),
+        r#"GraphError { status: 400, code: 190, subcode: Some(467), kind: TokenInvalid, type: "OAuthException", message: "Malformed access token [redacted]", details: Some("d"), is_transient: false, fbtrace_id: Some("AbCd") }"#
+    );
 }
 
 #[test]

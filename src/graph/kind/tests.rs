@@ -13,6 +13,10 @@ fn codes_and_subcodes_follow_the_table() {
         (102, Some(467), ErrorKind::TokenInvalid),
         (190, None, ErrorKind::TokenInvalid),
         (190, Some(999), ErrorKind::TokenInvalid),
+        // 458–467 mean the same under any code, not only the token codes.
+        (100, Some(467), ErrorKind::TokenInvalid),
+        (100, Some(458), ErrorKind::TokenRevoked),
+        (1, Some(463), ErrorKind::TokenExpired),
         (0, None, ErrorKind::TokenInvalid),
         (102, None, ErrorKind::TokenInvalid),
         (2500, None, ErrorKind::TokenInvalid),
@@ -62,6 +66,10 @@ fn messages_decide_where_codes_leave_it_open() {
         (190, None, "Error validating access token: Session has expired on Friday", false, ErrorKind::TokenExpired),
         (190, None, "Error validating access token: The session has been invalidated because the user changed their password", false, ErrorKind::TokenRevoked),
         (190, None, "Error validating access token: The user has not authorized application 1.", false, ErrorKind::TokenRevoked),
+        (190, None, "Error validating access token: Session does not match current stored session. This may be because the user changed the password since the time the session was created or Facebook has changed the session for security reasons.", false, ErrorKind::TokenRevoked),
+        // Each revocation phrase decides alone, whatever wording surrounds it.
+        (190, None, "The session has been invalidated.", false, ErrorKind::TokenRevoked),
+        (190, None, "The user changed their password.", false, ErrorKind::TokenRevoked),
         (190, None, "The user must be an administrator of the page in order to impersonate it.", false, ErrorKind::PermissionMissing),
         (190, None, "Invalid OAuth access token.", false, ErrorKind::TokenInvalid),
         (1, None, "An unknown error occurred", false, ErrorKind::Transient),
@@ -194,4 +202,88 @@ fn captured_graph_errors_are_classified_as_their_sources_say() {
         checked += 1;
     }
     assert_eq!(checked, fixtures.len());
+}
+
+include!("../../../tests/fixtures/error_table.rs");
+
+fn table_line(codes: &str, sub: &str, kind: ErrorKind) -> String {
+    let (c, s) = expand(codes, sub)[0];
+    format!("| {codes} | {sub} | {kind:?} | {} |", hint(c, s))
+}
+
+/// The README's error table lists every classified code with its kind and
+/// hint, and every code of a multi-code row is classified and hinted as the
+/// row says.
+#[test]
+fn the_readme_table_matches_the_code() {
+    let readme = include_str!("../../../README.md");
+    for &(codes, sub, kind) in TABLE {
+        let (first, first_sub) = expand(codes, sub)[0];
+        for (code, subcode) in expand(codes, sub) {
+            assert_eq!(classify(code, subcode), kind, "{code}/{subcode:?}");
+            assert_eq!(
+                hint(code, subcode),
+                hint(first, first_sub),
+                "{code}/{subcode:?}"
+            );
+        }
+        let line = table_line(codes, sub, kind);
+        assert!(readme.contains(&line), "README lacks the row\n{line}");
+    }
+}
+
+/// Prints the table for README.md: `cargo test --lib -- --ignored --nocapture print_the_error_table`.
+#[test]
+#[ignore]
+fn print_the_error_table() {
+    for &(codes, sub, kind) in TABLE {
+        println!("{}", table_line(codes, sub, kind));
+    }
+}
+
+/// Each configuration mistake is named for what it is and says what to set,
+/// in the error a caller sees; none of it blames the token.
+#[test]
+fn misconfigurations_name_the_setting_and_the_fix() {
+    let cases = [
+        (
+            Misconfiguration::AppSecret,
+            "app secret",
+            "Invalid appsecret_proof provided in the API argument",
+            "the app secret is wrong",
+            "set the secret of the app that issued the token",
+        ),
+        (
+            Misconfiguration::AppId,
+            "app id",
+            "Error validating application. Invalid application ID.",
+            "the app id is wrong, or the token belongs to another app",
+            "set the id and secret of the app that issued the token",
+        ),
+        (
+            Misconfiguration::AppSecretMissing,
+            "app secret missing",
+            "API calls from the server require an appsecret_proof argument",
+            "the app requires an app secret and none is configured",
+            "configure its app secret",
+        ),
+    ];
+    for (what, name, message, describe, fix) in cases {
+        assert_eq!(what.to_string(), name);
+        assert_eq!(what.describe(), describe);
+        assert!(what.fix().contains(fix), "{}", what.fix());
+        let code = if what == Misconfiguration::AppId {
+            101
+        } else {
+            100
+        };
+        let body = format!(r#"{{"error":{{"message":"{message}","code":{code}}}}}"#);
+        let cause = GraphError::parse(StatusCode::BAD_REQUEST, body.as_bytes()).unwrap();
+        assert_eq!(cause.misconfiguration(), Some(what), "{message}");
+        assert_eq!(cause.hint(), what.fix());
+        let shown = crate::Error::Misconfigured { what, cause }.to_string();
+        assert!(shown.contains(describe), "{shown}");
+        assert!(shown.contains(fix), "{shown}");
+        assert!(!shown.contains("new token"), "{shown}");
+    }
 }

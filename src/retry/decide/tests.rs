@@ -192,3 +192,23 @@ fn graph_and_proxies_can_ask_for_a_longer_wait() {
     );
     assert_eq!(asked_wait(&headers, now), Some(Duration::from_secs(120)));
 }
+
+/// Dates in January and February count from the year before in the civil
+/// calendar arithmetic: checked on a leap day and in January.
+#[test]
+fn retry_after_dates_early_in_the_year_are_read_right() {
+    let cases = [
+        ("Thu, 29 Feb 2024 12:00:00 GMT", 1_709_208_000),
+        ("Mon, 15 Jan 2024 08:00:00 GMT", 1_705_305_600),
+    ];
+    for (date, epoch) in cases {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(epoch - 45);
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", date.parse().unwrap());
+        assert_eq!(
+            asked_wait(&headers, now),
+            Some(Duration::from_secs(45)),
+            "{date}"
+        );
+    }
+}

@@ -276,6 +276,14 @@ fn renewal_results_keep_install_back_off_or_kill() {
             false,
             AfterFetch::Dead(Some(refused.clone())),
         ),
+        // Refused for another reason than the token (a bad parameter):
+        // dead too, and the refusal is kept to say why.
+        (
+            Rejected,
+            Fetched::Failed(RefreshError::Rejected(graph(100, None))),
+            false,
+            AfterFetch::Dead(Some(graph(100, None))),
+        ),
         (
             Rejected,
             Fetched::Failed(RefreshError::NotConfigured),
