@@ -8,22 +8,13 @@ mod common;
 use std::time::Duration;
 
 use common::fake_graph::{FakeConfig, FakeGraph, Injected, Route};
-use common::sender::{build_stack, text_message, Stack};
-use http::Request;
-use http_body_util::Full;
+use common::sender::{build_stack, message, status, Stack};
 use tower::ServiceExt;
-use tower_whatsapp_auth::DEFAULT_GRAPH_VERSION;
 
 const SECRET: &str = "fake-app-secret";
 
 async fn stack_for(fake: &FakeGraph, config: &FakeConfig) -> Stack {
     build_stack(fake.layer(config), Duration::from_secs(60)).0
-}
-
-fn message(fake: &FakeGraph) -> Request<Full<bytes::Bytes>> {
-    Request::post(fake.messages_url(DEFAULT_GRAPH_VERSION))
-        .body(Full::new(text_message("1555", "cancel")))
-        .unwrap()
 }
 
 /// Cold start: slow validation (`/debug_token`) finds the token expired,
@@ -73,15 +64,7 @@ async fn dropping_a_renewal_and_replay_at_any_point_leaves_the_stack_usable() {
         };
         let fake = FakeGraph::start(config.clone()).await;
         let stack = stack_for(&fake, &config).await;
-        assert_eq!(
-            stack
-                .clone()
-                .oneshot(message(&fake))
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(status(&stack, &fake).await.unwrap(), 200);
         fake.set_exchange_delay(Duration::from_millis(200));
         let _ = tokio::time::timeout(cut, stack.clone().oneshot(message(&fake))).await;
         let res = stack

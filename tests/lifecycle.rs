@@ -8,12 +8,8 @@ use std::path::PathBuf;
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::fake_graph::{ExchangeMode, FakeConfig, FakeGraph, Fault};
-use common::sender::{build_stack, send_batch, text_message, Stack};
-use http::Request;
-use http_body_util::Full;
-use tower::{BoxError, ServiceExt};
+use common::sender::{build_stack, send_batch, status, text_message};
 use tower_whatsapp_auth::{
     Error, FileToken, FileTokenStore, StoreError, TokenStore, WhatsAppAuthLayer,
     DEFAULT_GRAPH_VERSION,
@@ -34,21 +30,6 @@ fn layer(fake: &FakeGraph, config: &FakeConfig) -> WhatsAppAuthLayer {
     fake.layer(config)
         .refresh_jitter(0.0)
         .validation_interval(10 * HOUR)
-}
-
-fn message(fake: &FakeGraph) -> Request<Full<Bytes>> {
-    Request::post(fake.messages_url(DEFAULT_GRAPH_VERSION))
-        .body(Full::new(text_message("1555", "lifecycle")))
-        .unwrap()
-}
-
-async fn status(stack: &Stack, fake: &FakeGraph) -> Result<u16, BoxError> {
-    Ok(stack
-        .clone()
-        .oneshot(message(fake))
-        .await?
-        .status()
-        .as_u16())
 }
 
 fn temp_dir(name: &str) -> PathBuf {

@@ -9,11 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::fake_graph::{ExchangeMode, FakeConfig, FakeGraph};
-use common::sender::{build_stack, text_message, Stack};
-use http::Request;
-use http_body_util::Full;
-use tower::{BoxError, ServiceExt};
-use tower_whatsapp_auth::{Secret, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION};
+use common::sender::{build_stack, status};
+use tower_whatsapp_auth::{Secret, WhatsAppAuthLayer};
 
 const SECRET: &str = "fake-app-secret";
 const HOUR: Duration = Duration::from_secs(3600);
@@ -30,13 +27,6 @@ fn layer(fake: &FakeGraph, config: &FakeConfig) -> WhatsAppAuthLayer {
     fake.layer(config)
         .refresh_jitter(0.0)
         .validation_interval(10 * HOUR)
-}
-
-async fn status(stack: &Stack, fake: &FakeGraph) -> Result<u16, BoxError> {
-    let req = Request::post(fake.messages_url(DEFAULT_GRAPH_VERSION))
-        .body(Full::new(text_message("1555", "logging")))
-        .unwrap();
-    Ok(stack.clone().oneshot(req).await?.status().as_u16())
 }
 
 async fn advance(d: Duration) {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::fake_graph::{FakeConfig, FakeGraph};
-use common::sender::{build_stack, https_client, text_message, Stack};
+use common::sender::{build_stack, https_client, message, status, text_message};
 use http::header::AUTHORIZATION;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Empty, Full};
@@ -32,21 +32,6 @@ fn config(token_uses: Option<u64>) -> FakeConfig {
 
 fn layer(fake: &FakeGraph, config: &FakeConfig) -> WhatsAppAuthLayer {
     fake.layer(config)
-}
-
-fn message(fake: &FakeGraph) -> Request<Full<Bytes>> {
-    Request::post(fake.messages_url(DEFAULT_GRAPH_VERSION))
-        .body(Full::new(text_message("1555", "parts")))
-        .unwrap()
-}
-
-async fn status(stack: &Stack, fake: &FakeGraph) -> Result<u16, BoxError> {
-    Ok(stack
-        .clone()
-        .oneshot(message(fake))
-        .await?
-        .status()
-        .as_u16())
 }
 
 #[tokio::test(start_paused = true)]

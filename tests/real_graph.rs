@@ -10,13 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::fake_graph::{FakeConfig, FakeGraph};
 use common::run::{env_for, printed, run_example};
-use common::sender::{build_stack, text_message, Stack};
-use http::Request;
-use http_body_util::Full;
-use tower::ServiceExt;
-use tower_whatsapp_auth::{
-    Error, ErrorKind, ExchangeMethod, Misconfiguration, DEFAULT_GRAPH_VERSION,
-};
+use common::sender::{build_stack, status};
+use tower_whatsapp_auth::{Error, ErrorKind, ExchangeMethod, Misconfiguration};
 
 const SECRET: &str = "fake-app-secret";
 
@@ -25,13 +20,6 @@ fn with_secret() -> FakeConfig {
         app_secret: Some(SECRET.into()),
         ..FakeConfig::default()
     }
-}
-
-async fn send(stack: &Stack, fake: &FakeGraph) -> Result<u16, tower::BoxError> {
-    let req = Request::post(fake.messages_url(DEFAULT_GRAPH_VERSION))
-        .body(Full::new(text_message("1555", "real")))
-        .unwrap();
-    Ok(stack.clone().oneshot(req).await?.status().as_u16())
 }
 
 /// Graph refuses `/debug_token` and `/me/permissions` as POSTs (100/33, as
@@ -52,7 +40,7 @@ async fn read_calls_work_when_graph_refuses_them_as_posts() {
         .missing(&[tower_whatsapp_auth::Permission::WhatsappBusinessMessaging])
         .is_empty());
     for _ in 0..10 {
-        assert_eq!(send(&stack, &fake).await.unwrap(), 200);
+        assert_eq!(status(&stack, &fake).await.unwrap(), 200);
     }
     let graph = fake.counters();
     assert_eq!(graph.exchanges, 1, "{graph:?}");
@@ -87,9 +75,9 @@ async fn an_exchange_refused_as_a_post_names_exchange_method() {
     };
     let fake = FakeGraph::start(config.clone()).await;
     let (stack, _cell) = build_stack(fake.layer(&config), Duration::from_secs(10));
-    assert_eq!(send(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
     for _ in 0..3 {
-        let err = send(&stack, &fake).await.unwrap_err();
+        let err = status(&stack, &fake).await.unwrap_err();
         let Some(Error::Config(why)) = err.downcast_ref::<Error>() else {
             panic!("{err}")
         };
@@ -110,7 +98,7 @@ async fn an_exchange_refused_as_a_post_names_exchange_method() {
         Duration::from_secs(10),
     );
     for _ in 0..3 {
-        assert_eq!(send(&stack, &fake).await.unwrap(), 200);
+        assert_eq!(status(&stack, &fake).await.unwrap(), 200);
     }
     assert_eq!(fake.counters().exchanges, 1);
 }
@@ -127,7 +115,7 @@ async fn a_wrong_app_secret_is_a_configuration_error_not_a_token_error() {
             .app_secret("not-the-app-secret")
             .validate_with_debug_token(debug_token);
         let (stack, cell) = build_stack(layer, Duration::from_secs(10));
-        let err = send(&stack, &fake).await.unwrap_err();
+        let err = status(&stack, &fake).await.unwrap_err();
         let Some(Error::Misconfigured { what, cause }) = err.downcast_ref::<Error>() else {
             panic!("{err}")
         };
@@ -138,7 +126,7 @@ async fn a_wrong_app_secret_is_a_configuration_error_not_a_token_error() {
         assert!(!shown.contains("new token"), "{shown}");
         let sent = fake.counters().message_requests;
         for _ in 0..5 {
-            let err = send(&stack, &fake).await.unwrap_err();
+            let err = status(&stack, &fake).await.unwrap_err();
             assert!(matches!(
                 err.downcast_ref::<Error>(),
                 Some(Error::Misconfigured { .. })
@@ -167,7 +155,7 @@ async fn a_required_proof_without_a_secret_is_rechecked_every_dead_recheck() {
         .graph_base(fake.base_url())
         .dead_recheck(recheck);
     let (stack, cell) = build_stack(layer, Duration::from_secs(10));
-    let err = send(&stack, &fake).await.unwrap_err();
+    let err = status(&stack, &fake).await.unwrap_err();
     assert!(
         matches!(err.downcast_ref::<Error>(), Some(Error::Misconfigured { what, .. })
             if *what == Misconfiguration::AppSecretMissing),
@@ -176,11 +164,11 @@ async fn a_required_proof_without_a_secret_is_rechecked_every_dead_recheck() {
     let asked = fake.counters().validations;
     // Before the re-check: fails unsent, Graph not asked again.
     tokio::time::advance(recheck / 2).await;
-    assert!(send(&stack, &fake).await.is_err());
+    assert!(status(&stack, &fake).await.is_err());
     assert_eq!(fake.counters().validations, asked, "not re-checked early");
     // Still required at the re-check: still blocked, nothing sent.
     tokio::time::advance(recheck / 2).await;
-    assert!(send(&stack, &fake).await.is_err());
+    assert!(status(&stack, &fake).await.is_err());
     assert!(
         fake.counters().validations > asked,
         "the re-check asked Graph"
@@ -189,7 +177,7 @@ async fn a_required_proof_without_a_secret_is_rechecked_every_dead_recheck() {
     // The operator turns "Require App Secret" off; the next re-check sees it.
     fake.set_app_secret(None);
     tokio::time::advance(recheck).await;
-    assert_eq!(send(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
     assert_eq!(cell.stats().refreshes, 0, "the token was never the problem");
 }
 
@@ -302,9 +290,9 @@ async fn system_user_tokens_are_renewed_for_another_60_days() {
             fake.layer(&config).refresh_jitter(0.0),
             Duration::from_secs(10),
         );
-        assert_eq!(send(&stack, &fake).await.unwrap(), 200);
+        assert_eq!(status(&stack, &fake).await.unwrap(), 200);
         tokio::time::advance(59 * DAY).await;
-        assert_eq!(send(&stack, &fake).await.unwrap(), 200);
+        assert_eq!(status(&stack, &fake).await.unwrap(), 200);
         cell.ready().await.unwrap();
         for _ in 0..100 {
             if !renewed || cell.stats().generation == 1 {

@@ -14,13 +14,9 @@ use std::time::{Duration, Instant};
 
 use common::fake_graph::{FakeConfig, FakeGraph};
 use common::redis_server::RedisServer;
-use common::sender::{build_stack, text_message, Stack};
-use http::Request;
-use http_body_util::Full;
+use common::sender::{build_stack, message, status, Stack};
 use tower::ServiceExt;
-use tower_whatsapp_auth::{
-    RedisTokenStore, Secret, StoredToken, TokenCell, TokenStore, DEFAULT_GRAPH_VERSION,
-};
+use tower_whatsapp_auth::{RedisTokenStore, Secret, StoredToken, TokenCell, TokenStore};
 
 const SECRET: &str = "fake-app-secret";
 
@@ -47,12 +43,6 @@ async fn replica(
         .token_store(store)
         .refresh_lock_ttl(lock_ttl);
     build_stack(layer, Duration::from_secs(30))
-}
-
-fn message(fake: &FakeGraph) -> Request<Full<bytes::Bytes>> {
-    Request::post(fake.messages_url(DEFAULT_GRAPH_VERSION))
-        .body(Full::new(text_message("1555", "replicas")))
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,30 +174,14 @@ async fn requests_succeed_while_redis_is_down() {
         replicas.push(replica(&fake, &config, &redis, Duration::from_secs(5)).await);
     }
     for (stack, _) in &replicas {
-        assert_eq!(
-            stack
-                .clone()
-                .oneshot(message(&fake))
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(status(stack, &fake).await.unwrap(), 200);
     }
     redis.stop();
     fake.expire_all();
     let started = Instant::now();
     for (stack, _) in &replicas {
         for _ in 0..10 {
-            assert_eq!(
-                stack
-                    .clone()
-                    .oneshot(message(&fake))
-                    .await
-                    .unwrap()
-                    .status(),
-                200
-            );
+            assert_eq!(status(stack, &fake).await.unwrap(), 200);
         }
     }
     // Each replica renewed on its own, without waiting on Redis for long.
@@ -268,29 +242,13 @@ async fn no_request_waits_on_a_hanging_redis_longer_than_the_store_timeout() {
         replicas.push(build_stack(layer, Duration::from_secs(30)));
     }
     for (stack, _) in &replicas {
-        assert_eq!(
-            stack
-                .clone()
-                .oneshot(message(&fake))
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(status(stack, &fake).await.unwrap(), 200);
     }
     redis.pause();
     fake.expire_all();
     for (stack, cell) in &replicas {
         let started = Instant::now();
-        assert_eq!(
-            stack
-                .clone()
-                .oneshot(message(&fake))
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(status(stack, &fake).await.unwrap(), 200);
         // A renewal asks the store at most three times (read, lock, save),
         // each bounded by store_timeout; the exchange and replay are quick.
         let took = started.elapsed();

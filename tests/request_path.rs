@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::fake_graph::{ExchangeMode, FakeConfig, FakeGraph, Fault};
-use common::sender::{https_client, send_batch, text_message, Stack};
+use common::sender::{https_client, message, send_batch, status, text_message, Stack};
 use http::{Request, Response};
 use http_body::Frame;
 use http_body_util::Full;
@@ -41,12 +41,6 @@ fn config() -> FakeConfig {
         app_secret: Some(SECRET.into()),
         ..FakeConfig::default()
     }
-}
-
-fn message(fake: &FakeGraph) -> Request<Full<Bytes>> {
-    Request::post(fake.messages_url(DEFAULT_GRAPH_VERSION))
-        .body(Full::new(text_message("1555", "path")))
-        .unwrap()
 }
 
 /// Sends `count` messages, `concurrency` at a time, and asserts they all
@@ -129,15 +123,7 @@ async fn renewal_ahead_of_expiry_never_stalls_traffic() {
             .validation_interval(10 * HOUR),
         Duration::from_secs(30),
     );
-    assert_eq!(
-        stack
-            .clone()
-            .oneshot(message(&fake))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
     // Into the window (renew 6 min before expiry).
     tokio::time::advance(Duration::from_secs(54 * 60 + 1)).await;
     let mut slowest = Duration::ZERO;
@@ -175,15 +161,7 @@ async fn an_outer_timeout_cannot_cancel_the_renewal() {
         fake.layer(&config).without_validation(),
         Duration::from_secs(1),
     );
-    assert_eq!(
-        stack
-            .clone()
-            .oneshot(message(&fake))
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
     for _ in 0..3 {
         // Each caller times out while the one exchange runs.
         let err = stack.clone().oneshot(message(&fake)).await.unwrap_err();
@@ -192,15 +170,7 @@ async fn an_outer_timeout_cannot_cancel_the_renewal() {
     // The exchange started at the first refusal, 3 s ago: 2 s more.
     tokio::time::sleep(Duration::from_secs(2)).await;
     for _ in 0..3 {
-        assert_eq!(
-            stack
-                .clone()
-                .oneshot(message(&fake))
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        assert_eq!(status(&stack, &fake).await.unwrap(), 200);
     }
     assert_eq!(
         fake.counters().exchanges,

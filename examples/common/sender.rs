@@ -15,11 +15,13 @@ use hyper_util::rt::TokioExecutor;
 use tower::retry::RetryLayer;
 use tower::timeout::TimeoutLayer;
 use tower::util::BoxCloneSyncService;
-use tower::{BoxError, ServiceBuilder};
+use tower::{BoxError, ServiceBuilder, ServiceExt};
 use tower_whatsapp_auth::{
     Error, GraphBody, GraphError, GraphRetry, RefreshError, ReplayBody, TokenCell,
-    WhatsAppAuthLayer,
+    WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
 };
+
+use super::fake_graph::FakeGraph;
 
 #[allow(unused_imports)]
 pub use super::batch::{send_batch, send_messages, Summary};
@@ -152,4 +154,21 @@ pub fn describe(err: &BoxError) -> (String, String) {
         Error::Refresh(r) => (format!("not sent, refresh failed: {r}"), String::new()),
         other => (other.to_string(), String::new()),
     }
+}
+
+/// A text message to the fake's messages endpoint, as the tests send it.
+pub fn message(fake: &FakeGraph) -> Request<Full<Bytes>> {
+    Request::post(fake.messages_url(DEFAULT_GRAPH_VERSION))
+        .body(Full::new(text_message("1555", "a test message")))
+        .unwrap()
+}
+
+/// Sends [`message`] through `stack`; the status Graph answered with.
+pub async fn status(stack: &Stack, fake: &FakeGraph) -> Result<u16, BoxError> {
+    Ok(stack
+        .clone()
+        .oneshot(message(fake))
+        .await?
+        .status()
+        .as_u16())
 }
