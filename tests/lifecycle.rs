@@ -238,6 +238,26 @@ async fn renewed_tokens_survive_a_restart_through_the_file_store() {
         "the expired configured token was never sent"
     );
 
+    // A stored token known to have expired is not used, even of the same
+    // lineage: the configured one is checked (dead here) and renewed.
+    let mut stale = store.load().await.unwrap().unwrap();
+    stale.expires_at = Some(std::time::SystemTime::now() - Duration::from_secs(60));
+    store.save(stale).await.unwrap();
+    let before = fake.counters();
+    let (stack, cell) = build_stack(
+        layer(&fake, &config).token_store(store.clone()),
+        Duration::from_secs(30),
+    );
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    let after = fake.counters();
+    assert_eq!(
+        after.exchanges,
+        before.exchanges + 1,
+        "the configured (dead) token was renewed, the expired stored one not used"
+    );
+    assert_eq!(cell.stats().generation, 1);
+    drop(stack);
+
     // A different configured token means an operator replaced it: it wins.
     let replacement = "EAAFakeNewlyConfigured00000000000000";
     fake.add_token(replacement);

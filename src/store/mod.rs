@@ -219,4 +219,55 @@ mod tests {
         assert_eq!(a.len(), 24);
         assert!(!a.contains("EAAG"));
     }
+
+    /// A corrupt record says how it is corrupt, never what it holds.
+    #[test]
+    fn corrupt_records_say_how() {
+        let reason = |bytes: &[u8]| match decode("t.json", bytes) {
+            Err(StoreError::Corrupt { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason(b"{ nope"), "not a token record (invalid JSON)");
+        assert_eq!(
+            reason(br#"{"format":1,"tok"#),
+            "not a token record (truncated)"
+        );
+        assert_eq!(
+            reason(br#"{"format":1,"token":7}"#),
+            "not a token record (missing or mistyped fields)"
+        );
+    }
+
+    /// A store says whether it is shared, also behind an `Arc` (as the
+    /// layer holds it); stores are private to their process by default.
+    #[test]
+    fn sharing_is_reported_through_arcs() {
+        struct Local;
+        struct Shared;
+        impl TokenStore for Local {
+            fn load(&self) -> BoxFuture<'_, Result<Option<StoredToken>, StoreError>> {
+                Box::pin(std::future::ready(Ok(None)))
+            }
+            fn save(&self, _: StoredToken) -> BoxFuture<'_, Result<(), StoreError>> {
+                Box::pin(std::future::ready(Ok(())))
+            }
+        }
+        impl TokenStore for Shared {
+            fn load(&self) -> BoxFuture<'_, Result<Option<StoredToken>, StoreError>> {
+                Box::pin(std::future::ready(Ok(None)))
+            }
+            fn save(&self, _: StoredToken) -> BoxFuture<'_, Result<(), StoreError>> {
+                Box::pin(std::future::ready(Ok(())))
+            }
+            fn is_shared(&self) -> bool {
+                true
+            }
+        }
+        assert!(!Local.is_shared());
+        assert!(!Arc::new(Local).is_shared());
+        assert!(Arc::new(Shared).is_shared());
+        let dynamic: Arc<dyn TokenStore> = Arc::new(Shared);
+        assert!(dynamic.is_shared());
+        assert!(!crate::FileTokenStore::new("t.json").is_shared());
+    }
 }

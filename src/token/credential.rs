@@ -264,3 +264,34 @@ pub(crate) fn later(now: Instant, delay: std::time::Duration) -> Instant {
         .or_else(|| now.checked_add(std::time::Duration::from_secs(100 * 365 * 86_400)))
         .unwrap_or(now)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The path cache never sends one request to another's path: each
+    /// request keeps its own path and query, with the proof added, whether
+    /// its path is the cached one or not.
+    #[test]
+    fn every_request_keeps_its_own_path_with_the_proof() {
+        let mut config = Config::new(Some(Secret::new("EAAG-token")), None);
+        config.app_secret = Some(Secret::new("app-secret"));
+        config.phone_number_id = Some("106540352242922".into());
+        let stamp = Stamp::new(Secret::new("EAAG-token"), &config).unwrap();
+        let proof = crate::appsecret_proof(&Secret::new("app-secret"), &Secret::new("EAAG-token"));
+        let stamped = |uri: &str| {
+            let mut req = Request::post(uri).body(()).unwrap();
+            stamp.apply(&mut req);
+            assert_eq!(req.headers()[AUTHORIZATION], "Bearer EAAG-token");
+            req.uri().to_string()
+        };
+        let base = format!("{}/{}", config.graph_base, config.graph_version);
+        let messages = format!("{base}/106540352242922/messages");
+        let media = format!("{base}/106540352242922/media");
+        let fields = format!("{base}/106540352242922?fields=id");
+        for uri in [&messages, &media, &messages, &fields, &fields, &media] {
+            let sep = if uri.contains('?') { '&' } else { '?' };
+            assert_eq!(stamped(uri), format!("{uri}{sep}appsecret_proof={proof}"));
+        }
+    }
+}

@@ -15,6 +15,8 @@ mod diagnose;
 mod driver;
 mod renew;
 mod schedule;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
