@@ -85,8 +85,11 @@ async fn renewal_happens_inside_the_window_and_not_before() {
     assert_eq!(fake.counters().exchanges, 1);
 }
 
+/// With jitter, a renewal still falls inside the window's bounds. That the
+/// jitter really spreads renewals (replicas do not renew in lockstep) is
+/// `token::schedule::tests::renewals_are_spread_by_jitter_within_its_bound`.
 #[tokio::test(start_paused = true)]
-async fn jitter_spreads_renewal_within_its_bound() {
+async fn jittered_renewal_stays_within_its_bound() {
     let config = config(Some(HOUR));
     let fake = FakeGraph::start(config.clone()).await;
     let (stack, _cell) = build_stack(
@@ -232,6 +235,11 @@ async fn renewed_tokens_survive_a_restart_through_the_file_store() {
     assert_eq!(status(&stack, &fake).await.unwrap(), 200);
     let after = fake.counters();
     assert_eq!(cell.stats().generation, 1, "started from the stored token");
+    assert_eq!(
+        cell.stats().validations,
+        1,
+        "a stored token may be old: validated before first use"
+    );
     assert_eq!(after.exchanges, before.exchanges, "no exchange needed");
     assert_eq!(
         after.rejected_190, before.rejected_190,

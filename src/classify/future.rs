@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
+use http::header::HeaderName;
 use http::Response;
 use http_body::Body;
 use pin_project_lite::pin_project;
@@ -33,11 +34,15 @@ impl<F, ResB> ClassifyFuture<F, ResB> {
     }
 }
 
+// As `HeaderName`s, so the look-up on every response parses no name.
+const APP_USAGE_HEADER: HeaderName = HeaderName::from_static(APP_USAGE);
+const BUSINESS_USAGE_HEADER: HeaderName = HeaderName::from_static(BUSINESS_USE_CASE_USAGE);
+
 /// Puts Graph's usage headers, read, in the response extensions, and warns
 /// when usage passes `warn_at` percent.
 fn note_usage<B>(res: &mut Response<B>, warn_at: f64) {
     let headers = res.headers();
-    if !headers.contains_key(APP_USAGE) && !headers.contains_key(BUSINESS_USE_CASE_USAGE) {
+    if !headers.contains_key(APP_USAGE_HEADER) && !headers.contains_key(BUSINESS_USAGE_HEADER) {
         return;
     }
     let Some(usage) = Usage::from_headers(headers) else {
