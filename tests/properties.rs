@@ -9,33 +9,17 @@
 //! SOAK_CASES=1000000 cargo test --release --test properties -- --ignored --nocapture
 //! ```
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+#[path = "../examples/common/bodies.rs"]
+mod bodies;
 
+use bodies::Streamed;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tower::{service_fn, BoxError, Layer, ServiceExt};
 use tower_whatsapp_auth::{classify, BufferBodyLayer, GraphError, ReplayBody};
-
-/// A body of data frames with no declared size, like a stream.
-struct Chunks(VecDeque<Bytes>);
-
-impl Body for Chunks {
-    type Data = Bytes;
-    type Error = Infallible;
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.0.pop_front().map(|c| Ok(Frame::data(c))))
-    }
-}
 
 fn parse_never_panics(bytes: &[u8]) {
     if let Some(err) = GraphError::parse(StatusCode::BAD_REQUEST, bytes) {
@@ -72,7 +56,7 @@ thread_local! {
 /// Buffers `chunks` with `limit` and checks what the inner service gets.
 fn buffer_replays_identically(chunks: Vec<Vec<u8>>, limit: usize) -> Result<(), TestCaseError> {
     let expected: Vec<u8> = chunks.concat();
-    let body = Chunks(chunks.into_iter().map(Bytes::from).collect());
+    let body = Streamed(chunks.into_iter().map(Bytes::from).collect());
     let svc = BufferBodyLayer::new().limit(limit).layer(service_fn(
         |req: Request<ReplayBody>| async move {
             let copy = req.body().try_clone();

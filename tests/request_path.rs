@@ -7,17 +7,14 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use common::bodies::Streamed;
+
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::fake_graph::{ExchangeMode, FakeConfig, FakeGraph, Fault};
 use common::sender::{https_client, message, send_batch, status, text_message, Stack};
 use http::{Request, Response};
-use http_body::Frame;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use tokio::time::Instant;
@@ -238,27 +235,8 @@ fn outcome(result: &Result<Response<GraphBody<Incoming>>, BoxError>) -> String {
 
 /// A streaming body (no declared size) of a `len`-character message, in
 /// 256-byte chunks.
-struct Streamed(VecDeque<Bytes>);
-
-impl http_body::Body for Streamed {
-    type Data = Bytes;
-    type Error = Infallible;
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.0.pop_front().map(|c| Ok(Frame::data(c))))
-    }
-}
-
 fn streamed(len: usize) -> Streamed {
-    let body = text_message("1555", &"s".repeat(len));
-    Streamed(
-        (0..body.len())
-            .step_by(256)
-            .map(|i| body.slice(i..(i + 256).min(body.len())))
-            .collect(),
-    )
+    Streamed::chunked(&text_message("1555", &"s".repeat(len)), 256)
 }
 
 /// One scenario through `assembly`: the outcomes callers saw, the

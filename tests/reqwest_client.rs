@@ -5,17 +5,13 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use std::collections::VecDeque;
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use common::bodies::Streamed;
+
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::fake_graph::{FakeConfig, FakeGraph};
 use common::sender::text_message;
 use http::Request;
-use http_body::Frame;
 use http_body_util::{BodyExt, Full};
 use tokio::task::JoinSet;
 use tower::{Layer, ServiceExt};
@@ -74,20 +70,6 @@ async fn reqwest_sends_200_at_16_through_an_expiry_with_one_exchange() {
     assert_eq!(graph.secrets_in_url, 0);
 }
 
-/// A streaming body with no declared size.
-struct Streamed(VecDeque<Bytes>);
-
-impl http_body::Body for Streamed {
-    type Data = Bytes;
-    type Error = Infallible;
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.0.pop_front().map(|c| Ok(Frame::data(c))))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_limit_is_streamed_whole_and_reported_not_replayed() {
     let config = config(Some(0));
@@ -98,12 +80,8 @@ async fn a_body_over_the_limit_is_streamed_whole_and_reported_not_replayed() {
         .body_limit(1024)
         .layer(ReqwestClient::new(reqwest::Client::new()));
     let big = text_message("1555", &"x".repeat(8192));
-    let chunks: VecDeque<Bytes> = (0..big.len())
-        .step_by(500)
-        .map(|i| big.slice(i..(i + 500).min(big.len())))
-        .collect();
     let req = Request::post(fake.messages_url(tower_whatsapp_auth::DEFAULT_GRAPH_VERSION))
-        .body(Streamed(chunks))
+        .body(Streamed::chunked(&big, 500))
         .unwrap();
     let err = tokio::time::timeout(Duration::from_secs(10), stack.clone().oneshot(req))
         .await

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod batch;
+pub mod bodies;
 pub mod fake_graph;
 #[cfg(feature = "redis")]
 pub mod redis_server;
