@@ -108,11 +108,13 @@ async fn message_path_faults() {
             "10 MB error body",
             Injected::HugeBody(TEN_MB),
             // Handed on whole: the classifier stopped at its limit, so no
-            // `GraphError`, and the caller still reads every byte.
+            // `GraphError`, and the caller reads every byte once (the
+            // fake's 21-byte `{"error":{"message":"` and 10 MB of `x`).
             |r| {
                 matches!(r, Ok(res) if res.status() == 400
                 && res.extensions().get::<GraphError>().is_none()
-                && res.body().len() > TEN_MB)
+                && res.body().len() == 21 + TEN_MB
+                && res.body().starts_with(br#"{"error":{"message":"xxx"#))
             },
         ),
         (

@@ -153,7 +153,14 @@ async fn a_client_panicking_on_the_validation_lets_traffic_through_and_retries()
         0,
         "the panicked call never left"
     );
-    tokio::time::advance(retry).await;
+    tokio::time::advance(retry / 2).await;
+    assert_eq!(status(&stack, &fake).await.unwrap(), 200);
+    assert_eq!(
+        fake.counters().validations,
+        0,
+        "not retried before the delay"
+    );
+    tokio::time::advance(retry / 2).await;
     assert_eq!(status(&stack, &fake).await.unwrap(), 200);
     assert_eq!(
         fake.counters().validations,

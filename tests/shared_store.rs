@@ -120,6 +120,11 @@ async fn one_replica_renews_and_the_other_adopts_its_token() {
         (cell_a.stats().generation, cell_b.stats().generation),
         (1, 1)
     );
+    assert_eq!(
+        (cell_a.stats().refreshes, cell_b.stats().refreshes),
+        (1, 0),
+        "A renewed, B adopted"
+    );
     assert!(store.held(|h| h.lock.is_none()), "the lock was released");
     // B validated the configured token it started with, once; the token it
     // adopted Graph had just issued, so it is not validated…

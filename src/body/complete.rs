@@ -24,6 +24,7 @@ pub(crate) enum Prepared<B> {
 
 /// `req` with its body as a [`ReplayBody`] when the body is one of the
 /// complete kinds; `req` unchanged otherwise.
+#[inline]
 pub(crate) fn complete<B: Any>(req: Request<B>, limit: usize) -> Prepared<B> {
     let (mut parts, body) = req.into_parts();
     let mut slot = Some(body);

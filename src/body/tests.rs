@@ -333,4 +333,11 @@ async fn the_layer_applies_its_limit_and_passes_readiness_through() {
     let mut cx = Context::from_waker(std::task::Waker::noop());
     let ready = Service::<Request<Full<Bytes>>>::poll_ready(&mut svc, &mut cx);
     assert!(matches!(ready, Poll::Ready(Err(e)) if e.to_string() == "inner not ready"));
+
+    // An inner service with no capacity yet: not ready either.
+    let mut svc = BufferBodyLayer::new().layer(tower::limit::ConcurrencyLimit::new(echo, 1));
+    let mut held = svc.clone();
+    assert!(Service::<Request<Full<Bytes>>>::poll_ready(&mut held, &mut cx).is_ready());
+    let ready = Service::<Request<Full<Bytes>>>::poll_ready(&mut svc, &mut cx);
+    assert!(ready.is_pending(), "the only permit is held");
 }

@@ -26,6 +26,7 @@ pin_project! {
 }
 
 impl<F, ResB> ClassifyFuture<F, ResB> {
+    #[inline]
     pub(super) fn new(future: F, settings: Settings) -> Self {
         ClassifyFuture {
             state: ClassifyState::Calling { future },

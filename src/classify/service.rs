@@ -54,6 +54,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
         ClassifyFuture::new(self.inner.call(req), self.settings)
     }

@@ -159,6 +159,8 @@ mod tests {
 
     #[test]
     fn token_like_words_are_redacted_and_nothing_else() {
+        // `.` may be part of a token (Graph's tokens can contain one), so a
+        // token that ends a sentence takes the full stop with it.
         let eaa16 = format!("EAA{}", "b".repeat(13));
         let eaa15 = format!("EAA{}", "b".repeat(12));
         let run40 = "x".repeat(40);

@@ -57,6 +57,7 @@ impl<S> Replay<S> {
 }
 
 impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
+    #[inline]
     pub(super) fn called(future: S::Future) -> Self {
         ResponseFuture {
             state: State::Called { future },

@@ -84,6 +84,7 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let policy = self.policy.may_replay().then(|| self.policy.clone());
         match complete(req, self.body_limit) {

@@ -192,6 +192,7 @@ impl Credential {
     }
 
     /// The hot-path check: a token that may be sent as it is.
+    #[inline]
     pub(crate) fn sendable(&self) -> Option<&Stamp> {
         match (&self.state, self.attached) {
             (State::Ready, true) => self.stamp.as_deref(),

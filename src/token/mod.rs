@@ -196,6 +196,7 @@ impl TokenCell {
 
     /// The hot path: runs `f` with the stamp of a token that may be sent as
     /// it is, with no lock and no reference count taken.
+    #[inline]
     pub(crate) fn with_sendable<R>(&self, f: impl FnOnce(u64, &Stamp) -> R) -> Option<R> {
         let cred = self.shared.current.load();
         let stamp = cred.sendable()?;

@@ -44,6 +44,7 @@ struct Waiting<S> {
 }
 
 impl<S: Service<Request<ReplayBody>>> ValidateFuture<S> {
+    #[inline]
     pub(super) fn calling(
         future: S::Future,
         cell: TokenCell,

@@ -88,6 +88,7 @@ pub(crate) struct Repair {
 }
 
 impl Repair {
+    #[inline]
     pub(crate) fn of(req: &Request<ReplayBody>, cell: &TokenCell) -> Repair {
         let ext = req.extensions();
         Repair {

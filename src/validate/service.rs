@@ -56,6 +56,7 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
+    #[inline]
     fn call(&mut self, mut req: Request<ReplayBody>) -> Self::Future {
         if req.uri().authority().is_none() {
             // A bare path goes to the configured Graph base and version.
