@@ -42,10 +42,12 @@ use tower::BoxError;
 mod buffer;
 mod complete;
 mod layer;
+mod whole;
 
 pub(crate) use buffer::{copy_request, BufferRequest, Gather};
 pub(crate) use complete::{complete, Prepared};
 pub use layer::{BufferBody, BufferBodyFuture, BufferBodyLayer, NotReplayable};
+pub(crate) use whole::{prefixed_hint, Whole};
 
 /// Default largest body kept for replay: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -60,10 +62,7 @@ pub struct ReplayBody {
 // Trailers and streaming state are rare: boxed, they keep the body (and so
 // every request the stack moves around) small.
 enum Kind {
-    Full {
-        data: Option<Bytes>,
-        trailers: Option<Box<HeaderMap>>,
-    },
+    Full(Whole),
     Streaming(Box<Streaming>),
 }
 
@@ -82,10 +81,7 @@ impl ReplayBody {
 
     pub(crate) fn full(data: Bytes, trailers: Option<Box<HeaderMap>>) -> ReplayBody {
         ReplayBody {
-            kind: Kind::Full {
-                data: Some(data),
-                trailers,
-            },
+            kind: Kind::Full(Whole::new(data, trailers)),
         }
     }
 
@@ -114,18 +110,15 @@ impl ReplayBody {
 
     /// Whether [`try_clone`](Self::try_clone) can copy this body.
     pub fn is_replayable(&self) -> bool {
-        matches!(self.kind, Kind::Full { .. })
+        matches!(self.kind, Kind::Full(_))
     }
 
     /// A copy of a buffered body (sharing its bytes), or `None` for a
     /// streaming one.
     pub fn try_clone(&self) -> Option<ReplayBody> {
         match &self.kind {
-            Kind::Full { data, trailers } => Some(ReplayBody {
-                kind: Kind::Full {
-                    data: data.clone(),
-                    trailers: trailers.clone(),
-                },
+            Kind::Full(whole) => Some(ReplayBody {
+                kind: Kind::Full(whole.clone()),
             }),
             Kind::Streaming(_) => None,
         }
@@ -135,10 +128,9 @@ impl ReplayBody {
     /// trailers; the body itself otherwise.
     pub fn into_bytes(self) -> Result<Bytes, ReplayBody> {
         match self.kind {
-            Kind::Full {
-                data,
-                trailers: None,
-            } => Ok(data.unwrap_or_default()),
+            Kind::Full(whole) => whole.into_bytes().map_err(|whole| ReplayBody {
+                kind: Kind::Full(whole),
+            }),
             kind => Err(ReplayBody { kind }),
         }
     }
@@ -146,7 +138,7 @@ impl ReplayBody {
     /// The buffered bytes, if the body is buffered and not yet sent.
     pub fn as_bytes(&self) -> Option<&Bytes> {
         match &self.kind {
-            Kind::Full { data, .. } => data.as_ref(),
+            Kind::Full(whole) => whole.bytes(),
             Kind::Streaming(_) => None,
         }
     }
@@ -185,9 +177,9 @@ impl From<Vec<u8>> for ReplayBody {
 impl std::fmt::Debug for ReplayBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
-            Kind::Full { data, .. } => f
+            Kind::Full(whole) => f
                 .debug_struct("ReplayBody::Full")
-                .field("len", &data.as_ref().map_or(0, Bytes::len))
+                .field("len", &whole.len())
                 .finish(),
             Kind::Streaming(_) => f.write_str("ReplayBody::Streaming"),
         }
@@ -203,12 +195,7 @@ impl Body for ReplayBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.get_mut().kind {
-            Kind::Full { data, trailers } => {
-                if let Some(data) = data.take().filter(|d| !d.is_empty()) {
-                    return Poll::Ready(Some(Ok(Frame::data(data))));
-                }
-                Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(*t))))
-            }
+            Kind::Full(whole) => Poll::Ready(whole.next_frame().map(Ok)),
             Kind::Streaming(s) => match s.prefix.pop_front() {
                 Some(chunk) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
                 None => {
@@ -221,28 +208,15 @@ impl Body for ReplayBody {
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
-            Kind::Full { data, trailers } => {
-                data.as_ref().is_none_or(Bytes::is_empty) && trailers.is_none()
-            }
+            Kind::Full(whole) => whole.is_end_stream(),
             Kind::Streaming(s) => s.prefix.is_empty() && s.with_rest(|r| r.is_end_stream()),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Full { data, .. } => {
-                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
-            }
-            Kind::Streaming(s) => {
-                let read: u64 = s.prefix.iter().map(|c| c.len() as u64).sum();
-                let rest = s.with_rest(|r| r.size_hint());
-                let mut hint = SizeHint::new();
-                hint.set_lower(rest.lower() + read);
-                if let Some(upper) = rest.upper() {
-                    hint.set_upper(upper + read);
-                }
-                hint
-            }
+            Kind::Full(whole) => whole.size_hint(),
+            Kind::Streaming(s) => prefixed_hint(&s.prefix, s.with_rest(|r| r.size_hint())),
         }
     }
 }

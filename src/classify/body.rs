@@ -10,6 +10,8 @@ use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+use crate::body::{prefixed_hint, Whole};
+
 pin_project! {
     /// Response body of [`Classify`]: the inner body untouched, or an error
     /// body whose first bytes were read for classification (and are replayed
@@ -24,7 +26,7 @@ pin_project! {
     #[project = GraphBodyProj]
     enum GraphBodyKind<B> {
         Passthrough { #[pin] body: B },
-        Buffered { data: Option<Bytes>, trailers: Option<Box<HeaderMap>> },
+        Buffered { whole: Whole },
         Prefixed { prefixed: Box<(VecDeque<Bytes>, Pin<Box<B>>)> },
     }
 }
@@ -39,8 +41,7 @@ impl<B> GraphBody<B> {
     pub(super) fn buffered(data: Bytes, trailers: Option<Box<HeaderMap>>) -> GraphBody<B> {
         GraphBody {
             kind: GraphBodyKind::Buffered {
-                data: Some(data),
-                trailers,
+                whole: Whole::new(data, trailers),
             },
         }
     }
@@ -56,7 +57,7 @@ impl<B> GraphBody<B> {
     /// The whole body, when it was an error body read completely.
     pub fn buffered_bytes(&self) -> Option<&Bytes> {
         match &self.kind {
-            GraphBodyKind::Buffered { data, .. } => data.as_ref(),
+            GraphBodyKind::Buffered { whole } => whole.bytes(),
             _ => None,
         }
     }
@@ -66,9 +67,9 @@ impl<B: std::fmt::Debug> std::fmt::Debug for GraphBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
             GraphBodyKind::Passthrough { body } => f.debug_tuple("GraphBody").field(body).finish(),
-            GraphBodyKind::Buffered { data, .. } => f
+            GraphBodyKind::Buffered { whole } => f
                 .debug_struct("GraphBody::Buffered")
-                .field("len", &data.as_ref().map_or(0, Bytes::len))
+                .field("len", &whole.len())
                 .finish(),
             GraphBodyKind::Prefixed { .. } => f.write_str("GraphBody::Prefixed"),
         }
@@ -88,12 +89,7 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         match self.project().kind.project() {
             GraphBodyProj::Passthrough { body } => body.poll_frame(cx),
-            GraphBodyProj::Buffered { data, trailers } => {
-                if let Some(data) = data.take().filter(|d| !d.is_empty()) {
-                    return Poll::Ready(Some(Ok(Frame::data(data))));
-                }
-                Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(*t))))
-            }
+            GraphBodyProj::Buffered { whole } => Poll::Ready(whole.next_frame().map(Ok)),
             GraphBodyProj::Prefixed { prefixed } => {
                 let (prefix, rest) = &mut **prefixed;
                 match prefix.pop_front() {
@@ -107,9 +103,7 @@ where
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             GraphBodyKind::Passthrough { body } => body.is_end_stream(),
-            GraphBodyKind::Buffered { data, trailers } => {
-                data.as_ref().is_none_or(Bytes::is_empty) && trailers.is_none()
-            }
+            GraphBodyKind::Buffered { whole } => whole.is_end_stream(),
             GraphBodyKind::Prefixed { prefixed } => {
                 prefixed.0.is_empty() && prefixed.1.is_end_stream()
             }
@@ -119,18 +113,9 @@ where
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             GraphBodyKind::Passthrough { body } => body.size_hint(),
-            GraphBodyKind::Buffered { data, .. } => {
-                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
-            }
+            GraphBodyKind::Buffered { whole } => whole.size_hint(),
             GraphBodyKind::Prefixed { prefixed } => {
-                let read: u64 = prefixed.0.iter().map(|c| c.len() as u64).sum();
-                let rest = prefixed.1.size_hint();
-                let mut hint = SizeHint::new();
-                hint.set_lower(rest.lower() + read);
-                if let Some(upper) = rest.upper() {
-                    hint.set_upper(upper + read);
-                }
-                hint
+                prefixed_hint(&prefixed.0, prefixed.1.size_hint())
             }
         }
     }
