@@ -177,12 +177,21 @@ impl<B: BytesBody> Future for BufferRequest<B> {
 
 /// A copy of `req` sharing its body bytes, or `None` for a streaming body.
 pub(crate) fn copy_request(req: &Request<ReplayBody>) -> Option<Request<ReplayBody>> {
-    let body = req.body().try_clone()?;
-    let mut copy = Request::new(body);
+    let mut slot = None;
+    copy_request_into(req, &mut slot);
+    slot
+}
+
+/// [`copy_request`] written into `slot`.
+pub(crate) fn copy_request_into(req: &Request<ReplayBody>, slot: &mut Option<Request<ReplayBody>>) {
+    let Some(body) = req.body().try_clone() else {
+        *slot = None;
+        return;
+    };
+    let copy = slot.insert(Request::new(body));
     *copy.method_mut() = req.method().clone();
     *copy.uri_mut() = req.uri().clone();
     *copy.version_mut() = req.version();
     *copy.headers_mut() = req.headers().clone();
     *copy.extensions_mut() = req.extensions().clone();
-    Some(copy)
 }

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use http::Request;
+use http::{Extensions, Request};
 use http_body::Body;
 use http_body_util::{Empty, Full};
 
@@ -24,9 +24,22 @@ pub(crate) enum Prepared<B> {
 
 /// `req` with its body as a [`ReplayBody`] when the body is one of the
 /// complete kinds; `req` unchanged otherwise.
-#[inline]
 pub(crate) fn complete<B: Any>(req: Request<B>, limit: usize) -> Prepared<B> {
     let (mut parts, body) = req.into_parts();
+    match complete_body(body) {
+        Ok(body) => {
+            let body = within_limit(body, &mut parts.extensions, limit);
+            Prepared::Complete(Request::from_parts(parts, body))
+        }
+        Err(body) => Prepared::Streaming(Request::from_parts(parts, body)),
+    }
+}
+
+/// `body` as a [`ReplayBody`] when it is one of the complete kinds, or
+/// back unchanged. Only the body moves, so a caller that splits its request
+/// moves the head once.
+#[inline]
+pub(crate) fn complete_body<B: Any>(body: B) -> Result<ReplayBody, B> {
     let mut slot = Some(body);
     let any: &mut dyn Any = &mut slot;
     let done = if let Some(body) = any.downcast_mut::<Option<ReplayBody>>() {
@@ -43,14 +56,26 @@ pub(crate) fn complete<B: Any>(req: Request<B>, limit: usize) -> Prepared<B> {
         None
     };
     match (done, slot) {
-        (Some(body), _) if body.as_bytes().is_some_and(|b| b.len() > limit) => {
-            parts.extensions.insert(NotReplayable { limit });
-            Prepared::Complete(Request::from_parts(parts, ReplayBody::streaming(body)))
-        }
-        (Some(body), _) => Prepared::Complete(Request::from_parts(parts, body)),
-        (None, Some(body)) => Prepared::Streaming(Request::from_parts(parts, body)),
+        (Some(body), _) => Ok(body),
+        (None, Some(body)) => Err(body),
         (None, None) => unreachable!("a body is taken only when converted"),
     }
+}
+
+/// `body`, or, when it is larger than `limit`, the same bytes as a body
+/// sent once (marked with [`NotReplayable`] in `extensions`), so that the
+/// limit bounds what is kept alive for replays whatever the body type.
+#[inline]
+pub(crate) fn within_limit(
+    body: ReplayBody,
+    extensions: &mut Extensions,
+    limit: usize,
+) -> ReplayBody {
+    if body.as_bytes().is_some_and(|b| b.len() > limit) {
+        extensions.insert(NotReplayable { limit });
+        return ReplayBody::streaming(body);
+    }
+    body
 }
 
 /// The bytes of a `Full`: it yields them in its first frame, at once.

@@ -26,7 +26,9 @@ pin_project! {
     #[project = GraphBodyProj]
     enum GraphBodyKind<B> {
         Passthrough { #[pin] body: B },
-        Buffered { whole: Whole },
+        // Boxed, like `Prefixed`: error bodies are rare, and a small body
+        // keeps every move of a success response cheap.
+        Buffered { whole: Box<Whole> },
         Prefixed { prefixed: Box<(VecDeque<Bytes>, Pin<Box<B>>)> },
     }
 }
@@ -41,7 +43,7 @@ impl<B> GraphBody<B> {
     pub(super) fn buffered(data: Bytes, trailers: Option<Box<HeaderMap>>) -> GraphBody<B> {
         GraphBody {
             kind: GraphBodyKind::Buffered {
-                whole: Whole::new(data, trailers),
+                whole: Box::new(Whole::new(data, trailers)),
             },
         }
     }

@@ -43,7 +43,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower::retry::Policy;
 
-use crate::body::copy_request;
+use crate::body::{copy_request, copy_request_into};
 use crate::source::BoxFuture;
 use crate::{ErrorKind, GraphError, ReplayBody, TokenCell, TokenGeneration};
 
@@ -80,6 +80,19 @@ impl RefreshOn190 {
             return None;
         }
         copy_request(req)
+    }
+
+    /// [`copy`](Self::copy), written into `slot` (no move of the copy).
+    pub(crate) fn copy_into(
+        &self,
+        req: &Request<ReplayBody>,
+        slot: &mut Option<Request<ReplayBody>>,
+    ) {
+        if self.replayed || !self.may_replay() {
+            *slot = None;
+            return;
+        }
+        copy_request_into(req, slot);
     }
 }
 

@@ -38,7 +38,7 @@ pin_project! {
 }
 
 /// What a send after a wait (buffering, a renewal) and a replay need.
-struct Replay<S> {
+pub(super) struct Replay<S> {
     /// Polled ready before such a send.
     service: S,
     /// Present when the stack can renew the token.
@@ -50,9 +50,29 @@ struct Replay<S> {
 }
 
 impl<S> Replay<S> {
+    /// What a replay of `req` with `service` needs, the copy written in
+    /// place (the request head is large: each move of it costs).
+    pub(super) fn keeping(
+        req: &Request<ReplayBody>,
+        service: S,
+        policy: RefreshOn190,
+    ) -> Box<Self> {
+        let mut replay = Box::new(Replay {
+            service,
+            policy: Some(policy),
+            copy: None,
+            pending: None,
+        });
+        replay.keep_copy(req);
+        replay
+    }
+
     /// Keeps a copy of `req` for a replay, if the policy wants one.
     fn keep_copy(&mut self, req: &Request<ReplayBody>) {
-        self.copy = self.policy.as_ref().and_then(|policy| policy.copy(req));
+        match &self.policy {
+            Some(policy) => policy.copy_into(req, &mut self.copy),
+            None => self.copy = None,
+        }
     }
 }
 
@@ -65,22 +85,12 @@ impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
         }
     }
 
-    /// `future` sends a request whose `copy` may be replayed with `service`.
-    pub(super) fn replayable(
-        copy: Option<Request<ReplayBody>>,
-        future: S::Future,
-        service: S,
-        policy: RefreshOn190,
-    ) -> Self {
-        let replay = Replay {
-            service,
-            policy: Some(policy),
-            copy,
-            pending: None,
-        };
+    /// `future` sends a request that `replay` may send again.
+    #[inline]
+    pub(super) fn replayable(future: S::Future, replay: Box<Replay<S>>) -> Self {
         ResponseFuture {
             state: State::Called { future },
-            replay: Some(Box::new(replay)),
+            replay: Some(replay),
         }
     }
 

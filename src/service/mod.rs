@@ -9,13 +9,15 @@ mod future;
 
 pub use future::ResponseFuture;
 
+use future::Replay;
+
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower::BoxError;
 use tower_service::Service;
 
-use crate::body::{complete, BufferRequest, Prepared};
+use crate::body::{complete_body, within_limit, BufferRequest};
 use crate::{
     BytesBody, Classify, GraphBody, RefreshOn190, ReplayBody, TokenCell, ValidateIfNeeded,
 };
@@ -30,7 +32,9 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct WhatsAppAuth<S> {
     inner: ValidateIfNeeded<Classify<S>>,
-    policy: RefreshOn190,
+    /// `None` when the source cannot renew: nothing is ever replayed, and a
+    /// clone of the stack (one per request, with `oneshot`) skips it.
+    policy: Option<RefreshOn190>,
     body_limit: usize,
 }
 
@@ -42,7 +46,7 @@ impl<S> WhatsAppAuth<S> {
     ) -> WhatsAppAuth<S> {
         WhatsAppAuth {
             inner,
-            policy,
+            policy: policy.may_replay().then_some(policy),
             body_limit,
         }
     }
@@ -86,26 +90,27 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let policy = self.policy.may_replay().then(|| self.policy.clone());
-        match complete(req, self.body_limit) {
-            // Nothing can be replayed: just send.
-            Prepared::Complete(req) if policy.is_none() => {
-                ResponseFuture::called(self.inner.call(req))
-            }
-            Prepared::Complete(req) => {
-                let policy = policy.expect("checked above");
-                let service = self.inner.clone();
-                // The copy is taken before the request moves on.
-                let copy = policy.copy(&req);
-                let future = self.inner.call(req);
-                ResponseFuture::replayable(copy, future, service, policy)
-            }
-            Prepared::Streaming(req) => {
+        // The body is converted alone, so the request head moves only into
+        // the request sent.
+        let (mut parts, body) = req.into_parts();
+        let body = match complete_body(body) {
+            Ok(body) => within_limit(body, &mut parts.extensions, self.body_limit),
+            Err(body) => {
                 // A streaming body is read first, with no capacity held.
+                let req = Request::from_parts(parts, body);
                 let unready = self.inner.clone();
                 drop(std::mem::replace(&mut self.inner, unready.clone()));
-                ResponseFuture::buffering(BufferRequest::new(req, self.body_limit), unready, policy)
+                let buffer = BufferRequest::new(req, self.body_limit);
+                return ResponseFuture::buffering(buffer, unready, self.policy.clone());
             }
-        }
+        };
+        let req = Request::from_parts(parts, body);
+        let Some(policy) = &self.policy else {
+            // Nothing can be replayed: just send.
+            return ResponseFuture::called(self.inner.call(req));
+        };
+        // The copy is taken before the request moves on.
+        let replay = Replay::keeping(&req, self.inner.clone(), policy.clone());
+        ResponseFuture::replayable(self.inner.call(req), replay)
     }
 }

@@ -1,9 +1,8 @@
 //! [`Credential`]: one immutable snapshot of the token state, swapped whole
 //! whenever anything changes, so a request reads it without a lock.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use arc_swap::ArcSwapOption;
 use http::header::AUTHORIZATION;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Uri};
@@ -19,31 +18,39 @@ pub(crate) struct Stamp {
     bearer: HeaderValue,
     /// `appsecret_proof=<hex>`, with an app secret configured.
     proof: Option<Box<str>>,
-    /// The last path stamped, before and after the proof is added: clients
+    /// Paths stamped before, as they were and with the proof added: clients
     /// send to a handful of paths (nearly always the messages path), so a
-    /// hit saves building and parsing a new one. Read without a lock;
-    /// replaced (one allocation) on a miss.
-    known: ArcSwapOption<(PathAndQuery, PathAndQuery)>,
+    /// hit saves building and parsing a new one. Each slot is filled once,
+    /// in order, and then only read (an acquire load, no lock and no write
+    /// to shared memory); paths past the last slot are built each time.
+    known: [OnceLock<(PathAndQuery, PathAndQuery)>; KNOWN_PATHS],
 }
+
+/// How many paths a token keeps with their proof added.
+const KNOWN_PATHS: usize = 4;
 
 impl Stamp {
     /// `None` when the token cannot be sent in a header.
     pub(crate) fn new(token: Secret, config: &Config) -> Option<Stamp> {
         let bearer = proof::bearer(&token)?;
         let proof = proof::proof_pair(config.app_secret.as_ref(), &token);
+        let known: [OnceLock<_>; KNOWN_PATHS] = Default::default();
         // Seeded with the configured phone number's messages path.
-        let known = proof.as_deref().and_then(|pair| {
+        let seed = proof.as_deref().and_then(|pair| {
             let phone = config.phone_number_id.as_deref()?;
             let uri: Uri = config.url(&format!("{phone}/messages")).parse().ok()?;
             let from = uri.path_and_query()?.clone();
             let to = proof::authorized_path(Some(&from), pair)?;
-            Some(Arc::new((from, to)))
+            Some((from, to))
         });
+        if let Some(seed) = seed {
+            let _ = known[0].set(seed);
+        }
         Some(Stamp {
             token,
             bearer,
             proof,
-            known: ArcSwapOption::new(known),
+            known,
         })
     }
 
@@ -56,16 +63,31 @@ impl Stamp {
             proof::set_path(req.uri_mut(), proof::authorized_path(None, pair));
             return;
         };
-        let hit = match &*self.known.load() {
-            Some(known) if known.0 == *from => Some(known.1.clone()),
-            _ => None,
-        };
-        let path = hit.or_else(|| {
-            let to = proof::authorized_path(Some(from), pair)?;
-            self.known.store(Some(Arc::new((from.clone(), to.clone()))));
-            Some(to)
-        });
+        let path = self.known_path(from, pair);
         proof::set_path(req.uri_mut(), path);
+    }
+
+    /// `from` with the proof `pair` added: from a slot when it was stamped
+    /// before, else built (and kept, while a slot is free).
+    #[inline]
+    fn known_path(&self, from: &PathAndQuery, pair: &str) -> Option<PathAndQuery> {
+        let mut free = None;
+        for slot in &self.known {
+            match slot.get() {
+                Some((known, with_proof)) if known == from => return Some(with_proof.clone()),
+                Some(_) => {}
+                None => {
+                    free = Some(slot);
+                    break;
+                }
+            }
+        }
+        let to = proof::authorized_path(Some(from), pair)?;
+        // Two requests may race for the slot: either value is right.
+        if let Some(slot) = free {
+            let _ = slot.set((from.clone(), to.clone()));
+        }
+        Some(to)
     }
 }
 
@@ -290,7 +312,12 @@ mod tests {
         let messages = format!("{base}/106540352242922/messages");
         let media = format!("{base}/106540352242922/media");
         let fields = format!("{base}/106540352242922?fields=id");
-        for uri in [&messages, &media, &messages, &fields, &fields, &media] {
+        // More distinct paths than there are slots, each seen twice.
+        let more: Vec<String> = (0..KNOWN_PATHS + 2)
+            .map(|n| format!("{base}/{n}/messages"))
+            .collect();
+        let first = [&messages, &media, &messages, &fields, &fields, &media];
+        for uri in first.into_iter().chain(&more).chain(&more) {
             let sep = if uri.contains('?') { '&' } else { '?' };
             assert_eq!(stamped(uri), format!("{uri}{sep}appsecret_proof={proof}"));
         }
