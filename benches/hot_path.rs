@@ -24,6 +24,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response};
 use http_body::Body;
 use http_body_util::{Empty, Full};
+use tokio::runtime::Runtime;
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
 use tower_whatsapp_auth::WhatsAppAuthLayer;
@@ -138,6 +139,7 @@ fn hot_path(c: &mut Criterion) {
         (layer().app_secret("app-secret"), true),
         (layer().app_credentials("1234", "app-secret"), true),
     ];
+    let mut stacks = Vec::new();
     for (id, (layer, proof)) in IDS[2..].iter().zip(layers) {
         let stack = ServiceBuilder::new()
             .layer(layer)
@@ -148,8 +150,34 @@ fn hot_path(c: &mut Criterion) {
             b.to_async(&rt)
                 .iter(|| async { stack.clone().oneshot(request()).await.unwrap() })
         });
+        stacks.push(stack);
     }
     group.finish();
+
+    // The same calls again, paired round by round (see `support`).
+    let mut variants: Vec<support::Timed> =
+        vec![(IDS[1], timed(&rt, set_header)), (IDS[0], timed(&rt, Bare))];
+    for (id, stack) in IDS[2..].iter().zip(stacks) {
+        variants.push((*id, timed(&rt, stack)));
+    }
+    support::print_paired("hot_path", variants, 41, 20_000);
+}
+
+/// `n` calls of a clone of `svc` with `oneshot`, as in the criterion runs.
+fn timed<'a, S>(rt: &'a Runtime, svc: S) -> Box<dyn FnMut(u64) -> Duration + 'a>
+where
+    S: Service<Request<Full<Bytes>>> + Clone + 'a,
+    S::Error: std::fmt::Debug,
+{
+    Box::new(move |n| {
+        rt.block_on(async {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                svc.clone().oneshot(request()).await.unwrap();
+            }
+            start.elapsed()
+        })
+    })
 }
 
 fn main() {

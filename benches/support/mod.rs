@@ -59,3 +59,61 @@ pub fn human(ns: f64) -> String {
         n => format!("{n:.1} ns"),
     }
 }
+
+/// One variant of a paired measurement: its id, and a closure that makes
+/// `n` calls and returns the time they took.
+pub type Timed<'a> = (&'a str, Box<dyn FnMut(u64) -> std::time::Duration + 'a>);
+
+/// Whether the bench runs in `--test` mode (each benchmark once, for its
+/// assertions), where timings mean nothing.
+pub fn test_mode() -> bool {
+    std::env::args().any(|arg| arg == "--test")
+}
+
+/// Paired ratios: in each of `rounds` rounds every variant makes `n` calls
+/// back to back (in an order that rotates each round), so a slow spell of a
+/// shared machine hits all of them alike. Each round's times are divided by
+/// that round's baseline time (the first variant), and the median ratio
+/// over the rounds is printed with its quartiles. Criterion's separate
+/// measurements, seconds apart, drift by more than the differences measured
+/// here on a 2-core machine; these ratios do not.
+pub fn print_paired(group: &str, mut variants: Vec<Timed<'_>>, rounds: usize, n: u64) {
+    if test_mode() || variants.is_empty() {
+        return;
+    }
+    for (_, run) in variants.iter_mut() {
+        run(n); // warm-up
+    }
+    let count = variants.len();
+    let mut ratios = vec![Vec::with_capacity(rounds); count];
+    let mut times = vec![Vec::with_capacity(rounds); count];
+    for round in 0..rounds {
+        let mut took = vec![0.0; count];
+        for k in 0..count {
+            let i = (round + k) % count;
+            took[i] = variants[i].1(n).as_secs_f64() * 1e9 / n as f64;
+        }
+        for i in 0..count {
+            ratios[i].push(took[i] / took[0]);
+            times[i].push(took[i]);
+        }
+    }
+    println!(
+        "\n{group}: paired, {rounds} rounds of {n} calls each; median time, and median ratio to {} [quartiles]",
+        variants[0].0
+    );
+    for (i, (id, _)) in variants.iter().enumerate() {
+        let (q1, mid, q3) = quartiles(&mut ratios[i]);
+        let (_, time, _) = quartiles(&mut times[i]);
+        println!(
+            "  {id:<44} {:>12}  {mid:>6.3}x  [{q1:.3}–{q3:.3}]",
+            human(time)
+        );
+    }
+}
+
+fn quartiles(values: &mut [f64]) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.25), at(0.5), at(0.75))
+}
