@@ -160,7 +160,7 @@ fn hot_path(c: &mut Criterion) {
     for (id, stack) in IDS[2..].iter().zip(stacks) {
         variants.push((*id, timed(&rt, stack)));
     }
-    support::print_paired("hot_path", variants, 41, 20_000);
+    support::print_paired("hot_path", variants, 41, 20_000, "calls");
 }
 
 /// `n` calls of a clone of `svc` with `oneshot`, as in the criterion runs.

@@ -152,9 +152,9 @@ fn loopback(c: &mut Criterion) {
     let base = rt.block_on(server());
     let url = format!("{base}/v24.0/1/messages");
     let (bare, layered, cell) = stacks(&base);
-    rt.block_on(batch(layered.clone(), url.clone(), 1)); // validate once, warm the pools
-                                                         // Measured with the token validated (not retrying a validation that
-                                                         // found no verdict).
+    // Validate once and warm the pools; measured with the token validated
+    // (not retrying a validation that found no verdict).
+    rt.block_on(batch(layered.clone(), url.clone(), 1));
     assert_eq!(cell.stats().validations, 1, "validated");
     assert!(cell.blocked().is_none());
     let mut group = c.benchmark_group("loopback");
@@ -175,6 +175,30 @@ fn loopback(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The same batches again, paired round by round (see `support`).
+    for (title, in_flight, ids) in [
+        ("loopback, 1 in flight", 1, &IDS[..2]),
+        ("loopback, 64 in flight", BATCH, &IDS[2..]),
+    ] {
+        let variants = [(ids[0], &bare), (ids[1], &layered)]
+            .into_iter()
+            .map(|(id, stack)| {
+                let (stack, url, rt) = (stack.clone(), url.clone(), &rt);
+                let run = move |n: u64| {
+                    rt.block_on(async {
+                        let start = std::time::Instant::now();
+                        for _ in 0..n {
+                            batch(stack.clone(), url.clone(), in_flight).await;
+                        }
+                        start.elapsed()
+                    })
+                };
+                (id, Box::new(run) as Box<dyn FnMut(u64) -> Duration + '_>)
+            })
+            .collect();
+        support::print_paired(title, variants, 31, 6, "batches of 64");
+    }
 }
 
 fn main() {

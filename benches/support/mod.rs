@@ -71,13 +71,13 @@ pub fn test_mode() -> bool {
 }
 
 /// Paired ratios: in each of `rounds` rounds every variant makes `n` calls
-/// back to back (in an order that rotates each round), so a slow spell of a
-/// shared machine hits all of them alike. Each round's times are divided by
+/// (`unit` names what one call is) back to back, in an order that rotates
+/// each round, so a slow spell of a shared machine hits all of them alike. Each round's times are divided by
 /// that round's baseline time (the first variant), and the median ratio
 /// over the rounds is printed with its quartiles. Criterion's separate
 /// measurements, seconds apart, drift by more than the differences measured
 /// here on a 2-core machine; these ratios do not.
-pub fn print_paired(group: &str, mut variants: Vec<Timed<'_>>, rounds: usize, n: u64) {
+pub fn print_paired(group: &str, mut variants: Vec<Timed<'_>>, rounds: usize, n: u64, unit: &str) {
     if test_mode() || variants.is_empty() {
         return;
     }
@@ -99,7 +99,7 @@ pub fn print_paired(group: &str, mut variants: Vec<Timed<'_>>, rounds: usize, n:
         }
     }
     println!(
-        "\n{group}: paired, {rounds} rounds of {n} calls each; median time, and median ratio to {} [quartiles]",
+        "\n{group}: paired, {rounds} rounds of {n} {unit} each; median time per one, and median time ratio to {} [quartiles]",
         variants[0].0
     );
     for (i, (id, _)) in variants.iter().enumerate() {

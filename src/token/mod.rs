@@ -46,6 +46,12 @@ pub struct TokenCell {
     shared: Arc<Shared>,
 }
 
+// Aligned to 128 bytes so that, inside the `Arc`, the reference counts
+// (written by every clone of a stack, from every core) sit on their own
+// cache lines, apart from what every request reads (`current`, `source`):
+// otherwise each clone on one core would evict the line that requests on
+// the others are reading.
+#[repr(align(128))]
 pub(crate) struct Shared {
     graph: Arc<GraphIo>,
     source: Arc<dyn TokenSource>,
