@@ -2,7 +2,8 @@
 //!    answers at once, without and with an app secret (`appsecret_proof`),
 //!    and with app credentials (renewal possible, so a copy is kept for a
 //!    replay), against tower-http's `SetRequestHeader` with a static bearer
-//!    value and the bare service. The service checks every request: the
+//!    value (the baseline), the same with a value built at run time, and the
+//!    bare service. The service checks every request: the
 //!    bearer, the proof where one is due, and the body (the caller's bytes,
 //!    not a copy). Ratios from this run are printed at the end.
 //!
@@ -95,9 +96,10 @@ fn request() -> Request<Full<Bytes>> {
         .unwrap()
 }
 
-const IDS: [&str; 5] = [
+const IDS: [&str; 6] = [
     "bare",
     "set_request_header",
+    "set_request_header_run_time_value",
     "whatsapp_auth",
     "whatsapp_auth_with_app_secret",
     "whatsapp_auth_with_app_credentials",
@@ -131,6 +133,18 @@ fn hot_path(c: &mut Criterion) {
             .iter(|| async { set_header.clone().oneshot(request()).await.unwrap() })
     });
 
+    // The same, with the value built at run time, as from a token read from
+    // the environment: it is shared, not static, so each clone counts.
+    let mut value = HeaderValue::from_str(&format!("Bearer {TOKEN}")).unwrap();
+    value.set_sensitive(true);
+    let set_run_time = ServiceBuilder::new()
+        .layer(SetRequestHeaderLayer::overriding(AUTHORIZATION, value))
+        .service(Checked { proof: false });
+    group.bench_function(IDS[2], |b| {
+        b.to_async(&rt)
+            .iter(|| async { set_run_time.clone().oneshot(request()).await.unwrap() })
+    });
+
     // Validation is off: the checking service would refuse its call, and
     // between validations the path is the same.
     let layer = || WhatsAppAuthLayer::new(TOKEN).without_validation();
@@ -140,7 +154,7 @@ fn hot_path(c: &mut Criterion) {
         (layer().app_credentials("1234", "app-secret"), true),
     ];
     let mut stacks = Vec::new();
-    for (id, (layer, proof)) in IDS[2..].iter().zip(layers) {
+    for (id, (layer, proof)) in IDS[3..].iter().zip(layers) {
         let stack = ServiceBuilder::new()
             .layer(layer)
             .service(Checked { proof });
@@ -155,9 +169,12 @@ fn hot_path(c: &mut Criterion) {
     group.finish();
 
     // The same calls again, paired round by round (see `support`).
-    let mut variants: Vec<support::Timed> =
-        vec![(IDS[1], timed(&rt, set_header)), (IDS[0], timed(&rt, Bare))];
-    for (id, stack) in IDS[2..].iter().zip(stacks) {
+    let mut variants: Vec<support::Timed> = vec![
+        (IDS[1], timed(&rt, set_header)),
+        (IDS[0], timed(&rt, Bare)),
+        (IDS[2], timed(&rt, set_run_time)),
+    ];
+    for (id, stack) in IDS[3..].iter().zip(stacks) {
         variants.push((*id, timed(&rt, stack)));
     }
     support::print_paired("hot_path", variants, 41, 20_000, "calls");
