@@ -30,7 +30,8 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
 use tower_whatsapp_auth::WhatsAppAuthLayer;
 
-const BODY: &[u8] =
+// A `static`, not a `const`: the address check below needs one address.
+static BODY: &[u8] =
     br#"{"messaging_product":"whatsapp","to":"15551234567","type":"text","text":{"body":"hi"}}"#;
 const URL: &str = "https://graph.facebook.com/v24.0/106540352242922/messages";
 const TOKEN: &str = "EAAGbenchmarktoken0000000000000000";

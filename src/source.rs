@@ -155,7 +155,9 @@ pub trait TokenSource: Send + Sync + 'static {
     fn fetch(&self, ctx: FetchContext) -> BoxFuture<'_, Result<Token, RefreshError>>;
 
     /// Whether [`fetch`](Self::fetch) can ever produce a token other than the
-    /// current one. A source that cannot is not asked after a refusal.
+    /// current one. A source that cannot is not asked after a refusal. Read
+    /// when a stack is built (it decides whether requests keep a copy for a
+    /// replay), so the answer must not change afterwards.
     fn can_renew(&self) -> bool {
         true
     }

@@ -64,10 +64,12 @@ pub fn human(ns: f64) -> String {
 /// `n` calls and returns the time they took.
 pub type Timed<'a> = (&'a str, Box<dyn FnMut(u64) -> std::time::Duration + 'a>);
 
-/// Whether the bench runs in `--test` mode (each benchmark once, for its
-/// assertions), where timings mean nothing.
+/// Whether criterion runs in test mode (each benchmark once, for its
+/// assertions), where timings mean nothing: with `--test`, or without
+/// `--bench` (as `cargo test --benches` runs it), criterion's own rule.
 pub fn test_mode() -> bool {
-    std::env::args().any(|arg| arg == "--test")
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|arg| arg == "--test") || !args.iter().any(|arg| arg == "--bench")
 }
 
 /// Paired ratios: in each of `rounds` rounds every variant makes `n` calls
@@ -81,16 +83,22 @@ pub fn print_paired(group: &str, mut variants: Vec<Timed<'_>>, rounds: usize, n:
     if test_mode() || variants.is_empty() {
         return;
     }
+    assert!(rounds > 0 && n > 0, "at least one round of one call");
     for (_, run) in variants.iter_mut() {
         run(n); // warm-up
     }
     let count = variants.len();
-    let mut ratios = vec![Vec::with_capacity(rounds); count];
-    let mut times = vec![Vec::with_capacity(rounds); count];
+    let mut ratios: Vec<Vec<f64>> = (0..count).map(|_| Vec::with_capacity(rounds)).collect();
+    let mut times: Vec<Vec<f64>> = (0..count).map(|_| Vec::with_capacity(rounds)).collect();
     for round in 0..rounds {
         let mut took = vec![0.0; count];
-        for k in 0..count {
-            let i = (round + k) % count;
+        // Rotated each round, and reversed every other one, so no variant
+        // always runs first, or always right after the same one.
+        let mut order: Vec<usize> = (0..count).map(|k| (round + k) % count).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
             took[i] = variants[i].1(n).as_secs_f64() * 1e9 / n as f64;
         }
         for i in 0..count {
@@ -112,8 +120,14 @@ pub fn print_paired(group: &str, mut variants: Vec<Timed<'_>>, rounds: usize, n:
     }
 }
 
+/// First quartile, median and third quartile of `values` (not empty),
+/// interpolated between the nearest ranks.
 fn quartiles(values: &mut [f64]) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
-    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    let at = |q: f64| {
+        let rank = (values.len() - 1) as f64 * q;
+        let (below, above) = (rank.floor() as usize, rank.ceil() as usize);
+        values[below] + (values[above] - values[below]) * (rank - below as f64)
+    };
     (at(0.25), at(0.5), at(0.75))
 }

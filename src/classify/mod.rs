@@ -278,6 +278,21 @@ mod tests {
         );
     }
 
+    /// Every response moves up through each layer's future: the wrapper
+    /// adds a tag (8 bytes) to the inner body and no more, as what only an
+    /// error answer needs is boxed. For a body of no size the response then
+    /// fits in 128 bytes, which compilers copy inline rather than by call.
+    #[test]
+    fn the_response_body_wrapper_adds_only_a_tag() {
+        use std::mem::size_of;
+        type Empty = http_body_util::Empty<Bytes>;
+        assert!(size_of::<GraphBody<Full<Bytes>>>() <= size_of::<Full<Bytes>>() + 8);
+        assert!(size_of::<GraphBody<Empty>>() <= 16);
+        let bare = size_of::<Response<Empty>>();
+        assert!(size_of::<Response<GraphBody<Empty>>>() <= bare + 16);
+        assert!(size_of::<Response<GraphBody<Empty>>>() <= 128);
+    }
+
     /// Debug output says which kind and how long, never the contents.
     #[test]
     fn graph_bodies_debug_without_contents() {

@@ -105,8 +105,9 @@ where
             }
         };
         let req = Request::from_parts(parts, body);
-        let Some(policy) = &self.policy else {
-            // Nothing can be replayed: just send.
+        let Some(policy) = self.policy.as_ref().filter(|_| req.body().is_replayable()) else {
+            // Nothing can be replayed (the source cannot renew, or the body
+            // was over the limit): just send.
             return ResponseFuture::called(self.inner.call(req));
         };
         // The copy is taken before the request moves on.
