@@ -175,14 +175,8 @@ impl<B: BytesBody> Future for BufferRequest<B> {
     }
 }
 
-/// A copy of `req` sharing its body bytes, or `None` for a streaming body.
-pub(crate) fn copy_request(req: &Request<ReplayBody>) -> Option<Request<ReplayBody>> {
-    let mut slot = None;
-    copy_request_into(req, &mut slot);
-    slot
-}
-
-/// [`copy_request`] written into `slot`.
+/// Writes into `slot` a copy of `req` sharing its body bytes, or `None` for
+/// a streaming body. In place: the request head is large to move.
 pub(crate) fn copy_request_into(req: &Request<ReplayBody>, slot: &mut Option<Request<ReplayBody>>) {
     let Some(body) = req.body().try_clone() else {
         *slot = None;

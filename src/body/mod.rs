@@ -44,7 +44,7 @@ mod complete;
 mod layer;
 mod whole;
 
-pub(crate) use buffer::{copy_request, copy_request_into, BufferRequest, Gather};
+pub(crate) use buffer::{copy_request_into, BufferRequest, Gather};
 pub(crate) use complete::{complete, complete_body, within_limit, Prepared};
 pub use layer::{BufferBody, BufferBodyFuture, BufferBodyLayer, NotReplayable};
 pub(crate) use whole::{prefixed_hint, Whole};

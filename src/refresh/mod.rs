@@ -43,7 +43,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower::retry::Policy;
 
-use crate::body::{copy_request, copy_request_into};
+use crate::body::copy_request_into;
 use crate::source::BoxFuture;
 use crate::{ErrorKind, GraphError, ReplayBody, TokenCell, TokenGeneration};
 
@@ -76,10 +76,9 @@ impl RefreshOn190 {
 
     /// The copy kept of `req` for a replay, when one may come.
     pub(crate) fn copy(&self, req: &Request<ReplayBody>) -> Option<Request<ReplayBody>> {
-        if self.replayed || !self.may_replay() {
-            return None;
-        }
-        copy_request(req)
+        let mut slot = None;
+        self.copy_into(req, &mut slot);
+        slot
     }
 
     /// [`copy`](Self::copy), written into `slot` (no move of the copy).
@@ -142,5 +141,82 @@ impl<ResB, E> Policy<Request<ReplayBody>, Response<ResB>, E> for RefreshOn190 {
 
     fn clone_request(&mut self, req: &Request<ReplayBody>) -> Option<Request<ReplayBody>> {
         self.copy(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http::StatusCode;
+    use http_body_util::Empty;
+
+    type Result190 = Result<Response<Empty<Bytes>>, tower::BoxError>;
+
+    fn cell(renewable: bool) -> TokenCell {
+        let graph = tower::service_fn(|_: Request<ReplayBody>| async {
+            Ok::<_, tower::BoxError>(Response::new(Empty::<Bytes>::new()))
+        });
+        let layer = crate::WhatsAppAuthLayer::new("EAAG-token").without_validation();
+        let layer = if renewable {
+            layer.app_credentials("1234", "app-secret")
+        } else {
+            layer
+        };
+        layer.token_cell(graph)
+    }
+
+    /// Graph's answer to an expired token (as in `graph::error`'s docs),
+    /// with the generation `ValidateIfNeeded` puts on it.
+    fn expired() -> Result190 {
+        let body = br#"{"error":{"message":"Error validating access token: Session has expired on Friday, 02-Jan-26 10:00:00 PST.","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"AbC"}}"#;
+        let mut res = Response::new(Empty::new());
+        *res.status_mut() = StatusCode::UNAUTHORIZED;
+        let err = GraphError::parse(StatusCode::UNAUTHORIZED, body).unwrap();
+        res.extensions_mut().insert(err);
+        res.extensions_mut().insert(TokenGeneration(0));
+        Ok(res)
+    }
+
+    fn request() -> Request<ReplayBody> {
+        Request::post("/v25.0/1/messages")
+            .body(ReplayBody::from(Bytes::from_static(b"{}")))
+            .unwrap()
+    }
+
+    /// A copy is kept only while a replay may still come: with a source
+    /// that can renew, and until the one replay is granted.
+    #[tokio::test]
+    async fn copies_are_kept_until_the_one_replay() {
+        let mut policy = RefreshOn190::new(cell(true));
+        let mut req = request();
+        let copy =
+            Policy::<_, Response<Empty<Bytes>>, tower::BoxError>::clone_request(&mut policy, &req);
+        assert_eq!(copy.unwrap().uri(), req.uri());
+        let mut slot = Some(request());
+        policy.copy_into(&req, &mut slot);
+        assert!(slot.is_some());
+        assert!(policy.retry(&mut req, &mut expired()).is_some());
+        assert!(req.extensions().get::<Replayed>().is_some());
+        // Replayed once: no copy, and no second replay.
+        let copy =
+            Policy::<_, Response<Empty<Bytes>>, tower::BoxError>::clone_request(&mut policy, &req);
+        assert!(copy.is_none());
+        policy.copy_into(&req, &mut slot);
+        assert!(slot.is_none());
+        assert!(policy.retry(&mut req, &mut expired()).is_none());
+    }
+
+    /// A source that cannot renew never needs a copy.
+    #[tokio::test]
+    async fn a_source_that_cannot_renew_keeps_no_copy() {
+        let mut policy = RefreshOn190::new(cell(false));
+        let req = request();
+        let copy =
+            Policy::<_, Response<Empty<Bytes>>, tower::BoxError>::clone_request(&mut policy, &req);
+        assert!(copy.is_none());
+        let mut slot = Some(request());
+        policy.copy_into(&req, &mut slot);
+        assert!(slot.is_none());
     }
 }
