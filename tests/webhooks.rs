@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::webhooks::{deliver, handshake, text_delivery};
+use common::webhooks::{deliver, handshake, send, text_delivery};
 use http::{Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::{BodyExt, Full};
@@ -75,18 +75,11 @@ async fn post(
     signature: Option<(&str, String)>,
     body: Bytes,
 ) -> (StatusCode, String) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut req = Request::post(format!("http://{addr}/webhook"));
     if let Some((name, value)) = signature {
         req = req.header(name, value);
     }
-    let res = client
-        .request(req.body(Full::new(body)).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let text = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&text).into_owned())
+    send(req.body(Full::new(body)).unwrap()).await
 }
 
 #[tokio::test]

@@ -12,38 +12,40 @@ use tower_whatsapp_auth::Secret;
 
 /// A delivery of one incoming text message.
 pub fn text_delivery(phone_number_id: &str, from: &str, id: &str, text: &str) -> Bytes {
-    let body = serde_json::json!({
-        "object": "whatsapp_business_account",
-        "entry": [{
-            "id": "102290129340398",
-            "changes": [{
-                "field": "messages",
-                "value": {
-                    "messaging_product": "whatsapp",
-                    "metadata": { "display_phone_number": "15550783881", "phone_number_id": phone_number_id },
-                    "contacts": [{ "profile": { "name": "Tester" }, "wa_id": from }],
-                    "messages": [{ "from": from, "id": id, "timestamp": "1749416383", "type": "text", "text": { "body": text } }]
-                }
-            }]
-        }]
-    });
-    Bytes::from(body.to_string())
+    delivery(
+        phone_number_id,
+        serde_json::json!({
+            "contacts": [{ "profile": { "name": "Tester" }, "wa_id": from }],
+            "messages": [{ "from": from, "id": id, "timestamp": "1749416383", "type": "text", "text": { "body": text } }]
+        }),
+    )
 }
 
 /// A delivery of one status of a sent message.
 pub fn status_delivery(phone_number_id: &str, id: &str, status: &str) -> Bytes {
+    delivery(
+        phone_number_id,
+        serde_json::json!({
+            "statuses": [{ "id": id, "status": status, "timestamp": "1751142888", "recipient_id": "16505551234" }]
+        }),
+    )
+}
+
+/// The envelope of a "messages" delivery to `phone_number_id`, around the
+/// fields of `content` (messages and contacts, or statuses).
+fn delivery(phone_number_id: &str, content: serde_json::Value) -> Bytes {
+    let mut value = serde_json::json!({
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": "15550783881", "phone_number_id": phone_number_id }
+    });
+    if let (Some(value), serde_json::Value::Object(content)) = (value.as_object_mut(), content) {
+        value.extend(content);
+    }
     let body = serde_json::json!({
         "object": "whatsapp_business_account",
         "entry": [{
             "id": "102290129340398",
-            "changes": [{
-                "field": "messages",
-                "value": {
-                    "messaging_product": "whatsapp",
-                    "metadata": { "display_phone_number": "15550783881", "phone_number_id": phone_number_id },
-                    "statuses": [{ "id": id, "status": status, "timestamp": "1751142888", "recipient_id": "16505551234" }]
-                }
-            }]
+            "changes": [{ "field": "messages", "value": value }]
         }]
     });
     Bytes::from(body.to_string())
@@ -52,28 +54,28 @@ pub fn status_delivery(phone_number_id: &str, id: &str, status: &str) -> Bytes {
 /// POSTs `body` to `url` as Meta does: signed with `app_secret` (unsigned
 /// when `None`). Returns the status and the answer's text.
 pub async fn deliver(url: &str, app_secret: Option<&str>, body: Bytes) -> (StatusCode, String) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut req = Request::post(url).header("content-type", "application/json");
     if let Some(secret) = app_secret {
         req = req.header("x-hub-signature-256", sign(&Secret::new(secret), &body));
     }
-    let res = client
-        .request(req.body(Full::new(body)).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let text = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&text).into_owned())
+    send(req.body(Full::new(body)).unwrap()).await
 }
 
 /// Meta's subscription check against `url`.
 pub async fn handshake(url: &str, verify_token: &str, challenge: &str) -> (StatusCode, String) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let query =
         format!("hub.mode=subscribe&hub.challenge={challenge}&hub.verify_token={verify_token}");
-    let req = Request::get(format!("{url}?{query}"))
-        .body(Full::new(Bytes::new()))
-        .unwrap();
+    send(
+        Request::get(format!("{url}?{query}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
+    )
+    .await
+}
+
+/// Sends `req` with a new client; returns the status and the answer's text.
+pub async fn send(req: Request<Full<Bytes>>) -> (StatusCode, String) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let res = client.request(req).await.unwrap();
     let status = res.status();
     let text = res.into_body().collect().await.unwrap().to_bytes();
