@@ -49,6 +49,19 @@ async fn serve(limit: usize) -> (SocketAddr, Arc<Mutex<Vec<Bytes>>>) {
                 .limit(limit),
         )
         .service(handler);
+    (listen(svc).await, received)
+}
+
+/// Serves `svc` over HTTP/1 on a free port of 127.0.0.1; returns the address.
+async fn listen<S, B>(svc: S) -> SocketAddr
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -67,7 +80,7 @@ async fn serve(limit: usize) -> (SocketAddr, Arc<Mutex<Vec<Bytes>>>) {
             });
         }
     });
-    (addr, received)
+    addr
 }
 
 async fn post(
@@ -217,23 +230,7 @@ async fn a_body_over_the_limit_is_refused_without_reading_on() {
 
 #[tokio::test]
 async fn the_handshake_answers_the_right_token_only() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|req: Request<Incoming>| {
-                    Handshake::new("s3cret").oneshot(req)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+    let addr = listen(Handshake::new("s3cret")).await;
     let url = format!("http://{addr}/webhook");
     assert_eq!(
         handshake(&url, "s3cret", "1158201444").await,
