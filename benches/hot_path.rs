@@ -187,14 +187,11 @@ where
     S: Service<Request<Full<Bytes>>> + Clone + 'a,
     S::Error: std::fmt::Debug,
 {
-    Box::new(move |n| {
-        rt.block_on(async {
-            let start = std::time::Instant::now();
-            for _ in 0..n {
-                svc.clone().oneshot(request()).await.unwrap();
-            }
-            start.elapsed()
-        })
+    support::timed(rt, move || {
+        let svc = svc.clone();
+        async move {
+            svc.oneshot(request()).await.unwrap();
+        }
     })
 }
 

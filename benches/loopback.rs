@@ -184,17 +184,9 @@ fn loopback(c: &mut Criterion) {
         let variants = [(ids[0], &bare), (ids[1], &layered)]
             .into_iter()
             .map(|(id, stack)| {
-                let (stack, url, rt) = (stack.clone(), url.clone(), &rt);
-                let run = move |n: u64| {
-                    rt.block_on(async {
-                        let start = std::time::Instant::now();
-                        for _ in 0..n {
-                            batch(stack.clone(), url.clone(), in_flight).await;
-                        }
-                        start.elapsed()
-                    })
-                };
-                (id, Box::new(run) as Box<dyn FnMut(u64) -> Duration + '_>)
+                let (stack, url) = (stack.clone(), url.clone());
+                let run = support::timed(&rt, move || batch(stack.clone(), url.clone(), in_flight));
+                (id, run)
             })
             .collect();
         support::print_paired(title, variants, 31, 6, "batches of 64");

@@ -64,6 +64,26 @@ pub fn human(ns: f64) -> String {
 /// `n` calls and returns the time they took.
 pub type Timed<'a> = (&'a str, Box<dyn FnMut(u64) -> std::time::Duration + 'a>);
 
+/// A [`Timed`] runner: `n` awaits of `call()` on `rt`, timed together.
+pub fn timed<'a, F, Fut>(
+    rt: &'a tokio::runtime::Runtime,
+    mut call: F,
+) -> Box<dyn FnMut(u64) -> std::time::Duration + 'a>
+where
+    F: FnMut() -> Fut + 'a,
+    Fut: std::future::Future<Output = ()>,
+{
+    Box::new(move |n| {
+        rt.block_on(async {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                call().await;
+            }
+            start.elapsed()
+        })
+    })
+}
+
 /// Whether criterion runs in test mode (each benchmark once, for its
 /// assertions), where timings mean nothing: with `--test`, or without
 /// `--bench` (as `cargo test --benches` runs it), criterion's own rule.
