@@ -3,7 +3,9 @@
 //! [`TokenCell::diagnose`](crate::TokenCell::diagnose), each failure with
 //! its fix. The `doctor` example prints it.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use crate::clock;
 
 use crate::{Expiry, GraphError, Permission, PermissionReport, PermissionStatus};
 
@@ -103,21 +105,26 @@ impl Diagnosis {
     }
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-/// Formats a lifetime as a calendar date (UTC) and a distance, e.g.
-/// `2026-12-25 (in 30 days)`.
+/// Formats a lifetime as the moment it ends (UTC) and the distance to
+/// it, e.g. `Fri, 25 Dec 2026 10:00 UTC (in 30 days)`. A lifetime that
+/// ends past what a calendar shows (after the year 9999) reads
+/// `after the year 9999 (in … days)`.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_whatsapp_auth::{describe_expiry, Expiry};
+/// assert!(describe_expiry(Expiry::In(Duration::from_secs(30 * 86_400))).ends_with("(in 30 days)"));
+/// assert!(describe_expiry(Expiry::In(Duration::MAX)).starts_with("after the year 9999"));
+/// assert_eq!(describe_expiry(Expiry::Never), "never");
+/// ```
 pub fn describe_expiry(expiry: Expiry) -> String {
     match expiry {
         Expiry::Never => "never".into(),
         Expiry::Unknown => "unknown".into(),
         Expiry::In(left) => {
-            let at = unix_now() + left.as_secs();
-            let (y, m, d) = civil_date(at / 86_400);
-            format!("{y:04}-{m:02}-{d:02} (in {})", human(left))
+            let at = clock::system_after(SystemTime::now(), left).and_then(clock::calendar);
+            let at = at.unwrap_or_else(|| "after the year 9999".to_owned());
+            format!("{at} (in {})", human(left))
         }
     }
 }
@@ -132,33 +139,9 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_date(days: u64) -> (u64, u64, u64) {
-    // Shift to a March-based year so that leap days fall at the end.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn civil_dates_are_right() {
-        assert_eq!(civil_date(0), (1970, 1, 1));
-        assert_eq!(civil_date(11_016), (2000, 2, 29));
-        assert_eq!(civil_date(20_417), (2025, 11, 25));
-        assert_eq!(civil_date(20_818), (2026, 12, 31));
-    }
 
     #[test]
     fn lifetimes_read_naturally() {
@@ -167,5 +150,11 @@ mod tests {
             describe_expiry(Expiry::In(Duration::from_secs(30 * 86_400))).ends_with("(in 30 days)")
         );
         assert_eq!(human(Duration::from_secs(90)), "90 seconds");
+        assert_eq!(human(Duration::from_secs(3 * 3600)), "3 hours");
+        let far = describe_expiry(Expiry::In(Duration::MAX));
+        assert_eq!(
+            far,
+            format!("after the year 9999 (in {} days)", u64::MAX / 86_400)
+        );
     }
 }

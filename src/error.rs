@@ -144,7 +144,10 @@ impl Error {
 pub(crate) fn rounded(d: &Duration) -> String {
     let tenths = d.as_millis().div_ceil(100);
     if tenths >= 10 {
-        format!("{} s", d.as_secs() + u64::from(d.subsec_nanos() > 0))
+        format!(
+            "{} s",
+            d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
+        )
     } else {
         format!("{} ms", tenths * 100)
     }

@@ -5,12 +5,14 @@
 pub mod body;
 mod bounds;
 pub mod classify;
+mod clock;
 mod config;
 pub mod diagnose;
 mod error;
 pub mod graph;
 mod layer;
 pub mod permissions;
+mod random;
 pub mod refresh;
 #[cfg(feature = "reqwest")]
 pub mod reqwest_client;

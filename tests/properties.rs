@@ -1,6 +1,8 @@
-//! Property tests of the two parsers of untrusted input: the Graph error
-//! parser and the request body buffer. Any input: no panic; a body that fits
-//! the limit replays byte-identical; one that does not is passed on whole.
+//! Property tests of what untrusted input reaches: the Graph error parser,
+//! the request body buffer, and an answer's way through the classifier and
+//! the retry decision. Any input: no panic (these run with overflow checks
+//! on), and no wait longer than the policy allows; a body that fits the
+//! limit replays byte-identical; one that does not is passed on whole.
 //!
 //! The soak runs the same properties for `SOAK_CASES` cases (default
 //! 1,000,000):
@@ -18,8 +20,14 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use std::time::Duration;
+
+use http::HeaderValue;
+use http_body_util::Full;
+use tower::retry::Policy;
 use tower::{service_fn, BoxError, Layer, ServiceExt};
-use tower_whatsapp_auth::{classify, BufferBodyLayer, GraphError, ReplayBody};
+use tower_whatsapp_auth::retry::GraphRetry;
+use tower_whatsapp_auth::{classify, BufferBodyLayer, ClassifyLayer, GraphError, ReplayBody};
 
 fn parse_never_panics(bytes: &[u8]) {
     if let Some(err) = GraphError::parse(StatusCode::BAD_REQUEST, bytes) {
@@ -50,7 +58,7 @@ fn parse_reads_graph_errors(
 }
 
 thread_local! {
-    static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
 }
 
 /// Buffers `chunks` with `limit` and checks what the inner service gets.
@@ -81,6 +89,92 @@ fn buffer_replays_identically(chunks: Vec<Vec<u8>>, limit: usize) -> Result<(), 
         prop_assert!(second.is_none(), "a body over the limit is not replayable");
     }
     Ok(())
+}
+
+/// An answer with `status`, `body` and whatever wait headers are valid
+/// header values, through `Classify` and then `GraphRetry`'s decision.
+fn answer_is_classified_and_decided(
+    status: u16,
+    body: Vec<u8>,
+    retry_after: String,
+    usage: String,
+) -> Result<(), TestCaseError> {
+    let headers = [
+        ("retry-after", retry_after),
+        ("x-business-use-case-usage", usage.clone()),
+        ("x-app-usage", usage),
+    ];
+    let graph = service_fn(move |_: Request<ReplayBody>| {
+        let mut res = Response::new(Full::new(Bytes::from(body.clone())));
+        *res.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        for (name, value) in &headers {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                res.headers_mut().insert(*name, value);
+            }
+        }
+        async move { Ok::<_, BoxError>(res) }
+    });
+    let max_total = Duration::from_secs(60);
+    let mut policy = GraphRetry::new().max_total_delay(max_total);
+    let mut req = Request::new(ReplayBody::from("{}"));
+    RUNTIME.with(|rt| {
+        rt.block_on(async {
+            let res = ClassifyLayer::new()
+                .layer(graph)
+                .oneshot(Request::new(ReplayBody::from("{}")))
+                .await;
+            let mut result = res.map(|res| res.map(|_| ()));
+            if let Ok(res) = &result {
+                // Whatever was parsed is printable and classified.
+                if let Some(err) = res.extensions().get::<GraphError>() {
+                    let _ = (err.to_string(), format!("{err:?}"), err.kind(), err.hint());
+                }
+            }
+            let now = tokio::time::Instant::now();
+            if let Some(wait) = policy.retry(&mut req, &mut result) {
+                let waits = wait.deadline().saturating_duration_since(now);
+                prop_assert!(waits <= max_total, "waits {waits:?}");
+            }
+            Ok(())
+        })
+    })
+}
+
+fn wait_header_strategy() -> impl Strategy<Value = String> {
+    let weekday = prop::sample::select(vec!["Mon", "Tue", "Sun", "Xyz"]);
+    let month = prop::sample::select(vec!["Jan", "Feb", "Nov", "Dec", "Foo"]);
+    prop_oneof![
+        any::<u64>().prop_map(|n| n.to_string()),
+        "-?[0-9]{1,40}",
+        (
+            weekday,
+            0u32..40,
+            month,
+            any::<u64>(),
+            0u32..30,
+            0u32..70,
+            0u32..70
+        )
+            .prop_map(|(w, d, m, y, h, min, s)| format!(
+                "{w}, {d:02} {m} {y} {h:02}:{min:02}:{s:02} GMT"
+            )),
+        ".{0,40}",
+    ]
+}
+
+fn usage_header_strategy() -> impl Strategy<Value = String> {
+    let number = prop_oneof![
+        any::<f64>().prop_map(|n| n.to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        Just("1e308".to_owned()),
+        Just("\"NaN\"".to_owned()),
+        Just("-1".to_owned()),
+    ];
+    (number.clone(), number).prop_map(|(count, regain)| {
+        format!(
+            r#"{{"1":[{{"type":"whatsapp","call_count":{count},"estimated_time_to_regain_access":{regain}}}],"call_count":{count}}}"#
+        )
+    })
 }
 
 fn chunks_strategy() -> impl Strategy<Value = (Vec<Vec<u8>>, usize)> {
@@ -147,6 +241,16 @@ proptest! {
     #[test]
     fn buffered_bodies_replay_byte_identical((chunks, limit) in chunks_strategy()) {
         buffer_replays_identically(chunks, limit)?;
+    }
+
+    #[test]
+    fn no_answer_panics_the_classifier_or_the_retry_decision(
+        status in prop_oneof![100u16..600, Just(429u16), Just(400u16)],
+        body in bytes_strategy(),
+        retry_after in wait_header_strategy(),
+        usage in usage_header_strategy(),
+    ) {
+        answer_is_classified_and_decided(status, body, retry_after, usage)?;
     }
 }
 

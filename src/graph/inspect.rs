@@ -41,12 +41,6 @@ impl TokenInfo {
     }
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 pub(crate) fn parse_token_info(body: &[u8]) -> Option<TokenInfo> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let data = value.get("data")?.as_object()?;
@@ -65,7 +59,7 @@ pub(crate) fn parse_token_info(body: &[u8]) -> Option<TokenInfo> {
     let expiry = int(data.get("expires_at")).map(|at| match at {
         0 => Expiry::Never,
         at => Expiry::In(Duration::from_secs(
-            (at.max(0) as u64).saturating_sub(unix_now()),
+            (at.max(0) as u64).saturating_sub(crate::clock::unix_now()),
         )),
     });
     let error = data.get("error").map(|e| {

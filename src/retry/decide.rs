@@ -119,41 +119,13 @@ pub(crate) fn asked_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duratio
             let v = v.trim();
             match v.parse::<u64>() {
                 Ok(secs) => Some(Duration::from_secs(secs)),
-                Err(_) => httpdate_secs(v).and_then(|at| at.duration_since(now).ok()),
+                Err(_) => {
+                    crate::clock::parse_http_date(v).and_then(|at| at.duration_since(now).ok())
+                }
             }
         });
     let regain = Usage::from_headers(headers).and_then(|u| u.regain_access_in());
     retry_after.into_iter().chain(regain).max()
-}
-
-/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form `Retry-After`
-/// dates take.
-fn httpdate_secs(text: &str) -> Option<SystemTime> {
-    let parts: Vec<&str> = text.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = months.iter().position(|m| m == month)? as i64 + 1;
-    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<i64> = time.split(':').filter_map(|p| p.parse().ok()).collect();
-    let [h, m, s] = hms.as_slice() else {
-        return None;
-    };
-    // Days from the civil date (proleptic Gregorian), as in diagnose.rs.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + m * 60 + s;
-    u64::try_from(secs)
-        .ok()
-        .map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 #[cfg(test)]

@@ -228,7 +228,7 @@ impl<B: CloneBody, ResB> Policy<Request<B>, Response<ResB>, BoxError> for GraphR
             &settings.backoff,
             retry,
             pair_limit,
-            crate::token::random_fraction(),
+            crate::random::fraction(),
         );
         if let Ok(res) = result {
             if let Some(asked) = asked_wait(res.headers(), SystemTime::now()) {

@@ -160,12 +160,14 @@ pub(crate) fn decode(location: &str, bytes: &[u8]) -> Result<StoredToken, StoreE
     {
         return Err(corrupt("the token has characters a token cannot have"));
     }
-    let at = |secs: u64| UNIX_EPOCH + Duration::from_secs(secs);
+    let at = |secs: u64| {
+        crate::clock::from_unix(secs).ok_or_else(|| corrupt("a time past what this platform holds"))
+    };
     Ok(StoredToken {
         token: Secret::new(disk.token),
-        expires_at: disk.expires_at.map(at),
+        expires_at: disk.expires_at.map(at).transpose()?,
         lineage: disk.lineage,
-        saved_at: at(disk.saved_at),
+        saved_at: at(disk.saved_at)?,
         generation: disk.generation,
     })
 }

@@ -5,10 +5,11 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::credential::{later, Credential, State};
+use super::credential::{Credential, State};
 use super::driver::Plan;
 use super::renew::learn_expiry;
 use super::TokenCell;
+use crate::clock::later;
 use crate::source::Expiry;
 use crate::store::{LockToken, StoreError, StoredToken};
 

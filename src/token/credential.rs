@@ -195,7 +195,7 @@ impl Credential {
                 } else {
                     "the access token has characters that are not allowed in an HTTP header".into()
                 }),
-                recheck_at: later(now, config.dead_recheck),
+                recheck_at: crate::clock::later(now, config.dead_recheck),
                 revalidate: false,
             },
         };
@@ -295,13 +295,6 @@ fn backing_off(error: &RefreshError, until: Instant, now: Instant) -> Error {
         remaining: until.saturating_duration_since(now),
         last: Box::new(error.clone()),
     })
-}
-
-/// `now + delay`, or a century from now when that overflows.
-pub(crate) fn later(now: Instant, delay: std::time::Duration) -> Instant {
-    now.checked_add(delay)
-        .or_else(|| now.checked_add(std::time::Duration::from_secs(100 * 365 * 86_400)))
-        .unwrap_or(now)
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::credential::later;
 use super::schedule::{self, Job, Step};
 use super::{Shared, State, TokenCell};
+use crate::clock::later;
 use crate::{Error, RefreshError};
 
 /// What the task keeps between jobs.

@@ -28,7 +28,6 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 pub(crate) use credential::{Admission, Credential, Stamp, State};
-pub(crate) use renew::random_fraction;
 use schedule::Refusal;
 
 use crate::config::Config;
@@ -252,7 +251,7 @@ impl TokenCell {
     pub(super) fn dead(&self, cause: GraphError) -> State {
         State::Dead {
             cause,
-            recheck_at: credential::later(Instant::now(), self.config().dead_recheck),
+            recheck_at: crate::clock::later(Instant::now(), self.config().dead_recheck),
         }
     }
 
@@ -261,7 +260,7 @@ impl TokenCell {
     pub(super) fn blocked_by(&self, error: Error, revalidate: bool) -> State {
         State::Blocked {
             error,
-            recheck_at: credential::later(Instant::now(), self.config().dead_recheck),
+            recheck_at: crate::clock::later(Instant::now(), self.config().dead_recheck),
             revalidate,
         }
     }

@@ -6,22 +6,15 @@ use std::time::SystemTime;
 
 use tokio::time::Instant;
 
-use super::credential::{later, Credential, State};
+use super::credential::{Credential, State};
 use super::driver::Plan;
 use super::schedule::{self, AfterFetch, Fetched};
 use super::TokenCell;
+use crate::clock::later;
 use crate::config::Config;
 use crate::source::{Expiry, FetchContext, FetchReason, Token};
 use crate::store::{lineage_of, StoredToken};
 use crate::{GraphError, RefreshError};
-
-/// A uniformly random fraction in [0, 1), from std's randomly keyed hasher.
-pub(crate) fn random_fraction() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(0x5eed);
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
 
 /// Records what is known of `cred`'s expiry and plans its renewal.
 pub(crate) fn learn_expiry(
@@ -31,7 +24,7 @@ pub(crate) fn learn_expiry(
     config: &Config,
     can_renew: bool,
 ) {
-    let draw = random_fraction();
+    let draw = crate::random::fraction();
     if let Some((expires_at, renew_at)) =
         schedule::plan_expiry(expiry, now, config, can_renew, draw)
     {
@@ -336,8 +329,9 @@ impl TokenCell {
             plan.store_generation += 1;
             let stored = StoredToken {
                 token: token.value,
-                expires_at: expires_at
-                    .map(|at| SystemTime::now() + at.saturating_duration_since(now)),
+                expires_at: expires_at.and_then(|at| {
+                    crate::clock::system_after(SystemTime::now(), at.saturating_duration_since(now))
+                }),
                 lineage: plan.lineage.clone(),
                 saved_at: SystemTime::now(),
                 generation: plan.store_generation,

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::credential::{later, Credential, State};
+use super::credential::{Credential, State};
+use crate::clock::later;
 use crate::config::Config;
 use crate::graph::unsupported_post;
 use crate::source::{Expiry, FetchReason};

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::credential::{later, State};
+use super::credential::State;
 use super::driver::Plan;
 use super::renew::learn_expiry;
 use super::schedule::{self, Refusal};
 use super::TokenCell;
+use crate::clock::later;
 use crate::graph::{TokenInfo, Verdict};
 use crate::permissions::Listing;
 use crate::{Error, ErrorKind, PermissionReport, Secret};

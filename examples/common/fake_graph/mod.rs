@@ -80,6 +80,9 @@ pub struct FakeConfig {
     /// apart by `biz_opaque_callback_data`) with 130429 under HTTP 429: a
     /// throughput limit, the message not processed.
     pub throttle_every: Option<u64>,
+    /// Headers put on those 130429 answers, one set per throttled message
+    /// in turn (e.g. `Retry-After` values a hostile or broken proxy sends).
+    pub throttle_headers: Vec<Vec<(&'static str, String)>>,
     /// Answers the first attempt of every n-th distinct message with a 502
     /// HTML page *after delivering it*, as a proxy failing on the way back
     /// would: sending it again would deliver it twice.
@@ -111,6 +114,7 @@ impl Default for FakeConfig {
             refuse_post_reads: false,
             refuse_post_exchange: false,
             throttle_every: None,
+            throttle_headers: Vec::new(),
             bad_gateway_every: None,
         }
     }

@@ -35,7 +35,18 @@ pub(super) fn track(state: &mut State, tracking: String) -> Option<Response<Full
     let due = |every: Option<u64>| first && every.is_some_and(|n| number % n == 0);
     if due(state.config.throttle_every) {
         // As Meta documents 130429; sent here under 429, as some see it.
-        return Some(graph_error(429, 130429, None, "(#130429) Rate limit hit"));
+        let mut answer = graph_error(429, 130429, None, "(#130429) Rate limit hit");
+        let sets = &state.config.throttle_headers;
+        if !sets.is_empty() {
+            let every = state.config.throttle_every.unwrap_or(1).max(1);
+            let turn = (number / every).saturating_sub(1) as usize % sets.len();
+            for (name, value) in &sets[turn] {
+                if let Ok(value) = value.parse() {
+                    answer.headers_mut().append(*name, value);
+                }
+            }
+        }
+        return Some(answer);
     }
     if entry.delivered {
         state.counters.duplicates += 1;
