@@ -1,14 +1,19 @@
-//! Named bounds for the services and bodies the stack works with, so that
+//! Named bounds for the services and futures the stack works with, so that
 //! signatures say what they need in one word. Each has a blanket impl: you
 //! never implement them yourself.
 
-use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+
 use http::{Request, Response};
-use http_body::Body;
 use tower::BoxError;
 use tower_service::Service;
 
-use crate::ReplayBody;
+use crate::body::{BytesBody, ReplayBody};
+
+/// A boxed, `Send` future, as [`TokenSource`](crate::source::TokenSource)
+/// and [`TokenStore`](crate::store::TokenStore) return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// An HTTP client the stack can wrap and make its own Graph calls through:
 /// any cloneable `Service<http::Request<ReplayBody>>` answering
@@ -36,15 +41,4 @@ where
     ResB: BytesBody,
 {
     type ResponseBody = ResB;
-}
-
-/// A body of `Bytes` chunks that can move between threads: what callers
-/// send through the stack and what the wrapped client answers with.
-pub trait BytesBody: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static {}
-
-impl<B> BytesBody for B
-where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
 }

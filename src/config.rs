@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use crate::body::DEFAULT_BODY_LIMIT;
 use crate::classify::DEFAULT_ERROR_BODY_LIMIT;
-use std::sync::Arc;
 
-use crate::{Error, Permission, Secret, TokenSource, TokenStore};
+use crate::error::Error;
+use crate::permissions::Permission;
+use crate::secret::Secret;
 
 /// Graph's public base URL.
 pub const DEFAULT_GRAPH_BASE: &str = "https://graph.facebook.com";
@@ -37,8 +38,6 @@ pub enum ExchangeMethod {
 pub(crate) struct Config {
     /// The configured token; `None` when a custom source supplies it.
     pub token: Option<Secret>,
-    pub source: Option<Arc<dyn TokenSource>>,
-    pub store: Option<Arc<dyn TokenStore>>,
     pub refresh_window: Duration,
     pub refresh_window_fraction: f64,
     pub refresh_jitter: f64,
@@ -66,11 +65,9 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    pub(crate) fn new(token: Option<Secret>, source: Option<Arc<dyn TokenSource>>) -> Config {
+    pub(crate) fn new(token: Option<Secret>) -> Config {
         Config {
             token,
-            source,
-            store: None,
             refresh_window: Duration::from_secs(300),
             refresh_window_fraction: 0.1,
             refresh_jitter: 0.1,
@@ -216,8 +213,6 @@ impl std::fmt::Debug for Config {
             .field("app_id", &self.app_id)
             .field("app_secret", &self.app_secret)
             .field("validation_interval", &self.validation_interval)
-            .field("custom_source", &self.source.is_some())
-            .field("store", &self.store.is_some())
             .field("refresh_window", &self.refresh_window)
             .field("refresh_timeout", &self.refresh_timeout)
             .field("body_limit", &self.body_limit)
@@ -234,7 +229,7 @@ mod tests {
 
     #[test]
     fn bare_paths_go_to_the_configured_base_and_version() {
-        let mut config = Config::new(Some(Secret::new("t")), None);
+        let mut config = Config::new(Some(Secret::new("t")));
         config.graph_base = "http://127.0.0.1:9/".into();
         config.graph_version = "v25.0".into();
         let cases = [

@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use crate::clock;
 
-use crate::{Expiry, GraphError, Permission, PermissionReport, PermissionStatus};
+use crate::access_token::Expiry;
+use crate::graph::GraphError;
+use crate::permissions::{Permission, PermissionReport, PermissionStatus};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]

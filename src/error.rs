@@ -19,7 +19,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{ErrorKind, GraphError, Misconfiguration, Permission, PermissionStatus};
+use crate::graph::{ErrorKind, GraphError, Misconfiguration};
+use crate::permissions::{Permission, PermissionStatus};
 
 fn describe_missing(missing: &[(Permission, PermissionStatus)]) -> String {
     missing
@@ -228,6 +229,38 @@ impl RefreshError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the stack raises for a refused configuration names the setting
+    /// and its fix, and never tells the user to replace their token.
+    #[test]
+    fn misconfigurations_name_the_setting_and_the_fix() {
+        use crate::graph::Misconfiguration;
+        let cases = [
+            (
+                Misconfiguration::AppSecret,
+                100,
+                "Invalid appsecret_proof provided in the API argument",
+            ),
+            (
+                Misconfiguration::AppId,
+                101,
+                "Error validating application. Invalid application ID.",
+            ),
+            (
+                Misconfiguration::AppSecretMissing,
+                100,
+                "API calls from the server require an appsecret_proof argument",
+            ),
+        ];
+        for (what, code, message) in cases {
+            let cause = GraphError::new(http::StatusCode::BAD_REQUEST, code, None, message);
+            assert_eq!(cause.misconfiguration(), Some(what), "{message}");
+            let shown = Error::Misconfigured { what, cause }.to_string();
+            assert!(shown.contains(what.describe()), "{shown}");
+            assert!(shown.contains(what.fix()), "{shown}");
+            assert!(!shown.contains("new token"), "{shown}");
+        }
+    }
 
     #[test]
     fn durations_read_the_same_for_one_cause() {

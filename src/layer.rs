@@ -5,11 +5,18 @@ use std::time::Duration;
 
 use tower_layer::Layer;
 
+use crate::bounds::HttpService;
+use crate::classify::ClassifyLayer;
 use crate::config::{Config, ExchangeMethod};
-use crate::{
-    ClassifyLayer, Error, HttpService, Permission, RefreshOn190, Secret, TokenCell, TokenSource,
-    TokenStore, ValidateIfNeededLayer, WhatsAppAuth,
-};
+use crate::error::Error;
+use crate::permissions::Permission;
+use crate::refresh::RefreshOn190;
+use crate::secret::Secret;
+use crate::service::WhatsAppAuth;
+use crate::source::TokenSource;
+use crate::store::TokenStore;
+use crate::token::{Origin, TokenCell};
+use crate::validate::ValidateIfNeededLayer;
 
 /// Layer that keeps a WhatsApp Cloud API client authenticated.
 ///
@@ -30,6 +37,7 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct WhatsAppAuthLayer {
     config: Config,
+    origin: Origin,
 }
 
 impl WhatsAppAuthLayer {
@@ -41,7 +49,8 @@ impl WhatsAppAuthLayer {
     /// with [`check`](Self::check).
     pub fn new(token: impl Into<Secret>) -> WhatsAppAuthLayer {
         WhatsAppAuthLayer {
-            config: Config::new(Some(token.into()), None),
+            config: Config::new(Some(token.into())),
+            origin: Origin::default(),
         }
     }
 
@@ -50,14 +59,18 @@ impl WhatsAppAuthLayer {
     /// own async closure.
     pub fn from_source(source: impl TokenSource) -> WhatsAppAuthLayer {
         WhatsAppAuthLayer {
-            config: Config::new(None, Some(Arc::new(source))),
+            config: Config::new(None),
+            origin: Origin {
+                source: Some(Arc::new(source)),
+                store: None,
+            },
         }
     }
 
     /// Persists renewed tokens in `store` and reads it before the first
     /// request (see [`crate::store`]).
     pub fn token_store(mut self, store: impl TokenStore) -> Self {
-        self.config.store = Some(Arc::new(store));
+        self.origin.store = Some(Arc::new(store));
         self
     }
 
@@ -266,7 +279,7 @@ impl WhatsAppAuthLayer {
     ///
     /// [`ValidateIfNeededLayer`]: crate::ValidateIfNeededLayer
     pub fn token_cell<S: HttpService>(&self, service: S) -> TokenCell {
-        TokenCell::new(self.config.clone(), service)
+        TokenCell::new(self.config.clone(), self.origin.clone(), service)
     }
 }
 

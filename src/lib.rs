@@ -2,8 +2,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod access_token;
 pub mod body;
 mod bounds;
+mod calls;
 pub mod classify;
 mod clock;
 mod config;
@@ -25,8 +27,11 @@ mod token;
 pub mod validate;
 pub mod webhook;
 
-pub use body::{BufferBody, BufferBodyLayer, NotReplayable, ReplayBody, DEFAULT_BODY_LIMIT};
-pub use bounds::{BytesBody, HttpService};
+pub use access_token::{Expiry, Token};
+pub use body::{
+    BufferBody, BufferBodyLayer, BytesBody, NotReplayable, ReplayBody, DEFAULT_BODY_LIMIT,
+};
+pub use bounds::{BoxFuture, HttpService};
 pub use classify::{
     Classify, ClassifyLayer, GraphBody, DEFAULT_ERROR_BODY_LIMIT, DEFAULT_USAGE_WARNING,
 };
@@ -35,7 +40,7 @@ pub use config::{
 };
 pub use diagnose::{describe_expiry, Check, Diagnosis, PhoneNumber};
 pub use error::{Error, RefreshError};
-pub use graph::{classify, hint, ErrorKind, GraphError, Misconfiguration};
+pub use graph::{hint, ErrorKind, GraphError, Misconfiguration};
 pub use layer::WhatsAppAuthLayer;
 pub use permissions::{Permission, PermissionReport, PermissionStatus};
 pub use refresh::{RefreshFuture, RefreshOn190};
@@ -45,8 +50,8 @@ pub use retry::{GraphRetry, RetryIfUnknown, Usage};
 pub use secret::{appsecret_proof, Secret};
 pub use service::{ResponseFuture as WhatsAppAuthFuture, WhatsAppAuth};
 pub use source::{
-    token_fn, EnvToken, Expiry, FbExchange, FetchContext, FetchReason, FileToken, StaticToken,
-    Token, TokenFn, TokenSource,
+    token_fn, EnvToken, FbExchange, FetchContext, FetchReason, FileToken, StaticToken, TokenFn,
+    TokenSource,
 };
 #[cfg(feature = "redis")]
 pub use store::RedisTokenStore;

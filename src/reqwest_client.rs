@@ -27,7 +27,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use crate::ReplayBody;
+use crate::body::ReplayBody;
 
 /// A `Service<http::Request<ReplayBody>>` over a `reqwest::Client`. See the
 /// [module docs](self).

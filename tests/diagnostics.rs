@@ -13,7 +13,7 @@ use http::Request;
 use http_body_util::Full;
 use tower::{BoxError, ServiceExt};
 use tower_whatsapp_auth::{
-    classify, hint, Error, ErrorKind, GraphError, Permission, PermissionStatus, WhatsAppAuthLayer,
+    hint, Error, ErrorKind, GraphError, Permission, PermissionStatus, WhatsAppAuthLayer,
     DEFAULT_GRAPH_VERSION,
 };
 
@@ -181,7 +181,7 @@ async fn every_classified_code_is_handled_as_its_kind_says() {
             code,
             subcode,
         });
-        let kind = classify(code, subcode);
+        let kind = ErrorKind::from_codes(code, subcode);
         match send(&stack, &fake).await {
             Err(err) => {
                 assert!(kind.is_auth(), "{code}/{subcode:?} became an error: {err}");

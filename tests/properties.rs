@@ -27,7 +27,7 @@ use http_body_util::Full;
 use tower::retry::Policy;
 use tower::{service_fn, BoxError, Layer, ServiceExt};
 use tower_whatsapp_auth::retry::GraphRetry;
-use tower_whatsapp_auth::{classify, BufferBodyLayer, ClassifyLayer, GraphError, ReplayBody};
+use tower_whatsapp_auth::{BufferBodyLayer, ClassifyLayer, ErrorKind, GraphError, ReplayBody};
 
 fn parse_never_panics(bytes: &[u8]) {
     if let Some(err) = GraphError::parse(StatusCode::BAD_REQUEST, bytes) {
@@ -51,7 +51,7 @@ fn parse_reads_graph_errors(
     let parsed = parsed.ok_or_else(|| TestCaseError::fail(format!("not parsed: {body}")))?;
     prop_assert_eq!(parsed.code(), code);
     prop_assert_eq!(parsed.subcode(), subcode);
-    prop_assert_eq!(parsed.kind(), classify(code, subcode));
+    prop_assert_eq!(parsed.kind(), ErrorKind::from_codes(code, subcode));
     prop_assert_eq!(parsed.fbtrace_id(), Some(trace));
     prop_assert!(parsed.message().len() <= 1024 + '…'.len_utf8() + 1024);
     Ok(())

@@ -12,7 +12,8 @@ use http_body::Frame;
 use pin_project_lite::pin_project;
 
 use super::{NotReplayable, ReplayBody};
-use crate::{BytesBody, Error};
+use crate::body::BytesBody;
+use crate::error::Error;
 
 /// Chunks read so far. The first chunk is kept as is, so a body that arrives
 /// in one piece (the usual `Full<Bytes>`) is never copied.

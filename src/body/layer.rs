@@ -12,7 +12,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{complete, BufferRequest, Prepared, ReplayBody, DEFAULT_BODY_LIMIT};
-use crate::BytesBody;
+use crate::body::BytesBody;
 
 /// Request extension on a request whose streaming body was larger than the
 /// buffer limit, so it is sent once and cannot be replayed.

@@ -49,6 +49,17 @@ pub(crate) use complete::{complete, complete_body, within_limit, Prepared};
 pub use layer::{BufferBody, BufferBodyFuture, BufferBodyLayer, NotReplayable};
 pub(crate) use whole::{prefixed_hint, Whole};
 
+/// A body of `Bytes` chunks that can move between threads: what callers
+/// send through the stack and what the wrapped client answers with.
+pub trait BytesBody: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static {}
+
+impl<B> BytesBody for B
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+}
+
 /// Default largest body kept for replay: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 

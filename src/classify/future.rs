@@ -13,8 +13,8 @@ use tower::BoxError;
 
 use super::{GraphBody, Settings};
 use crate::body::Gather;
-use crate::retry::usage::{Usage, APP_USAGE, BUSINESS_USE_CASE_USAGE};
-use crate::GraphError;
+use crate::graph::usage::{Usage, APP_USAGE, BUSINESS_USE_CASE_USAGE};
+use crate::graph::GraphError;
 
 pin_project! {
     /// Response future of [`Classify`](super::Classify).

@@ -62,7 +62,8 @@ pub const DEFAULT_ERROR_BODY_LIMIT: usize = 64 * 1024;
 mod tests {
     use super::*;
     use crate::body::tests::Chunks;
-    use crate::{BytesBody, GraphError};
+    use crate::body::BytesBody;
+    use crate::graph::GraphError;
     use bytes::Bytes;
     use http::{Request, Response};
     use http_body::Body;
@@ -194,7 +195,7 @@ mod tests {
                 .oneshot(Request::new(()))
                 .await
                 .unwrap();
-            let usage = res.extensions().get::<crate::Usage>();
+            let usage = res.extensions().get::<crate::graph::Usage>();
             assert_eq!(usage.map(|u| u.max_percent()), Some(percent), "{header}");
             assert!(res.headers().contains_key(header), "left in place");
             let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

@@ -165,6 +165,29 @@ impl GraphError {
         GraphError::new(StatusCode::OK, code, subcode, message).with(|f| f.misconfiguration = None)
     }
 
+    /// Whether Graph refused a POST as a method the node does not support
+    /// (code 100, subcode 33, "Unsupported post request").
+    pub(crate) fn is_unsupported_post(&self) -> bool {
+        self.subcode() == Some(33)
+            || self
+                .message()
+                .to_ascii_lowercase()
+                .contains("unsupported post request")
+    }
+
+    /// The error `/debug_token` reports about the token it inspected, from
+    /// its `data.error` object (`code`, `subcode`, `message`; a 190 when
+    /// the code is missing).
+    pub(crate) fn inspected_token(error: &serde_json::Value) -> GraphError {
+        let int = |v: Option<&serde_json::Value>| {
+            v.and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+        };
+        let code = int(error.get("code")).unwrap_or(190);
+        let subcode = int(error.get("subcode")).or_else(|| int(error.get("error_subcode")));
+        let message = error.get("message").and_then(|m| m.as_str()).unwrap_or("");
+        GraphError::about_inspected_token(code, subcode, message)
+    }
+
     /// The same error with WhatsApp's `error_data.details`.
     pub(crate) fn with_details(&self, details: Option<&str>) -> GraphError {
         self.with(|f| f.details = details.map(|d| super::parse::clean(d.to_owned())))

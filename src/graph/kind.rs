@@ -1,5 +1,5 @@
-//! What a Graph error means: [`ErrorKind`], [`Misconfiguration`],
-//! [`classify`] and [`hint`].
+//! What a Graph error means: [`ErrorKind`], [`Misconfiguration`] and
+//! [`hint`].
 //!
 //! Every rule here comes from Meta's error references and from real error
 //! bodies captured in public issues, logs and SDK fixtures
@@ -125,20 +125,26 @@ impl fmt::Display for Misconfiguration {
     }
 }
 
-/// Classifies a Graph `code` / `error_subcode` pair, without the message.
-/// [`GraphError::kind`](crate::GraphError::kind) refines it with the
-/// message phrases and `is_transient`.
-///
-/// ```
-/// use tower_whatsapp_auth::{classify, ErrorKind};
-/// assert_eq!(classify(190, Some(460)), ErrorKind::TokenRevoked);
-/// assert_eq!(classify(0, Some(458)), ErrorKind::TokenRevoked);
-/// assert_eq!(classify(190, None), ErrorKind::TokenInvalid);
-/// assert_eq!(classify(131005, None), ErrorKind::PermissionMissing);
-/// assert_eq!(classify(341, None), ErrorKind::RateLimited);
-/// assert_eq!(classify(100, None), ErrorKind::Other);
-/// ```
-pub fn classify(code: i64, subcode: Option<i64>) -> ErrorKind {
+impl ErrorKind {
+    /// What a Graph `code` / `error_subcode` pair means, without the
+    /// message. [`GraphError::kind`](crate::graph::GraphError::kind)
+    /// refines it with the message phrases and `is_transient`.
+    ///
+    /// ```
+    /// use tower_whatsapp_auth::ErrorKind;
+    /// assert_eq!(ErrorKind::from_codes(190, Some(460)), ErrorKind::TokenRevoked);
+    /// assert_eq!(ErrorKind::from_codes(0, Some(458)), ErrorKind::TokenRevoked);
+    /// assert_eq!(ErrorKind::from_codes(190, None), ErrorKind::TokenInvalid);
+    /// assert_eq!(ErrorKind::from_codes(131005, None), ErrorKind::PermissionMissing);
+    /// assert_eq!(ErrorKind::from_codes(341, None), ErrorKind::RateLimited);
+    /// assert_eq!(ErrorKind::from_codes(100, None), ErrorKind::Other);
+    /// ```
+    pub fn from_codes(code: i64, subcode: Option<i64>) -> ErrorKind {
+        by_codes(code, subcode)
+    }
+}
+
+fn by_codes(code: i64, subcode: Option<i64>) -> ErrorKind {
     match subcode {
         Some(463) => return ErrorKind::TokenExpired,
         Some(458 | 459 | 460 | 464 | 466) => return ErrorKind::TokenRevoked,
@@ -194,7 +200,7 @@ pub(crate) fn app_token_refusal(code: i64, message: &str) -> Option<Misconfigura
 
 /// The classification of an error that is not a misconfiguration (that is
 /// decided first, and kept on the error, since it depends on where the
-/// error came from): [`classify`], refined by the message where the code
+/// error came from): [`ErrorKind::from_codes`], refined by the message where the code
 /// leaves the meaning open, and by `is_transient`.
 pub(crate) fn kind_of(
     code: i64,
@@ -202,7 +208,7 @@ pub(crate) fn kind_of(
     message: &str,
     is_transient: bool,
 ) -> ErrorKind {
-    let by_code = classify(code, subcode);
+    let by_code = by_codes(code, subcode);
     let phrase = |p: &str| says(message, p);
     match (code, subcode, by_code) {
         (190, None, _) if phrase("session has expired") => ErrorKind::TokenExpired,

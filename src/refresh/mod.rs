@@ -44,13 +44,11 @@ use http::{Request, Response};
 use tower::retry::Policy;
 
 use crate::body::copy_request_into;
-use crate::source::BoxFuture;
-use crate::{ErrorKind, GraphError, ReplayBody, TokenCell, TokenGeneration};
-
-/// Request extension on a replay, so the layers below know not to expect
-/// another one.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Replayed;
+use crate::body::ReplayBody;
+use crate::bounds::BoxFuture;
+use crate::graph::{ErrorKind, GraphError};
+use crate::token::TokenCell;
+use crate::validate::{Replayed, TokenGeneration};
 
 /// Retry policy: after an expired-token answer, wait for the renewal, then
 /// replay the request once. See the [module docs](crate::refresh).
@@ -157,7 +155,7 @@ mod tests {
         let graph = tower::service_fn(|_: Request<ReplayBody>| async {
             Ok::<_, tower::BoxError>(Response::new(Empty::<Bytes>::new()))
         });
-        let layer = crate::WhatsAppAuthLayer::new("EAAG-token").without_validation();
+        let layer = crate::layer::WhatsAppAuthLayer::new("EAAG-token").without_validation();
         let layer = if renewable {
             layer.app_credentials("1234", "app-secret")
         } else {

@@ -7,8 +7,8 @@ use http::header::RETRY_AFTER;
 use http::{HeaderMap, Method, Response, StatusCode};
 use tower::BoxError;
 
-use super::usage::Usage;
-use crate::{ErrorKind, GraphError};
+use crate::graph::usage::Usage;
+use crate::graph::{ErrorKind, GraphError};
 
 /// What an answer says about sending the request again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +57,7 @@ fn graph_outcome(err: &GraphError) -> Outcome {
 
 fn error_outcome(err: &(dyn std::error::Error + 'static)) -> Outcome {
     // The stack's own errors are refusals or local failures: final.
-    if err.is::<crate::Error>() {
+    if err.is::<crate::error::Error>() {
         return Outcome::Final;
     }
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);

@@ -44,7 +44,9 @@
 //! ```
 
 mod decide;
-pub mod usage;
+
+/// Graph's usage headers, read; see [`crate::graph::usage`].
+pub use crate::graph::usage;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -56,10 +58,10 @@ use tower::retry::budget::{Budget, TpsBudget};
 use tower::retry::Policy;
 use tower::BoxError;
 
+pub use crate::graph::usage::Usage;
 use decide::{asked_wait, idempotent, outcome, wait, Backoff, Outcome};
-pub use usage::Usage;
 
-use crate::ReplayBody;
+use crate::body::ReplayBody;
 
 /// Request extension: retry this request even when its outcome is unknown
 /// (a timeout, a 5xx): for requests that are safe to repeat.

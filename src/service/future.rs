@@ -14,8 +14,9 @@ use tower::BoxError;
 use tower_service::Service;
 
 use crate::body::BufferRequest;
+use crate::body::{BytesBody, ReplayBody};
 use crate::refresh::RefreshFuture;
-use crate::{BytesBody, RefreshOn190, ReplayBody};
+use crate::refresh::RefreshOn190;
 
 pin_project! {
     /// Response future of [`WhatsAppAuth`](super::WhatsAppAuth).

@@ -18,9 +18,11 @@ use tower::BoxError;
 use tower_service::Service;
 
 use crate::body::{complete_body, within_limit, BufferRequest};
-use crate::{
-    BytesBody, Classify, GraphBody, RefreshOn190, ReplayBody, TokenCell, ValidateIfNeeded,
-};
+use crate::body::{BytesBody, ReplayBody};
+use crate::classify::{Classify, GraphBody};
+use crate::refresh::RefreshOn190;
+use crate::token::TokenCell;
+use crate::validate::ValidateIfNeeded;
 
 /// The service built by [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer).
 ///

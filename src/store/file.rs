@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{decode, encode, StoreError, StoredToken, TokenStore};
-use crate::source::BoxFuture;
+use crate::bounds::BoxFuture;
 
 /// A JSON file holding one token. Writes go to a temporary file in the same
 /// directory, created with owner-only permissions (0600 on Unix), flushed to
@@ -101,8 +101,8 @@ impl TokenStore for FileTokenStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
     use crate::store::lineage_of;
-    use crate::Secret;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn temp_dir(name: &str) -> PathBuf {

@@ -23,8 +23,8 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::source::BoxFuture;
-use crate::Secret;
+use crate::bounds::BoxFuture;
+use crate::secret::Secret;
 
 mod file;
 #[cfg(feature = "redis")]
@@ -270,6 +270,6 @@ mod tests {
         assert!(Arc::new(Shared).is_shared());
         let dynamic: Arc<dyn TokenStore> = Arc::new(Shared);
         assert!(dynamic.is_shared());
-        assert!(!crate::FileTokenStore::new("t.json").is_shared());
+        assert!(!crate::store::FileTokenStore::new("t.json").is_shared());
     }
 }

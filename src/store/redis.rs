@@ -7,7 +7,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{decode, encode, LockToken, StoreError, StoredToken, TokenStore};
-use crate::source::BoxFuture;
+use crate::bounds::BoxFuture;
 
 /// A [`TokenStore`] in Redis (cargo feature `redis`): one token for
 /// several replicas.

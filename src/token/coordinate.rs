@@ -9,8 +9,8 @@ use super::credential::{Credential, State};
 use super::driver::Plan;
 use super::renew::learn_expiry;
 use super::TokenCell;
+use crate::access_token::Expiry;
 use crate::clock::later;
-use crate::source::Expiry;
 use crate::store::{LockToken, StoreError, StoredToken};
 
 /// What coordinating a renewal through a shared store decided.
@@ -39,7 +39,7 @@ impl TokenCell {
     /// Once, before the first request: reads the store.
     pub(super) async fn start(&self, plan: &mut Plan) {
         let config = self.config();
-        if let Some(store) = &config.store {
+        if let Some(store) = &self.shared.store {
             match ask(config.store_timeout, store.load()).await {
                 Ok(Some(stored)) => {
                     self.adopt(stored, plan, false);
@@ -107,7 +107,7 @@ impl TokenCell {
     /// means renewing here, alone.
     pub(super) async fn coordinate(&self, generation: u64, plan: &mut Plan) -> Coordination {
         let config = self.config();
-        let Some(store) = config.store.as_ref().filter(|s| s.is_shared()) else {
+        let Some(store) = self.shared.store.as_ref().filter(|s| s.is_shared()) else {
             return Coordination::Lead(None);
         };
         let limit = config.store_timeout;
@@ -160,7 +160,9 @@ impl TokenCell {
 
     pub(super) async fn release(&self, lock: LockToken) {
         let config = self.config();
-        let Some(store) = &config.store else { return };
+        let Some(store) = &self.shared.store else {
+            return;
+        };
         if ask(config.store_timeout, store.unlock_refresh(lock))
             .await
             .is_err()

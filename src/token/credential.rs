@@ -9,9 +9,11 @@ use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Uri};
 use tokio::time::Instant;
 
+use crate::calls::proof;
 use crate::config::Config;
-use crate::graph::proof;
-use crate::{Error, GraphError, RefreshError, Secret};
+use crate::error::{Error, RefreshError};
+use crate::graph::GraphError;
+use crate::secret::Secret;
 
 /// A token and everything derived from it, computed once per token.
 pub(crate) struct Stamp {
@@ -302,7 +304,7 @@ mod tests {
     use super::*;
 
     fn proof_config() -> Config {
-        let mut config = Config::new(Some(Secret::new("EAAG-token")), None);
+        let mut config = Config::new(Some(Secret::new("EAAG-token")));
         config.app_secret = Some(Secret::new("app-secret"));
         config.phone_number_id = Some("106540352242922".into());
         config
@@ -323,7 +325,8 @@ mod tests {
     fn every_request_keeps_its_own_path_with_the_proof() {
         let config = proof_config();
         let stamp = Stamp::new(Secret::new("EAAG-token"), &config).unwrap();
-        let proof = crate::appsecret_proof(&Secret::new("app-secret"), &Secret::new("EAAG-token"));
+        let proof =
+            crate::secret::appsecret_proof(&Secret::new("app-secret"), &Secret::new("EAAG-token"));
         let base = format!("{}/{}", config.graph_base, config.graph_version);
         let messages = format!("{base}/106540352242922/messages");
         let media = format!("{base}/106540352242922/media");

@@ -8,9 +8,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Admission, Credential, State, TokenCell};
+use crate::calls::Verdict;
 use crate::diagnose::{Check, Diagnosis, PhoneNumber};
-use crate::graph::Verdict;
-use crate::{Error, ErrorKind, GraphError, Misconfiguration, PermissionReport, Secret};
+use crate::error::Error;
+use crate::graph::{ErrorKind, GraphError, Misconfiguration};
+use crate::permissions::PermissionReport;
+use crate::secret::Secret;
 
 /// Something that fails with a reason (a `String` or a [`Verdict`]) when it
 /// does not finish in time.

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::schedule::{self, Job, Step};
 use super::{Shared, State, TokenCell};
 use crate::clock::later;
-use crate::{Error, RefreshError};
+use crate::error::{Error, RefreshError};
 
 /// What the task keeps between jobs.
 pub(crate) struct Plan {

@@ -30,11 +30,33 @@ use tokio::time::Instant;
 pub(crate) use credential::{Admission, Credential, Stamp, State};
 use schedule::Refusal;
 
+use crate::bounds::HttpService;
+use crate::calls::GraphIo;
 use crate::config::Config;
-use crate::graph::GraphIo;
+use crate::error::Error;
+use crate::graph::{ErrorKind, GraphError};
+use crate::secret::Secret;
 use crate::source::{FbExchange, StaticToken, TokenSource};
 use crate::store::lineage_of;
-use crate::{Error, ErrorKind, GraphError, HttpService, Secret};
+use crate::store::TokenStore;
+
+/// Where a cell's tokens come from, and where renewed ones are kept.
+#[derive(Clone, Default)]
+pub(crate) struct Origin {
+    /// A custom source; `None`: the configured token (exchanged when app
+    /// credentials are set).
+    pub(crate) source: Option<Arc<dyn TokenSource>>,
+    pub(crate) store: Option<Arc<dyn TokenStore>>,
+}
+
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Origin")
+            .field("custom_source", &self.source.is_some())
+            .field("store", &self.store.is_some())
+            .finish()
+    }
+}
 
 /// Shared token state for one stack and all its clones. Build it with
 /// [`WhatsAppAuthLayer::token_cell`](crate::WhatsAppAuthLayer::token_cell)
@@ -54,6 +76,7 @@ pub struct TokenCell {
 pub(crate) struct Shared {
     graph: Arc<GraphIo>,
     source: Arc<dyn TokenSource>,
+    store: Option<Arc<dyn TokenStore>>,
     current: ArcSwap<Credential>,
     /// Bumped on every change of `current`; waiting requests watch it.
     published: watch::Sender<u64>,
@@ -87,9 +110,9 @@ pub struct TokenStats {
 }
 
 impl TokenCell {
-    pub(crate) fn new<S: HttpService>(config: Config, service: S) -> TokenCell {
+    pub(crate) fn new<S: HttpService>(config: Config, origin: Origin, service: S) -> TokenCell {
         let config = Arc::new(config);
-        let source: Arc<dyn TokenSource> = match (&config.source, &config.token) {
+        let source: Arc<dyn TokenSource> = match (&origin.source, &config.token) {
             (Some(source), _) => source.clone(),
             (None, Some(token)) if config.app_credentials().is_some() => {
                 Arc::new(FbExchange::new(token.clone()))
@@ -114,11 +137,12 @@ impl TokenCell {
             Some(Err(error)) => Credential::pending(Some(error), now),
             None => Credential::pending(None, now),
         };
-        let plan = driver::Plan::new(lineage, config.store.is_none());
+        let plan = driver::Plan::new(lineage, origin.store.is_none());
         TokenCell {
             shared: Arc::new(Shared {
                 graph: Arc::new(GraphIo::new(config, service)),
                 source,
+                store: origin.store,
                 current: ArcSwap::from_pointee(first),
                 published: watch::Sender::new(0),
                 wake: Arc::new(Notify::new()),

@@ -10,11 +10,13 @@ use super::credential::{Credential, State};
 use super::driver::Plan;
 use super::schedule::{self, AfterFetch, Fetched};
 use super::TokenCell;
+use crate::access_token::{Expiry, Token};
 use crate::clock::later;
 use crate::config::Config;
-use crate::source::{Expiry, FetchContext, FetchReason, Token};
+use crate::error::RefreshError;
+use crate::graph::GraphError;
+use crate::source::{FetchContext, FetchReason};
 use crate::store::{lineage_of, StoredToken};
-use crate::{GraphError, RefreshError};
 
 /// Records what is known of `cred`'s expiry and plans its renewal.
 pub(crate) fn learn_expiry(
@@ -38,7 +40,7 @@ impl TokenCell {
     pub(super) async fn fetch(
         &self,
         reason: FetchReason,
-        current: Option<crate::Secret>,
+        current: Option<crate::secret::Secret>,
     ) -> Result<Token, RefreshError> {
         let limit = self.config().refresh_timeout;
         let ctx = FetchContext {
@@ -275,7 +277,7 @@ impl TokenCell {
             }
             (AfterFetch::Block(error), _) => {
                 tracing::error!(generation = seen, %error, "token renewal refused: the configuration must be fixed; requests fail without being sent");
-                let revalidate = matches!(error, crate::Error::Misconfigured { .. });
+                let revalidate = matches!(error, crate::error::Error::Misconfigured { .. });
                 let state = self.blocked_by(error, revalidate);
                 self.update(|cur| (cur.generation == seen).then(|| cur.with_state(state.clone())));
             }
@@ -325,7 +327,7 @@ impl TokenCell {
             next.token_type = self.current().token_type.clone();
         }
         let expires_at = next.schedule.expires_at;
-        if let Some(store) = &config.store {
+        if let Some(store) = &self.shared.store {
             plan.store_generation += 1;
             let stored = StoredToken {
                 token: token.value,

@@ -7,11 +7,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::credential::{Credential, State};
+use crate::access_token::Expiry;
 use crate::clock::later;
 use crate::config::Config;
-use crate::graph::unsupported_post;
-use crate::source::{Expiry, FetchReason};
-use crate::{Error, ErrorKind, GraphError, RefreshError};
+use crate::error::{Error, RefreshError};
+use crate::graph::{ErrorKind, GraphError};
+use crate::source::FetchReason;
 
 /// Work the cell's task does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,7 +211,7 @@ pub(crate) fn after_fetch(
                 _ => AfterFetch::Dead(refusal.cloned()),
             }
         }
-        _ if refusal.is_some_and(unsupported_post) => {
+        _ if refusal.is_some_and(GraphError::is_unsupported_post) => {
             AfterFetch::Block(exchange_method_refused(refusal.expect("checked")))
         }
         // Graph refused the token itself: it is dead, whatever time is left.

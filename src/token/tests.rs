@@ -2,7 +2,9 @@
 
 use http::StatusCode;
 
-use crate::{Error, ErrorKind, GraphError, WhatsAppAuthLayer};
+use crate::error::Error;
+use crate::graph::{ErrorKind, GraphError};
+use crate::layer::WhatsAppAuthLayer;
 
 fn refusal(code: i64, subcode: Option<i64>, message: &str) -> GraphError {
     GraphError::new(StatusCode::BAD_REQUEST, code, subcode, message)
@@ -14,7 +16,7 @@ fn refusal(code: i64, subcode: Option<i64>, message: &str) -> GraphError {
 /// starts a renewal.
 #[tokio::test]
 async fn late_refusals_do_not_move_a_blocked_or_dead_token() {
-    let client = tower::service_fn(|_: http::Request<crate::ReplayBody>| async {
+    let client = tower::service_fn(|_: http::Request<crate::body::ReplayBody>| async {
         Ok::<_, tower::BoxError>(http::Response::new(
             http_body_util::Empty::<bytes::Bytes>::new(),
         ))

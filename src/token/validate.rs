@@ -12,10 +12,13 @@ use super::driver::Plan;
 use super::renew::learn_expiry;
 use super::schedule::{self, Refusal};
 use super::TokenCell;
+use crate::calls::{TokenInfo, Verdict};
 use crate::clock::later;
-use crate::graph::{TokenInfo, Verdict};
+use crate::error::Error;
+use crate::graph::ErrorKind;
 use crate::permissions::Listing;
-use crate::{Error, ErrorKind, PermissionReport, Secret};
+use crate::permissions::PermissionReport;
+use crate::secret::Secret;
 
 impl TokenCell {
     /// Validates the current token and publishes the verdict.

@@ -12,9 +12,12 @@ use tower::BoxError;
 use tower_service::Service;
 
 use super::{outcome, Repair, TokenGeneration};
-use crate::source::BoxFuture;
+use crate::body::ReplayBody;
+use crate::bounds::BoxFuture;
+use crate::error::Error;
+use crate::graph::GraphError;
 use crate::token::Credential;
-use crate::{Error, GraphError, ReplayBody, TokenCell};
+use crate::token::TokenCell;
 
 pin_project! {
     /// Response future of [`ValidateIfNeeded`](super::ValidateIfNeeded).

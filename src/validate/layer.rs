@@ -3,7 +3,7 @@
 use tower_layer::Layer;
 
 use super::ValidateIfNeeded;
-use crate::TokenCell;
+use crate::token::TokenCell;
 
 /// Layer that applies [`ValidateIfNeeded`].
 #[derive(Debug, Clone)]

@@ -68,8 +68,15 @@ pub use service::ValidateIfNeeded;
 
 use http::Request;
 
-use crate::refresh::Replayed;
-use crate::{Error, ErrorKind, GraphError, NotReplayable, ReplayBody, TokenCell};
+use crate::body::{NotReplayable, ReplayBody};
+use crate::error::Error;
+use crate::graph::{ErrorKind, GraphError};
+use crate::token::TokenCell;
+
+/// Request extension on a replay, so the layers below know not to expect
+/// another one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Replayed;
 
 /// Response extension: the token generation a request carried, set on
 /// responses that carry a [`GraphError`].
@@ -219,8 +226,8 @@ mod tests {
                 http_body_util::Empty::<bytes::Bytes>::new(),
             ))
         });
-        let fixed = crate::WhatsAppAuthLayer::new("EAAG-token").token_cell(client);
-        let renewable = crate::WhatsAppAuthLayer::new("EAAG-token")
+        let fixed = crate::layer::WhatsAppAuthLayer::new("EAAG-token").token_cell(client);
+        let renewable = crate::layer::WhatsAppAuthLayer::new("EAAG-token")
             .app_credentials("1", "secret")
             .token_cell(client);
         let full = || Request::new(ReplayBody::from("hi"));

@@ -7,7 +7,8 @@ use tower::BoxError;
 use tower_service::Service;
 
 use super::{Repair, ValidateFuture};
-use crate::{ReplayBody, TokenCell};
+use crate::body::ReplayBody;
+use crate::token::TokenCell;
 
 /// Middleware that makes the token ready and puts it on each request. See
 /// the [module docs](crate::validate).

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::source::BoxFuture;
-use crate::StoreError;
+use crate::bounds::BoxFuture;
+use crate::store::StoreError;
 
 /// Remembers which ids were seen.
 pub trait Deduplicator: Send + Sync + 'static {

@@ -15,7 +15,7 @@ use tower_service::Service;
 
 use super::signature::verify_signature;
 use crate::body::Gather;
-use crate::Secret;
+use crate::secret::Secret;
 
 pin_project! {
     /// Response future of [`VerifySignature`](super::VerifySignature).

@@ -8,7 +8,7 @@ use http_body_util::Full;
 use tower_layer::Layer;
 
 use super::VerifySignature;
-use crate::Secret;
+use crate::secret::Secret;
 
 /// Largest webhook body read by default: 1 MiB.
 pub const DEFAULT_WEBHOOK_LIMIT: usize = 1024 * 1024;

@@ -9,7 +9,7 @@
 use http::StatusCode;
 use serde::{Deserialize, Deserializer};
 
-use crate::GraphError;
+use crate::graph::GraphError;
 
 /// A webhook delivery.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -10,7 +10,7 @@ use http_body::Body;
 use tower_service::Service;
 
 use super::future::VerifySignatureFuture;
-use crate::Secret;
+use crate::secret::Secret;
 
 /// Middleware that lets through only webhook deliveries Meta signed: it
 /// reads the body (up to a limit: 413 past it, without reading further),

@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use http::HeaderMap;
 use sha2::Sha256;
 
-use crate::Secret;
+use crate::secret::Secret;
 
 /// The signature header's name.
 pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";

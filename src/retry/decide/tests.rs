@@ -103,7 +103,7 @@ fn outcomes_say_what_may_be_sent_again() {
         ),
         (
             "the stack's own error",
-            Err(Box::new(crate::Error::Unavailable("x".into()))),
+            Err(Box::new(crate::error::Error::Unavailable("x".into()))),
             Outcome::Final,
         ),
         (

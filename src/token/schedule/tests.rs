@@ -5,14 +5,14 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::config::Config;
+use crate::secret::Secret;
 use crate::token::credential::Schedule;
-use crate::Secret;
 
 const MIN: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
 
 fn config() -> Config {
-    Config::new(Some(Secret::new("EAAG")), None)
+    Config::new(Some(Secret::new("EAAG")))
 }
 
 fn cred(state: State) -> Credential {
@@ -228,8 +228,8 @@ fn refusals_renew_only_an_expired_token_with_a_renewable_source() {
     );
     assert!(matches!(
         on_refusal(&wrong_secret, true),
-        Refusal::Block(crate::Error::Misconfigured {
-            what: crate::Misconfiguration::AppSecret,
+        Refusal::Block(crate::error::Error::Misconfigured {
+            what: crate::graph::Misconfiguration::AppSecret,
             ..
         })
     ));

@@ -1,5 +1,5 @@
 use super::*;
-use crate::ErrorKind;
+use crate::graph::ErrorKind;
 
 /// Every captured delivery in the fixture file (Meta's own examples, SDK
 /// fixtures, a dashboard test delivery), each with its source.

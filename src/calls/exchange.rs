@@ -9,10 +9,13 @@ use serde::Deserialize;
 
 use super::client::{CallError, GraphIo};
 use super::proof;
+use crate::access_token::Token;
+use crate::body::ReplayBody;
 use crate::config::{Config, ExchangeMethod};
+use crate::error::RefreshError;
+use crate::graph::ErrorKind;
 use crate::secret::form_pair;
-use crate::source::Token;
-use crate::{ErrorKind, RefreshError, ReplayBody, Secret};
+use crate::secret::Secret;
 
 #[derive(Deserialize)]
 struct ExchangeAnswer {

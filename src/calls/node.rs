@@ -6,8 +6,9 @@ use http::Request;
 
 use super::client::{Answer, GraphIo};
 use super::{proof, Verdict};
+use crate::body::ReplayBody;
 use crate::permissions::Listing;
-use crate::{ReplayBody, Secret};
+use crate::secret::Secret;
 
 impl GraphIo {
     /// `GET` of a Graph node with `token` (and `appsecret_proof`).

@@ -12,8 +12,10 @@ use tower::util::BoxCloneService;
 use tower::{BoxError, ServiceExt};
 
 use crate::body::Gather;
+use crate::body::ReplayBody;
+use crate::bounds::HttpService;
 use crate::config::Config;
-use crate::{GraphError, HttpService, ReplayBody};
+use crate::graph::GraphError;
 
 type Transport =
     BoxCloneService<Request<ReplayBody>, Response<UnsyncBoxBody<Bytes, BoxError>>, BoxError>;

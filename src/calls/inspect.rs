@@ -10,11 +10,13 @@ use http::Request;
 
 use super::client::GraphIo;
 use super::{proof, Verdict};
+use crate::access_token::Expiry;
+use crate::body::ReplayBody;
 use crate::config::ExchangeMethod;
+use crate::graph::{ErrorKind, GraphError};
 use crate::permissions::Listing;
 use crate::secret::form_pair;
-use crate::source::Expiry;
-use crate::{ErrorKind, GraphError, ReplayBody, Secret};
+use crate::secret::Secret;
 
 /// What `/debug_token` says about a token.
 #[derive(Debug, Clone, Default)]
@@ -62,12 +64,7 @@ pub(crate) fn parse_token_info(body: &[u8]) -> Option<TokenInfo> {
             (at.max(0) as u64).saturating_sub(crate::clock::unix_now()),
         )),
     });
-    let error = data.get("error").map(|e| {
-        let code = int(e.get("code")).unwrap_or(190);
-        let subcode = int(e.get("subcode")).or_else(|| int(e.get("error_subcode")));
-        let message = e.get("message").and_then(|m| m.as_str()).unwrap_or("");
-        GraphError::about_inspected_token(code, subcode, message)
-    });
+    let error = data.get("error").map(GraphError::inspected_token);
     let granular_scopes = data
         .get("granular_scopes")
         .and_then(|g| g.as_array())
@@ -93,16 +90,6 @@ pub(crate) fn parse_token_info(body: &[u8]) -> Option<TokenInfo> {
         granular_scopes,
         error,
     })
-}
-
-/// Whether Graph refused a POST as a method the node does not support
-/// (code 100, subcode 33, "Unsupported post request").
-pub(crate) fn unsupported_post(err: &GraphError) -> bool {
-    err.subcode() == Some(33)
-        || err
-            .message()
-            .to_ascii_lowercase()
-            .contains("unsupported post request")
 }
 
 impl GraphIo {
@@ -152,7 +139,10 @@ impl GraphIo {
             .send(self.debug_token_request(token, by_get)?)
             .await
             .map_err(|e| Verdict::Unknown(e.to_string()))?;
-        let refused_post = answer.error.as_ref().is_some_and(unsupported_post);
+        let refused_post = answer
+            .error
+            .as_ref()
+            .is_some_and(GraphError::is_unsupported_post);
         if refused_post && !by_get && self.config.exchange_method == ExchangeMethod::PostForm {
             if !self.reads_by_get.swap(true, Ordering::Relaxed) {
                 tracing::warn!("Graph refused /debug_token as a POST; using the documented GET from now on (the inspected token travels as input_token in the URL; the app token stays in the Authorization header)");

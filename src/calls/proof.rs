@@ -5,7 +5,7 @@ use http::header::AUTHORIZATION;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Uri};
 
-use crate::{appsecret_proof, Secret};
+use crate::secret::{appsecret_proof, Secret};
 
 /// `Bearer <token>` as a sensitive header value, or `None` when the token
 /// cannot be sent in a header (empty, or control characters).
