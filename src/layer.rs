@@ -15,7 +15,7 @@ use crate::secret::Secret;
 use crate::service::WhatsAppAuth;
 use crate::source::TokenSource;
 use crate::store::TokenStore;
-use crate::token::{Origin, TokenCell};
+use crate::token::{Supply, TokenCell};
 use crate::validate::ValidateIfNeededLayer;
 
 /// Layer that keeps a WhatsApp Cloud API client authenticated.
@@ -37,7 +37,7 @@ use crate::validate::ValidateIfNeededLayer;
 #[derive(Clone, Debug)]
 pub struct WhatsAppAuthLayer {
     config: Config,
-    origin: Origin,
+    supply: Supply,
 }
 
 impl WhatsAppAuthLayer {
@@ -50,7 +50,7 @@ impl WhatsAppAuthLayer {
     pub fn new(token: impl Into<Secret>) -> WhatsAppAuthLayer {
         WhatsAppAuthLayer {
             config: Config::new(Some(token.into())),
-            origin: Origin::default(),
+            supply: Supply::default(),
         }
     }
 
@@ -60,7 +60,7 @@ impl WhatsAppAuthLayer {
     pub fn from_source(source: impl TokenSource) -> WhatsAppAuthLayer {
         WhatsAppAuthLayer {
             config: Config::new(None),
-            origin: Origin {
+            supply: Supply {
                 source: Some(Arc::new(source)),
                 store: None,
             },
@@ -70,7 +70,7 @@ impl WhatsAppAuthLayer {
     /// Persists renewed tokens in `store` and reads it before the first
     /// request (see [`crate::store`]).
     pub fn token_store(mut self, store: impl TokenStore) -> Self {
-        self.origin.store = Some(Arc::new(store));
+        self.supply.store = Some(Arc::new(store));
         self
     }
 
@@ -279,7 +279,7 @@ impl WhatsAppAuthLayer {
     ///
     /// [`ValidateIfNeededLayer`]: crate::ValidateIfNeededLayer
     pub fn token_cell<S: HttpService>(&self, service: S) -> TokenCell {
-        TokenCell::new(self.config.clone(), self.origin.clone(), service)
+        TokenCell::new(self.config.clone(), self.supply.clone(), service)
     }
 }
 

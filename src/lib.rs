@@ -16,6 +16,7 @@ mod layer;
 pub mod permissions;
 mod random;
 pub mod refresh;
+mod refusal;
 #[cfg(feature = "reqwest")]
 pub mod reqwest_client;
 pub mod retry;

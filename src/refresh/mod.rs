@@ -46,7 +46,8 @@ use tower::retry::Policy;
 use crate::body::copy_request_into;
 use crate::body::ReplayBody;
 use crate::bounds::BoxFuture;
-use crate::graph::{ErrorKind, GraphError};
+use crate::graph::GraphError;
+use crate::refusal::Refusal;
 use crate::token::TokenCell;
 use crate::validate::{Replayed, TokenGeneration};
 
@@ -123,7 +124,9 @@ impl<ResB, E> Policy<Request<ReplayBody>, Response<ResB>, E> for RefreshOn190 {
         }
         let res = result.as_ref().ok()?;
         let err = res.extensions().get::<GraphError>()?;
-        if err.kind() != ErrorKind::TokenExpired {
+        // Replayed only what the cell renews for (the layer below reported
+        // the refusal, with the generation it refused).
+        if Refusal::of(err, self.cell.can_refresh()) != Refusal::Renew {
             return None;
         }
         res.extensions().get::<TokenGeneration>()?;

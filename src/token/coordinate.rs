@@ -5,9 +5,9 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::credential::{Credential, State};
+use super::credential::Credential;
 use super::driver::Plan;
-use super::renew::learn_expiry;
+use super::transition::{Origin, Transition};
 use super::TokenCell;
 use crate::access_token::Expiry;
 use crate::clock::later;
@@ -15,8 +15,8 @@ use crate::store::{LockToken, StoreError, StoredToken};
 
 /// What coordinating a renewal through a shared store decided.
 pub(super) enum Coordination {
-    /// Another process renewed; its token is installed.
-    Adopted,
+    /// Another process renewed; this installs its token.
+    Adopted(Transition),
     /// Renew here, holding the store's lock when there is one.
     Lead(Option<LockToken>),
 }
@@ -37,67 +37,63 @@ pub(super) async fn ask<T>(
 
 impl TokenCell {
     /// Once, before the first request: reads the store.
-    pub(super) async fn start(&self, plan: &mut Plan) {
+    pub(super) async fn start(&self, plan: &mut Plan) -> Transition {
+        plan.started = true;
         let config = self.config();
-        if let Some(store) = &self.shared.store {
-            match ask(config.store_timeout, store.load()).await {
-                Ok(Some(stored)) => {
-                    self.adopt(stored, plan, false);
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    tracing::error!(%error, "ignoring the token store; using the configured token")
-                }
+        let Some(store) = &self.shared.store else {
+            return Transition::Unchanged;
+        };
+        match ask(config.store_timeout, store.load()).await {
+            Ok(Some(stored)) => self
+                .adopt(stored, plan, false)
+                .unwrap_or(Transition::Unchanged),
+            Ok(None) => Transition::Unchanged,
+            Err(error) => {
+                tracing::error!(%error, "ignoring the token store; using the configured token");
+                Transition::Unchanged
             }
         }
-        plan.started = true;
     }
 
-    /// Installs a token another process renewed and stored, when it descends
-    /// from the same configured token, differs from ours, has time left, and
-    /// (with `require_newer`) has a higher store generation than ours.
-    fn adopt(&self, stored: StoredToken, plan: &mut Plan, require_newer: bool) -> bool {
+    /// A token another process renewed and stored, to install when it
+    /// descends from the same configured token, differs from ours, has time
+    /// left, and (`renewed_since`) has a higher store generation than ours:
+    /// such a token Graph just issued needs no validation; one found at
+    /// start-up may be old, and is validated.
+    fn adopt(
+        &self,
+        stored: StoredToken,
+        plan: &mut Plan,
+        renewed_since: bool,
+    ) -> Option<Transition> {
         let cred = self.current();
         let left = stored
             .expires_at
             .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default());
         if stored.lineage != plan.lineage
-            || cred.stamp.as_ref().is_some_and(|s| s.token == stored.token)
+            || cred.token() == Some(&stored.token)
             || left == Some(Duration::ZERO)
-            || (require_newer && stored.generation <= plan.store_generation)
+            || (renewed_since && stored.generation <= plan.store_generation)
         {
-            return false;
+            return None;
         }
-        let generation = cred.generation + 1;
-        tracing::info!(
-            generation,
-            store_generation = stored.generation,
-            "using the token renewed by another process, from the store"
-        );
         plan.store_generation = stored.generation;
-        let config = self.config();
-        let now = Instant::now();
-        // A token another replica just renewed was issued by Graph: no
-        // validation. One found at start-up may be old: validate it.
-        let state = match config.validation_interval {
-            Some(_) if !require_newer => State::Unvalidated,
-            _ => State::Ready,
-        };
-        let mut next = Credential::new(generation, stored.token, state, config, now);
-        learn_expiry(
-            &mut next,
+        let credential = Credential::installed(
+            cred.generation + 1,
+            stored.token,
             left.map_or(Expiry::Unknown, Expiry::In),
-            now,
-            config,
+            renewed_since,
+            self.config(),
             self.can_refresh(),
+            Instant::now(),
         );
-        next.schedule.validate_at = match config.validation_interval {
-            Some(interval) if require_newer => Some(later(now, interval)),
-            _ => None,
+        let origin = match renewed_since {
+            true => Origin::Adopted {
+                store_generation: stored.generation,
+            },
+            false => Origin::Stored,
         };
-        next.attached = true;
-        self.update(|_| Some(next.clone()));
-        true
+        Some(Transition::Installed { credential, origin })
     }
 
     /// With a shared store: picks up a token another process already renewed,
@@ -121,8 +117,8 @@ impl TokenCell {
         loop {
             match ask(limit, store.load()).await {
                 Ok(Some(stored)) => {
-                    if self.adopt(stored, plan, true) {
-                        return Coordination::Adopted;
+                    if let Some(installed) = self.adopt(stored, plan, true) {
+                        return Coordination::Adopted(installed);
                     }
                 }
                 Ok(None) => {}
@@ -135,9 +131,9 @@ impl TokenCell {
                 Ok(Some(lock)) => {
                     // Someone may have stored a renewal between our read and the lock.
                     if let Ok(Some(stored)) = ask(limit, store.load()).await {
-                        if self.adopt(stored, plan, true) {
+                        if let Some(installed) = self.adopt(stored, plan, true) {
                             self.release(lock).await;
-                            return Coordination::Adopted;
+                            return Coordination::Adopted(installed);
                         }
                     }
                     tracing::debug!(generation, "holding the store's refresh lock");

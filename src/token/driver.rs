@@ -14,10 +14,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::lifetime;
 use super::schedule::{self, Job, Step};
-use super::{Shared, State, TokenCell};
-use crate::clock::later;
-use crate::error::{Error, RefreshError};
+use super::transition::Transition;
+use super::{Shared, TokenCell};
+use crate::error::Error;
 
 /// What the task keeps between jobs.
 pub(crate) struct Plan {
@@ -71,15 +72,8 @@ impl Drop for Attendance {
             return;
         };
         shared.driven.store(false, Ordering::Release);
-        let cell = TokenCell { shared };
-        cell.update(|cur| cur.attached.then(|| detached(cur)));
+        TokenCell { shared }.apply(Transition::Detached);
     }
-}
-
-fn detached(cur: &super::Credential) -> super::Credential {
-    let mut next = cur.clone();
-    next.attached = false;
-    next
 }
 
 async fn drive(weak: Weak<Shared>, wake: Arc<Notify>) {
@@ -88,13 +82,7 @@ async fn drive(weak: Weak<Shared>, wake: Arc<Notify>) {
         let wake_at = {
             let Some(shared) = weak.upgrade() else { return };
             let cell = TokenCell { shared };
-            cell.update(|cur| {
-                (!cur.attached).then(|| {
-                    let mut next = cur.clone();
-                    next.attached = true;
-                    next
-                })
-            });
+            cell.apply(Transition::Attached);
             let started = cell.shared.plan.lock().await.started;
             match schedule::next_step(&cell.current(), started, Instant::now()) {
                 Step::Run(job) => {
@@ -115,82 +103,47 @@ async fn drive(weak: Weak<Shared>, wake: Arc<Notify>) {
 }
 
 impl TokenCell {
-    /// Runs `job` in a task of its own: a panic in it (in a token source or
-    /// the client) is a failed job, backed off like any other, never a
-    /// dead cell or a loop.
+    /// Runs `job` in a task of its own and applies what it changed: a
+    /// panic in it (in a token source or the client) is a failed job,
+    /// backed off like any other, never a dead cell or a loop.
     async fn run_isolated(&self, job: Job) {
         let worker = self.clone();
         let done = tokio::spawn(async move {
             let mut plan = worker.shared.plan.lock().await;
-            worker.run(job, &mut plan).await;
+            let transition = worker.run(job, &mut plan).await;
+            worker.apply(transition);
         })
         .await;
         if let Err(failure) = done {
             if failure.is_panic() {
-                tracing::error!(?job, "token work panicked; it is retried later");
-                self.after_panic(job).await;
+                let transition = self.after_panic(job).await;
+                self.apply(transition);
             }
         }
     }
 
-    async fn after_panic(&self, job: Job) {
+    /// What a panicked `job` leaves: its work retried after the back-off
+    /// (a store read at start-up is not retried).
+    async fn after_panic(&self, job: Job) -> Transition {
         let mut plan = self.shared.plan.lock().await;
         let config = self.config();
         plan.failures += 1;
-        let now = Instant::now();
-        let delay = schedule::backoff(
+        if job == Job::Start {
+            plan.started = true;
+        }
+        let delay = lifetime::backoff(
             plan.failures,
             config.refresh_backoff,
             config.refresh_backoff_max,
         );
-        let error = RefreshError::Source(Arc::from("the token work panicked"));
-        let generation = self.current().generation;
-        match job {
-            Job::Start => plan.started = true,
-            Job::Validate => self.retry_validation_later(generation, "the validation panicked"),
-            _ => {
-                self.update(|cur| {
-                    let state = match &cur.state {
-                        State::Pending { .. } => State::Pending {
-                            error: Some(error.clone()),
-                            retry_at: later(now, delay),
-                        },
-                        State::Refused(cause) | State::BackingOff { cause, .. } => {
-                            State::BackingOff {
-                                until: later(now, delay),
-                                error: error.clone(),
-                                cause: cause.clone(),
-                            }
-                        }
-                        State::Dead { cause, .. } => State::Dead {
-                            cause: cause.clone(),
-                            recheck_at: later(now, config.dead_recheck),
-                        },
-                        State::Blocked {
-                            error, revalidate, ..
-                        } => State::Blocked {
-                            error: error.clone(),
-                            recheck_at: later(now, config.dead_recheck),
-                            revalidate: *revalidate,
-                        },
-                        // Renewal ahead of expiry: the token still works.
-                        State::Ready | State::Unvalidated => {
-                            let mut next = cur.clone();
-                            next.schedule.renew_at = Some(later(now, delay));
-                            return Some(next);
-                        }
-                    };
-                    Some(cur.with_state(state))
-                });
-            }
-        }
+        Transition::Panicked { job, delay }
     }
 
-    async fn run(&self, job: Job, plan: &mut Plan) {
+    async fn run(&self, job: Job, plan: &mut Plan) -> Transition {
         match job {
             Job::Start => self.start(plan).await,
             Job::Fetch => self.fetch_first(plan).await,
-            Job::Validate => self.validate(plan).await,
+            Job::Validate => self.validate().await,
             Job::Renew(reason) => self.renew(reason, plan).await,
             Job::Recheck => self.recheck(plan).await,
             Job::Expire => self.expire(),

@@ -13,10 +13,13 @@ mod coordinate;
 pub(crate) mod credential;
 mod diagnose;
 mod driver;
+mod lifetime;
 mod renew;
 mod schedule;
+mod stamp;
 #[cfg(test)]
 mod tests;
+mod transition;
 mod validate;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,14 +30,15 @@ use arc_swap::ArcSwap;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
-pub(crate) use credential::{Admission, Credential, Stamp, State};
-use schedule::Refusal;
+pub(crate) use credential::{Admission, Credential, State};
+pub(crate) use stamp::Stamp;
+use transition::{Observer, Transition};
 
 use crate::bounds::HttpService;
 use crate::calls::GraphIo;
 use crate::config::Config;
 use crate::error::Error;
-use crate::graph::{ErrorKind, GraphError};
+use crate::graph::GraphError;
 use crate::secret::Secret;
 use crate::source::{FbExchange, StaticToken, TokenSource};
 use crate::store::lineage_of;
@@ -42,16 +46,16 @@ use crate::store::TokenStore;
 
 /// Where a cell's tokens come from, and where renewed ones are kept.
 #[derive(Clone, Default)]
-pub(crate) struct Origin {
+pub(crate) struct Supply {
     /// A custom source; `None`: the configured token (exchanged when app
     /// credentials are set).
     pub(crate) source: Option<Arc<dyn TokenSource>>,
     pub(crate) store: Option<Arc<dyn TokenStore>>,
 }
 
-impl std::fmt::Debug for Origin {
+impl std::fmt::Debug for Supply {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Origin")
+        f.debug_struct("Supply")
             .field("custom_source", &self.source.is_some())
             .field("store", &self.store.is_some())
             .finish()
@@ -110,9 +114,9 @@ pub struct TokenStats {
 }
 
 impl TokenCell {
-    pub(crate) fn new<S: HttpService>(config: Config, origin: Origin, service: S) -> TokenCell {
+    pub(crate) fn new<S: HttpService>(config: Config, supply: Supply, service: S) -> TokenCell {
         let config = Arc::new(config);
-        let source: Arc<dyn TokenSource> = match (&origin.source, &config.token) {
+        let source: Arc<dyn TokenSource> = match (&supply.source, &config.token) {
             (Some(source), _) => source.clone(),
             (None, Some(token)) if config.app_credentials().is_some() => {
                 Arc::new(FbExchange::new(token.clone()))
@@ -131,18 +135,18 @@ impl TokenCell {
                     None => State::Ready,
                 };
                 let mut cred = Credential::new(0, token.value.clone(), state, &config, now);
-                renew::learn_expiry(&mut cred, token.expiry, now, &config, source.can_renew());
+                cred.learn_expiry(token.expiry, now, &config, source.can_renew());
                 cred
             }
             Some(Err(error)) => Credential::pending(Some(error), now),
             None => Credential::pending(None, now),
         };
-        let plan = driver::Plan::new(lineage, origin.store.is_none());
+        let plan = driver::Plan::new(lineage, supply.store.is_none());
         TokenCell {
             shared: Arc::new(Shared {
                 graph: Arc::new(GraphIo::new(config, service)),
                 source,
-                store: origin.store,
+                store: supply.store,
                 current: ArcSwap::from_pointee(first),
                 published: watch::Sender::new(0),
                 wake: Arc::new(Notify::new()),
@@ -254,38 +258,17 @@ impl TokenCell {
 
     /// Records that Graph refused the token of `generation` with `err`: an
     /// expired token is renewed (requests wait for it), a token that cannot
-    /// be repaired is marked dead (requests fail fast).
+    /// be repaired is marked dead (requests fail fast), a refused
+    /// configuration blocks requests until it is fixed.
     pub(crate) fn observe(&self, generation: u64, err: &GraphError) {
-        let state = match schedule::on_refusal(err, self.can_refresh()) {
-            Refusal::Ignore => return,
-            Refusal::Renew => State::Refused(err.clone()),
-            Refusal::Dead => self.dead(self.advise(err)),
-            Refusal::Block(error) => self.blocked_by(error, true),
+        let refused = Transition::Refused {
+            generation,
+            cause: err.clone(),
+            seen_by: Observer::Request,
         };
-        let changed = self.update(|cur| {
-            (cur.generation == generation && cur.is_live()).then(|| cur.with_state(state.clone()))
-        });
-        if changed {
-            log_refusal(generation, err, &state);
+        if self.apply(refused) {
             // Best effort: a request that needs the work kicks again.
             let _ = self.kick();
-        }
-    }
-
-    pub(super) fn dead(&self, cause: GraphError) -> State {
-        State::Dead {
-            cause,
-            recheck_at: crate::clock::later(Instant::now(), self.config().dead_recheck),
-        }
-    }
-
-    /// Blocked by `error` until the operator fixes the configuration; with
-    /// `revalidate`, each re-check asks Graph again.
-    pub(super) fn blocked_by(&self, error: Error, revalidate: bool) -> State {
-        State::Blocked {
-            error,
-            recheck_at: crate::clock::later(Instant::now(), self.config().dead_recheck),
-            revalidate,
         }
     }
 
@@ -293,16 +276,7 @@ impl TokenCell {
     /// the generic one would mislead: an expired token that cannot be
     /// exchanged any more.
     pub(crate) fn advise(&self, err: &GraphError) -> GraphError {
-        if err.kind() != ErrorKind::TokenExpired {
-            return err.clone();
-        }
-        let config = self.config();
-        let knows_expiry = config.use_debug_token && config.app_credentials().is_some();
-        err.advised(match (self.can_refresh(), knows_expiry) {
-            (true, true) => "the token expired before it could be renewed, and Graph does not exchange an expired token: generate a new long-lived token (from then on the stack renews it ahead of expiry, knowing the expiry from /debug_token), or use a system-user token that never expires",
-            (true, false) => "the token expired, and Graph does not exchange an expired token: generate a new long-lived token and keep validate_with_debug_token on, so the stack learns its expiry and renews it ahead of time; or use a system-user token that never expires",
-            (false, _) => "the token expired and nothing renews it: configure the app id and secret (the stack then renews long-lived tokens ahead of expiry), or use a system-user token that never expires",
-        })
+        transition::advise(err, self.config(), self.can_refresh())
     }
 
     /// Replaces the snapshot with what `f` makes of it, unless `f` declines
@@ -327,24 +301,6 @@ impl TokenCell {
         driver::ensure(&self.shared)?;
         self.shared.wake.notify_one();
         Ok(())
-    }
-}
-
-fn log_refusal(generation: u64, err: &GraphError, state: &State) {
-    match state {
-        State::Refused(_) => tracing::info!(
-            generation,
-            code = err.code(),
-            subcode = ?err.subcode(),
-            "Graph refused the access token; renewing it"
-        ),
-        _ => tracing::warn!(
-            generation,
-            code = err.code(),
-            subcode = ?err.subcode(),
-            hint = err.hint(),
-            "access token is dead; requests fail without being sent until the token source yields a different token"
-        ),
     }
 }
 

@@ -1,17 +1,14 @@
 //! The decisions of the token lifecycle, as pure functions of the state and
-//! the clock: what work is due next, when to renew ahead of expiry, how long
-//! to back off, and what a refusal or a failed renewal does to the state.
+//! the clock: what work is due next, and what a renewal's result does.
+//! When to renew and how long to back off are in [`super::lifetime`].
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::credential::{Credential, State};
-use crate::access_token::Expiry;
-use crate::clock::later;
-use crate::config::Config;
 use crate::error::{Error, RefreshError};
-use crate::graph::{ErrorKind, GraphError};
+use crate::graph::GraphError;
 use crate::source::FetchReason;
 
 /// Work the cell's task does.
@@ -82,82 +79,6 @@ pub(crate) fn next_step(cred: &Credential, started: bool, now: Instant) -> Step 
     }
 }
 
-/// A fraction from the configuration, made sane: NaN and negatives are 0,
-/// more than 1 is 1 (`check()` reports them; this keeps them from panicking).
-pub(crate) fn fraction(value: f64) -> f64 {
-    if value.is_nan() {
-        0.0
-    } else {
-        value.clamp(0.0, 1.0)
-    }
-}
-
-/// How long before expiry a token of lifetime `left` is renewed: the larger
-/// of the minimum window and a fraction of `left`, widened by up to
-/// `jitter` of itself (`draw` in [0, 1) picks how much), never past `left`.
-pub(crate) fn refresh_window(left: Duration, config: &Config, draw: f64) -> Duration {
-    let window = config
-        .refresh_window
-        .max(left.mul_f64(fraction(config.refresh_window_fraction)));
-    let extra = window.mul_f64(fraction(config.refresh_jitter) * fraction(draw));
-    window.saturating_add(extra).min(left)
-}
-
-/// `(expires_at, renew_at)` for a token whose expiry is `expiry`, learned
-/// at `now`. `None` for `Expiry::Unknown`: keep what was known.
-pub(crate) fn plan_expiry(
-    expiry: Expiry,
-    now: Instant,
-    config: &Config,
-    can_renew: bool,
-    draw: f64,
-) -> Option<(Option<Instant>, Option<Instant>)> {
-    match expiry {
-        Expiry::Unknown => None,
-        Expiry::Never => Some((None, None)),
-        Expiry::In(left) => {
-            let window = refresh_window(left, config, draw);
-            let renew_at = can_renew.then(|| later(now, left - window));
-            Some((Some(later(now, left)), renew_at))
-        }
-    }
-}
-
-/// Back-off after `failures` consecutive failures: the initial delay,
-/// doubling per failure, capped.
-pub(crate) fn backoff(failures: u32, initial: Duration, max: Duration) -> Duration {
-    let doublings = failures.saturating_sub(1).min(30);
-    initial.saturating_mul(1 << doublings).min(max.max(initial))
-}
-
-/// What a refusal of the token in use does to the cell.
-#[derive(Debug, Clone)]
-pub(crate) enum Refusal {
-    /// Renew (requests wait for it).
-    Renew,
-    /// Unusable and not renewable: fail fast until the source has another.
-    Dead,
-    /// The app's configuration is wrong: fail fast until it is fixed.
-    Block(Error),
-    /// Not about the token (permissions, limits, request errors).
-    Ignore,
-}
-
-/// Decides what Graph refusing the token with `err` means.
-pub(crate) fn on_refusal(err: &GraphError, can_renew: bool) -> Refusal {
-    match (err.kind(), err.misconfiguration()) {
-        (ErrorKind::Misconfigured, Some(what)) => Refusal::Block(Error::Misconfigured {
-            what,
-            cause: err.clone(),
-        }),
-        (ErrorKind::TokenExpired, _) if can_renew => Refusal::Renew,
-        (ErrorKind::TokenExpired | ErrorKind::TokenInvalid | ErrorKind::TokenRevoked, _) => {
-            Refusal::Dead
-        }
-        _ => Refusal::Ignore,
-    }
-}
-
 /// What Graph refusing the exchange's POST form means: the deployment must
 /// choose the documented GET.
 pub(crate) fn exchange_method_refused(err: &GraphError) -> Error {
@@ -205,14 +126,13 @@ pub(crate) fn after_fetch(
     match (fetched, reason) {
         (Fetched::New, _) => AfterFetch::Install,
         (_, FetchReason::Recover) => AfterFetch::Recheck,
-        _ if refusal.is_some_and(|r| r.kind() == ErrorKind::Misconfigured) => {
-            match on_refusal(refusal.expect("checked"), true) {
-                Refusal::Block(error) => AfterFetch::Block(error),
-                _ => AfterFetch::Dead(refusal.cloned()),
-            }
+        (Fetched::Failed(RefreshError::Rejected(refusal)), _)
+            if refusal.misconfiguration().is_some() =>
+        {
+            AfterFetch::Block(Error::refused(refusal))
         }
-        _ if refusal.is_some_and(GraphError::is_unsupported_post) => {
-            AfterFetch::Block(exchange_method_refused(refusal.expect("checked")))
+        (Fetched::Failed(RefreshError::Rejected(refusal)), _) if refusal.is_unsupported_post() => {
+            AfterFetch::Block(exchange_method_refused(refusal))
         }
         // Graph refused the token itself: it is dead, whatever time is left.
         _ if refusal.is_some_and(|r| r.kind().is_token_rejected()) => {

@@ -1,142 +1,55 @@
 //! Validation: before first use and then once per interval, in the cell's
 //! task. Only a verdict on the token itself changes what requests do; when
 //! Graph cannot answer, traffic flows and validation is tried again later.
+//! Also the permission check, on request.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tokio::time::Instant;
-
-use super::credential::State;
-use super::driver::Plan;
-use super::renew::learn_expiry;
-use super::schedule::{self, Refusal};
+use super::transition::{Observer, Transition};
 use super::TokenCell;
 use crate::calls::{TokenInfo, Verdict};
-use crate::clock::later;
 use crate::error::Error;
-use crate::graph::ErrorKind;
-use crate::permissions::Listing;
-use crate::permissions::PermissionReport;
+use crate::graph::GraphError;
+use crate::permissions::{Listing, PermissionReport};
+use crate::refusal::Refusal;
 use crate::secret::Secret;
 
 impl TokenCell {
-    /// Validates the current token and publishes the verdict.
-    pub(super) async fn validate(&self, _plan: &mut Plan) {
+    /// Validates the current token: what Graph says of it.
+    pub(super) async fn validate(&self) -> Transition {
         let cred = self.current();
-        let Some(stamp) = cred.stamp.clone() else {
-            return;
+        let Some(token) = cred.token().cloned() else {
+            return Transition::Unchanged;
         };
         let generation = cred.generation;
-        let config = self.config();
-        self.shared.validations.fetch_add(1, Ordering::Relaxed);
-        let limit = config.validation_timeout;
-        let verdict = tokio::time::timeout(limit, self.graph().validate(&stamp.token))
+        self.apply(Transition::Validating { generation });
+        let limit = self.config().validation_timeout;
+        let verdict = tokio::time::timeout(limit, self.graph().validate(&token))
             .await
             .unwrap_or_else(|_| {
                 Verdict::Unknown(format!(
                     "Graph did not answer the validation call within {limit:?}"
                 ))
             });
-        let now = Instant::now();
+        let deferred = |reason: String| Transition::ValidationDeferred { generation, reason };
         match verdict {
-            Verdict::Valid(info) => {
-                let forbidden = match self.missing_permissions(&stamp.token, info.as_ref()).await {
-                    Ok(forbidden) => forbidden,
-                    Err(why) => {
-                        // No verdict on permissions: traffic flows, ask again later.
-                        self.retry_validation_later(generation, &why);
-                        return;
-                    }
-                };
-                self.publish_valid(generation, info.as_ref(), forbidden, now);
-            }
-            Verdict::Refused(err) if err.kind() == ErrorKind::PermissionMissing => {
-                // The token authenticated; what it may do is each request's concern.
-                tracing::warn!(
-                    generation,
-                    code = err.code(),
-                    "validation call lacks a permission; token accepted as valid"
-                );
-                self.mark_valid_until_next(generation, now);
-            }
-            Verdict::Refused(err) => match schedule::on_refusal(&err, self.can_refresh()) {
-                Refusal::Ignore => self.retry_validation_later(generation, &err.to_string()),
-                Refusal::Renew | Refusal::Dead | Refusal::Block(_) => {
-                    tracing::info!(generation, code = err.code(), subcode = ?err.subcode(), "validation: Graph refused the token");
-                    self.observe(generation, &err);
-                }
+            Verdict::Valid(info) => match self.missing_permissions(&token, info.as_ref()).await {
+                Ok(forbidden) => validated(generation, info.as_ref(), forbidden, None),
+                // No verdict on permissions: traffic flows, ask again later.
+                Err(why) => deferred(why),
             },
-            Verdict::Unknown(reason) => self.retry_validation_later(generation, &reason),
+            Verdict::Refused(err) => match Refusal::of(&err, self.can_refresh()) {
+                // The token authenticated; what it may do is each request's concern.
+                Refusal::Forbidden => validated(generation, None, None, Some(err)),
+                Refusal::NotAboutToken => deferred(err.to_string()),
+                Refusal::Renew | Refusal::Dead | Refusal::Block(_) => Transition::Refused {
+                    generation,
+                    cause: err,
+                    seen_by: Observer::Validation,
+                },
+            },
+            Verdict::Unknown(reason) => deferred(reason),
         }
-    }
-
-    /// Publishes that generation `generation` is valid (with what
-    /// `/debug_token` said of it), or blocked for lacking a required permission.
-    fn publish_valid(
-        &self,
-        generation: u64,
-        info: Option<&TokenInfo>,
-        forbidden: Option<Error>,
-        now: Instant,
-    ) {
-        let config = self.config();
-        let expiry = info.and_then(|i| i.expiry);
-        let token_type: Option<Arc<str>> =
-            info.and_then(|i| i.token_type.as_deref().map(Arc::from));
-        let changed = self.update(|cur| {
-            (cur.generation == generation && cur.is_live()).then(|| {
-                let mut next = cur.clone();
-                if token_type.is_some() {
-                    next.token_type = token_type.clone();
-                }
-                if let Some(expiry) = expiry {
-                    learn_expiry(&mut next, expiry, now, config, self.can_refresh());
-                }
-                next.schedule.validate_at = config.validation_interval.map(|i| later(now, i));
-                next.state = match &forbidden {
-                    None => State::Ready,
-                    Some(error) => State::Blocked {
-                        error: error.clone(),
-                        recheck_at: later(now, config.dead_recheck),
-                        revalidate: false,
-                    },
-                };
-                next
-            })
-        });
-        match forbidden {
-            Some(error) if changed => {
-                tracing::error!(generation, %error, "required permission missing; requests fail without being sent")
-            }
-            _ => tracing::debug!(generation, "access token validated"),
-        }
-    }
-
-    fn mark_valid_until_next(&self, generation: u64, now: Instant) {
-        let interval = self.config().validation_interval;
-        self.update(|cur| {
-            (cur.generation == generation && cur.is_live()).then(|| {
-                let mut next = cur.with_state(State::Ready);
-                next.schedule.validate_at = interval.map(|i| later(now, i));
-                next
-            })
-        });
-    }
-
-    /// No verdict: requests go on with the token, and validation is tried
-    /// again after `validation_retry`.
-    pub(super) fn retry_validation_later(&self, generation: u64, reason: &str) {
-        let retry = self.config().validation_retry;
-        let at = later(Instant::now(), retry);
-        tracing::warn!(generation, reason, retry_in = ?retry, "could not validate the access token; requests continue");
-        self.update(|cur| {
-            (cur.generation == generation && cur.is_live()).then(|| {
-                let mut next = cur.with_state(State::Ready);
-                next.schedule.validate_at = Some(at);
-                next
-            })
-        });
     }
 
     /// With required permissions configured: the error when the token lacks
@@ -191,10 +104,7 @@ impl TokenCell {
                 PermissionReport::judge(listing, config.business_account_id.as_deref()),
                 info,
             )),
-            Err(Verdict::Refused(err)) => Err(match err.misconfiguration() {
-                Some(what) => Error::Misconfigured { what, cause: err },
-                None => Error::Graph(err),
-            }),
+            Err(Verdict::Refused(err)) => Err(Error::refused(&err)),
             Err(Verdict::Unknown(why)) => Err(Error::Unavailable(why)),
             Err(Verdict::Valid(_)) => Err(Error::Unavailable("unexpected verdict".into())),
         }
@@ -217,7 +127,11 @@ impl TokenCell {
                 // A refusal of the token or of the app's configuration is a
                 // verdict the stack acts on, as if validation had found it.
                 if let Some(refusal) = error.graph_error() {
-                    self.observe(cred.generation, refusal);
+                    self.apply(Transition::Refused {
+                        generation: cred.generation,
+                        cause: refusal.clone(),
+                        seen_by: Observer::Validation,
+                    });
                 }
                 return Err(match &error {
                     Error::Graph(g) => Error::Graph(self.advise(g)),
@@ -226,11 +140,27 @@ impl TokenCell {
             }
         };
         if let Some(info) = &info {
-            let config = self.config();
-            let missing = report.missing(&config.required_permissions);
+            let missing = report.missing(&self.config().required_permissions);
             let forbidden = (!missing.is_empty()).then_some(Error::PermissionMissing { missing });
-            self.publish_valid(cred.generation, Some(info), forbidden, Instant::now());
+            self.apply(validated(cred.generation, Some(info), forbidden, None));
         }
         Ok(report)
+    }
+}
+
+/// Graph accepted generation `generation`, telling what `/debug_token` knows
+/// of it (`info`); `forbidden` when it lacks a required permission.
+fn validated(
+    generation: u64,
+    info: Option<&TokenInfo>,
+    forbidden: Option<Error>,
+    call_refused: Option<GraphError>,
+) -> Transition {
+    Transition::Validated {
+        generation,
+        token_type: info.and_then(|i| i.token_type.as_deref().map(Arc::from)),
+        expiry: info.and_then(|i| i.expiry),
+        forbidden,
+        call_refused,
     }
 }

@@ -70,7 +70,8 @@ use http::Request;
 
 use crate::body::{NotReplayable, ReplayBody};
 use crate::error::Error;
-use crate::graph::{ErrorKind, GraphError};
+use crate::graph::GraphError;
+use crate::refusal::Refusal;
 use crate::token::TokenCell;
 
 /// Request extension on a replay, so the layers below know not to expect
@@ -107,27 +108,21 @@ impl Repair {
     }
 }
 
-/// Whether a response carrying `err` goes up as a response (`Ok`) or
-/// becomes an error.
+/// Whether a response carrying `err` goes up as a response (`Ok`: for the
+/// replay policy above, or for the caller) or becomes an error, as
+/// [`Refusal::of`] decides for the token it refuses.
 pub(crate) fn outcome(err: &GraphError, repair: Repair) -> Result<(), Error> {
-    match err.kind() {
-        ErrorKind::TokenExpired if repair.renewable && repair.replayable => Ok(()),
-        ErrorKind::TokenExpired if repair.renewable => match repair.streamed {
+    match Refusal::of(err, repair.renewable) {
+        Refusal::Renew if repair.replayable => Ok(()),
+        Refusal::Renew => match repair.streamed {
             Some(limit) => Err(Error::NotReplayed {
                 limit,
                 source: err.clone(),
             }),
             None => Err(Error::Graph(err.clone())),
         },
-        ErrorKind::Misconfigured => Err(match err.misconfiguration() {
-            Some(what) => Error::Misconfigured {
-                what,
-                cause: err.clone(),
-            },
-            None => Error::Graph(err.clone()),
-        }),
-        kind if kind.is_auth() => Err(Error::Graph(err.clone())),
-        _ => Ok(()),
+        Refusal::Dead | Refusal::Block(_) | Refusal::Forbidden => Err(Error::refused(err)),
+        Refusal::NotAboutToken => Ok(()),
     }
 }
 

@@ -4,9 +4,11 @@ use http::StatusCode;
 use tokio::time::Instant;
 
 use super::*;
+use crate::access_token::Expiry;
 use crate::config::Config;
 use crate::secret::Secret;
 use crate::token::credential::Schedule;
+use crate::token::lifetime::{backoff, plan_expiry, refresh_window};
 
 const MIN: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -206,36 +208,6 @@ fn backoff_doubles_from_the_initial_delay_up_to_the_cap() {
 }
 
 #[test]
-fn refusals_renew_only_an_expired_token_with_a_renewable_source() {
-    let cases = [
-        (graph(190, Some(463)), true, Refusal::Renew),
-        (graph(190, Some(463)), false, Refusal::Dead),
-        (graph(190, Some(460)), true, Refusal::Dead),
-        (graph(190, None), true, Refusal::Dead),
-        (graph(10, None), true, Refusal::Ignore),
-        (graph(130429, None), true, Refusal::Ignore),
-        (graph(2, None), true, Refusal::Ignore),
-    ];
-    for (err, can_renew, expected) in cases {
-        let got = on_refusal(&err, can_renew);
-        assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{err}");
-    }
-    let wrong_secret = GraphError::new(
-        StatusCode::BAD_REQUEST,
-        100,
-        None,
-        "Invalid appsecret_proof provided in the API argument",
-    );
-    assert!(matches!(
-        on_refusal(&wrong_secret, true),
-        Refusal::Block(crate::error::Error::Misconfigured {
-            what: crate::graph::Misconfiguration::AppSecret,
-            ..
-        })
-    ));
-}
-
-#[test]
 fn renewal_results_keep_install_back_off_or_kill() {
     use FetchReason::*;
     let d = Duration::from_secs(4);
@@ -352,7 +324,7 @@ fn renewals_are_spread_by_jitter_within_its_bound() {
     let mut at: Vec<Duration> = (0..200)
         .map(|_| {
             let mut cred = cred(State::Ready);
-            super::super::renew::learn_expiry(&mut cred, Expiry::In(HOUR), now, &config, true);
+            cred.learn_expiry(Expiry::In(HOUR), now, &config, true);
             cred.schedule.renew_at.unwrap() - now
         })
         .collect();
