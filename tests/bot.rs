@@ -8,18 +8,15 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use common::fake_graph::{FakeConfig, FakeGraph};
-use common::run::{env_for, example_binary, printed, run_example};
+use common::run::{env_for, printed, run_example, start_listening, Running};
 use common::webhooks::{deliver, handshake, status_delivery, text_delivery};
 use http::StatusCode;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout};
 
 const SECRET: &str = "fake-app-secret";
 const VERIFY: &str = "my-verify-token";
@@ -31,39 +28,9 @@ fn bot_env(fake: &FakeGraph, config: &FakeConfig) -> Vec<(String, String)> {
     envs
 }
 
-/// The bot's process, its stdout after the first line, and its webhook URL.
-struct Running {
-    child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-    url: String,
-}
-
 /// Starts the bot against `fake` and waits until it listens.
 async fn start_bot(fake: &FakeGraph, config: &FakeConfig) -> Running {
-    let mut child = tokio::process::Command::new(example_binary("bot"))
-        .env_clear()
-        .envs(bot_env(fake, config))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let listening = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let addr = listening
-        .strip_prefix("listening on ")
-        .expect(&listening)
-        .to_owned();
-    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
-    Running {
-        child,
-        lines,
-        url: format!("http://{addr}/webhook"),
-    }
+    start_listening("bot", bot_env(fake, config)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,8 +69,9 @@ async fn the_bot_answers_each_text_message_once_through_a_token_expiry() {
     let Running {
         mut child,
         mut lines,
-        url,
+        addr,
     } = start_bot(&fake, &config).await;
+    let url = format!("http://{addr}/webhook");
 
     // The handshake: the right token gets the challenge back; others a 403.
     assert_eq!(
@@ -343,7 +311,8 @@ async fn the_bot_answers_every_captured_text_message_at_the_recipient_it_names()
         let fake = FakeGraph::start(config.clone()).await;
         let bot = start_bot(&fake, &config).await;
         for (source, body) in round.deliveries {
-            let (status, answer) = deliver(&bot.url, Some(SECRET), body).await;
+            let url = format!("http://{}/webhook", bot.addr);
+            let (status, answer) = deliver(&url, Some(SECRET), body).await;
             assert_eq!(status, StatusCode::OK, "{source}: {answer}");
         }
         let expected = round.replies.len() as u64;
