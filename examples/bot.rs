@@ -1,7 +1,12 @@
 //! An echo bot: receives WhatsApp messages as webhooks and answers each
 //! text message with `echo: <text>`, through the client stack it keeps in
 //! its axum state (`WhatsAppAuthLayer`, so a token that expires meanwhile is
-//! renewed as for `send`).
+//! renewed as for `send`). A reply goes where the delivery says
+//! (`Message::reply_to`): to the group for a group message, else to the
+//! sender's phone number, else to their business-scoped user id (users with
+//! a username may share no number); a message that names none is
+//! acknowledged and not answered, so nothing is ever sent to an empty
+//! recipient.
 //!
 //! ```text
 //! META_APP_SECRET=… WHATSAPP_VERIFY_TOKEN=… WHATSAPP_TOKEN=… WHATSAPP_PHONE_NUMBER_ID=… \
@@ -33,7 +38,7 @@ use axum::handler::Handler;
 use axum::routing::get_service;
 use axum::Router;
 use bytes::Bytes;
-use common::sender::{build_stack_with_retries, describe, text_message, Stack};
+use common::sender::{build_stack_with_retries, describe, Stack};
 use common::setup::{self, env, Setup};
 use http::{Request, StatusCode};
 use http_body_util::Full;
@@ -131,7 +136,7 @@ async fn receive(State(bot): State<Bot>, body: Bytes) -> StatusCode {
         return StatusCode::BAD_REQUEST;
     };
     for (_, message) in delivery.messages() {
-        let Some(text) = message.text_body() else {
+        let (Some(text), Some(sender)) = (message.text_body(), message.reply_to()) else {
             continue;
         };
         match bot.seen.first_sighting(&message.id).await {
@@ -145,18 +150,21 @@ async fn receive(State(bot): State<Bot>, body: Bytes) -> StatusCode {
             }
             Err(e) => eprintln!("could not check {}: {e}; answering", message.id),
         }
-        let reply = text_message(&message.from, &format!("echo: {text}"));
+        let reply = sender.message(
+            "text",
+            serde_json::json!({ "body": format!("echo: {text}") }),
+        );
         let (whatsapp, url, to) = (
             bot.whatsapp.clone(),
             bot.messages_url.clone(),
-            message.from.clone(),
+            sender.id().to_owned(),
         );
         let mut replies = bot.replies.lock().await;
         while replies.try_join_next().is_some() {} // reap the finished ones
         replies.spawn(async move {
             let req = Request::post(url)
                 .header("content-type", "application/json")
-                .body(Full::new(reply))
+                .body(Full::new(Bytes::from(reply.to_string())))
                 .expect("a valid request");
             match whatsapp.oneshot(req).await {
                 Ok(res) if res.status().is_success() => println!("replied to {to}"),

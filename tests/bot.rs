@@ -1,18 +1,22 @@
 //! The `bot` example from outside: its environment, the handshake, signed
 //! and forged deliveries, one reply per text message (duplicates answered
-//! once) while its token expires, and a clean stop on SIGTERM.
+//! once) while its token expires, a clean stop on SIGTERM, and every
+//! captured delivery of `tests/fixtures/webhooks.json` answered at the
+//! recipient it names.
 
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use std::process::Stdio;
+use std::collections::HashSet;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use common::fake_graph::{FakeConfig, FakeGraph};
-use common::run::{env_for, example_binary, printed, run_example};
+use common::run::{env_for, printed, run_example, start_listening, Running};
 use common::webhooks::{deliver, handshake, status_delivery, text_delivery};
 use http::StatusCode;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use serde_json::{json, Value};
 
 const SECRET: &str = "fake-app-secret";
 const VERIFY: &str = "my-verify-token";
@@ -22,6 +26,11 @@ fn bot_env(fake: &FakeGraph, config: &FakeConfig) -> Vec<(String, String)> {
     envs.push(("WHATSAPP_VERIFY_TOKEN".into(), VERIFY.into()));
     envs.push(("PORT".into(), "0".into()));
     envs
+}
+
+/// Starts the bot against `fake` and waits until it listens.
+async fn start_bot(fake: &FakeGraph, config: &FakeConfig) -> Running {
+    start_listening("bot", bot_env(fake, config)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,25 +66,11 @@ async fn the_bot_answers_each_text_message_once_through_a_token_expiry() {
         ..FakeConfig::default()
     };
     let fake = FakeGraph::start(config.clone()).await;
-    let mut child = tokio::process::Command::new(example_binary("bot"))
-        .env_clear()
-        .envs(bot_env(&fake, &config))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let listening = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let addr = listening
-        .strip_prefix("listening on ")
-        .expect(&listening)
-        .to_owned();
-    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    let Running {
+        mut child,
+        mut lines,
+        addr,
+    } = start_bot(&fake, &config).await;
     let url = format!("http://{addr}/webhook");
 
     // The handshake: the right token gets the challenge back; others a 403.
@@ -174,4 +169,214 @@ async fn the_bot_answers_each_text_message_once_through_a_token_expiry() {
         3,
         "{rest:?}"
     );
+}
+
+/// Every delivery of `tests/fixtures/webhooks.json`: its source and body
+/// (byte-exact where the fixture keeps the text).
+fn fixture_deliveries() -> Vec<(String, Bytes)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/webhooks.json");
+    let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    all.as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let body = match f.get("body_text").and_then(Value::as_str) {
+                Some(text) => Bytes::from(text.to_owned()),
+                None => Bytes::from(f["body"].to_string()),
+            };
+            (f["source"].as_str().unwrap().to_owned(), body)
+        })
+        .collect()
+}
+
+/// The replies `body` calls for, read from the raw JSON as Meta documents
+/// it, not through the crate: each text message of a `messages` change
+/// that names where to answer (the group; else `from`; else the sender's
+/// business-scoped user id, as `recipient`), with the message's id. Blank
+/// values name nothing.
+fn replies_called_for(body: &[u8]) -> Vec<(String, Value)> {
+    let body: Value = serde_json::from_slice(body).unwrap();
+    let named = |m: &Value, key: &str| {
+        m[key]
+            .as_str()
+            .filter(|v| !v.trim().is_empty())
+            .map(str::to_owned)
+    };
+    let mut replies = Vec::new();
+    for change in body["entry"].as_array().into_iter().flatten() {
+        let changes = change["changes"].as_array().into_iter().flatten();
+        for change in changes.filter(|c| c["field"].is_null() || c["field"] == "messages") {
+            for m in change["value"]["messages"].as_array().into_iter().flatten() {
+                let Some(text) = m["text"]["body"].as_str().filter(|_| m["type"] == "text") else {
+                    continue;
+                };
+                let recipient = match (
+                    named(m, "group_id"),
+                    named(m, "from"),
+                    named(m, "from_user_id").or(named(m, "from_parent_user_id")),
+                ) {
+                    (Some(group), _, _) => json!({ "recipient_type": "group", "to": group }),
+                    (None, Some(phone), _) => {
+                        json!({ "recipient_type": "individual", "to": phone })
+                    }
+                    (None, None, Some(user)) => {
+                        json!({ "recipient_type": "individual", "recipient": user })
+                    }
+                    (None, None, None) => continue,
+                };
+                let mut reply = recipient;
+                reply["text"] = format!("echo: {text}").into();
+                replies.push((m["id"].as_str().unwrap_or_default().to_owned(), reply));
+            }
+        }
+    }
+    replies
+}
+
+/// What a sent message says about where it went and what it said.
+fn addressed(sent: &[u8]) -> Value {
+    let sent: Value = serde_json::from_slice(sent).unwrap();
+    assert_eq!(
+        (&sent["messaging_product"], &sent["type"]),
+        (&json!("whatsapp"), &json!("text"))
+    );
+    let mut seen = json!({ "text": sent["text"]["body"] });
+    for key in ["to", "recipient", "recipient_type"] {
+        if !sent[key].is_null() {
+            seen[key] = sent[key].clone();
+        }
+    }
+    seen
+}
+
+/// A fixture's source and the body Meta sent.
+type Delivery = (String, Bytes);
+
+/// Deliveries for one fresh bot, and the replies they call for.
+#[derive(Default)]
+struct Round {
+    seen: HashSet<String>,
+    deliveries: Vec<Delivery>,
+    replies: Vec<Value>,
+}
+
+/// Deliveries split into rounds, each answered by a fresh bot: Meta's and
+/// the SDKs' examples reuse message ids, and a bot answers an id once, so
+/// a delivery goes to the first round that has not seen its ids (a
+/// repeated id inside one delivery is answered once).
+fn rounds(deliveries: Vec<Delivery>) -> Vec<Round> {
+    let mut rounds: Vec<Round> = Vec::new();
+    for (source, body) in deliveries {
+        let replies = replies_called_for(&body);
+        let ids: HashSet<String> = replies.iter().map(|(id, _)| id.clone()).collect();
+        let round = match rounds.iter().position(|r| r.seen.is_disjoint(&ids)) {
+            Some(round) => round,
+            None => {
+                rounds.push(Round::default());
+                rounds.len() - 1
+            }
+        };
+        let round = &mut rounds[round];
+        for (id, reply) in replies {
+            if round.seen.insert(id) {
+                round.replies.push(reply);
+            }
+        }
+        round.deliveries.push((source, body));
+    }
+    rounds
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_answers_every_captured_text_message_at_the_recipient_it_names() {
+    let rounds = rounds(fixture_deliveries());
+    let replies: Vec<&Value> = rounds.iter().flat_map(|r| &r.replies).collect();
+    // The fixtures hold a text message answered at each kind of recipient.
+    let shapes = [
+        ("individual", "to"),
+        ("individual", "recipient"),
+        ("group", "to"),
+    ];
+    for (recipient_type, field) in shapes {
+        let covered = replies
+            .iter()
+            .any(|r| r["recipient_type"] == recipient_type && r.get(field).is_some());
+        assert!(covered, "no reply to a {recipient_type} {field}");
+    }
+    for round in rounds {
+        let config = FakeConfig {
+            app_secret: Some(SECRET.into()),
+            ..FakeConfig::default()
+        };
+        let fake = FakeGraph::start(config.clone()).await;
+        let bot = start_bot(&fake, &config).await;
+        for (source, body) in round.deliveries {
+            let url = format!("http://{}/webhook", bot.addr);
+            let (status, answer) = deliver(&url, Some(SECRET), body).await;
+            assert_eq!(status, StatusCode::OK, "{source}: {answer}");
+        }
+        let expected = round.replies.len() as u64;
+        for _ in 0..300 {
+            if fake.counters().message_requests >= expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await; // no extra reply comes late
+        let graph = fake.counters();
+        assert_eq!(
+            (graph.message_requests, graph.messages_accepted),
+            (expected, expected),
+            "one reply per text message naming a sender, none refused: {graph:?}"
+        );
+        let mut sent: Vec<String> = fake
+            .bodies()
+            .iter()
+            .map(|b| addressed(b).to_string())
+            .collect();
+        let mut expected: Vec<String> = round.replies.iter().map(Value::to_string).collect();
+        sent.sort();
+        expected.sort();
+        assert_eq!(sent, expected);
+        drop(bot);
+    }
+}
+
+/// The fake refuses what Graph refuses: a message to an empty `to`, or to
+/// an empty `recipient` without `to`, is an invalid parameter (100); a
+/// business-scoped user id or a group is accepted.
+#[tokio::test]
+async fn graph_refuses_an_empty_recipient() {
+    let config = FakeConfig::default();
+    let fake = FakeGraph::start(config.clone()).await;
+    let url = fake.messages_url("v25.0");
+    let cases = [
+        (json!({ "to": "" }), 400, Some(100)),
+        (json!({ "to": "  ", "recipient": "US.1" }), 400, Some(100)),
+        (json!({ "recipient": "" }), 400, Some(100)),
+        (json!({}), 400, Some(100)),
+        (json!({ "to": "16505551234" }), 200, None),
+        (json!({ "recipient": "US.13491208655302741918" }), 200, None),
+        (
+            json!({ "recipient_type": "group", "to": "Y2FwaV9ncm91cDo" }),
+            200,
+            None,
+        ),
+    ];
+    for (fields, status, code) in cases {
+        let mut body =
+            json!({ "messaging_product": "whatsapp", "type": "text", "text": { "body": "hi" } });
+        body.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        let req = http::Request::post(&url)
+            .header("authorization", format!("Bearer {}", config.token))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(Bytes::from(body.to_string())))
+            .unwrap();
+        let (got, answer) = common::webhooks::send(req).await;
+        assert_eq!(got.as_u16(), status, "{fields}: {answer}");
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["error"]["code"].as_i64(), code, "{fields}: {answer}");
+    }
 }

@@ -2,7 +2,11 @@
 //! binaries `cargo test` builds, run against the embedded fake.
 
 use std::path::PathBuf;
-use std::process::Output;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout};
 
 use super::fake_graph::{FakeConfig, FakeGraph};
 
@@ -59,4 +63,37 @@ pub fn printed(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// An example that serves: its process (killed when dropped), its stdout
+/// after the first line, and the address it listens on.
+pub struct Running {
+    pub child: Child,
+    pub lines: Lines<BufReader<ChildStdout>>,
+    pub addr: String,
+}
+
+/// Starts the example `name` with exactly `envs` and waits (30 s at most)
+/// for its first line, `listening on 127.0.0.1:PORT`.
+pub async fn start_listening(name: &str, envs: Vec<(String, String)>) -> Running {
+    let mut child = tokio::process::Command::new(example_binary(name))
+        .env_clear()
+        .envs(envs)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let listening = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let addr = listening
+        .strip_prefix("listening on ")
+        .expect(&listening)
+        .to_owned();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    Running { child, lines, addr }
 }

@@ -39,7 +39,8 @@ pub enum ErrorKind {
     /// Nothing about the user's token, and nothing time will repair.
     Misconfigured,
     /// Anything else: invalid parameters, unknown ids, template errors,
-    /// policy blocks, a locked account.
+    /// policy blocks, a locked account, a message a business-scoped user id
+    /// cannot receive (131062).
     Other,
 }
 
@@ -266,6 +267,7 @@ pub fn hint(code: i64, subcode: Option<i64>) -> &'static str {
         (132000..=132999, _) => "template error: check the template's name, language and parameters against WhatsApp Manager (error_data.details says which)",
         (368, _) => "temporarily blocked for policy violations: see Business Manager",
         (131031, _) => "the business account is locked: contact Meta support",
+        (131062, _) => "this message cannot go to a business-scoped user id (one-tap, zero-tap and copy-code authentication templates need a phone number): send it to the user's phone number as `to`",
         _ => "see the message, error_data.details and fbtrace_id in Meta's error reference",
     }
 }

@@ -11,9 +11,22 @@
 //! - [`Handshake`] answers Meta's subscription check (`hub.mode`,
 //!   `hub.verify_token`, `hub.challenge`); [`answer_handshake`] is the plain
 //!   function.
-//! - [`Notification`] reads deliveries leniently (unknown fields and
-//!   message types are kept, not refused); their `errors` are
-//!   [`GraphError`](crate::GraphError)s, classified and hinted as usual.
+//! - [`Notification`] reads deliveries leniently (unknown fields, message
+//!   kinds and webhook fields are kept, not refused). Every message kind is
+//!   typed ([`Message::content`]: text, media, location, contacts,
+//!   interactive answers and Flows, buttons, reactions, orders, system
+//!   notices, ads), with its `context` and `referral`; statuses with their
+//!   conversation and pricing; other fields named ([`Field`]), the common
+//!   ones typed ([`AccountUpdate`], [`TemplateStatusUpdate`],
+//!   [`PhoneQualityUpdate`], [`GroupUpdate`]). Their `errors` are
+//!   [`GraphError`](crate::graph::GraphError)s, classified and hinted as
+//!   usual.
+//! - Who wrote and where a reply goes: a sender may be a phone number, a
+//!   business-scoped user id (a user with a username may share no number)
+//!   or a group. [`Message::reply_to`] names the [`Recipient`] (never an
+//!   empty one) and [`Recipient::message`] builds the reply's body with
+//!   the right fields (`to`, `recipient`, or `to` with
+//!   `recipient_type: "group"`).
 //! - Meta retries a delivery that is not answered 200 quickly, so the same
 //!   message can arrive twice: a [`Deduplicator`] ([`MemoryDeduplicator`],
 //!   or `RedisDeduplicator` across replicas with the `redis` feature)
@@ -33,7 +46,10 @@
 //!     let body = req.into_body().collect().await?.to_bytes();
 //!     let delivery = Notification::parse(&body)?;
 //!     for (_, message) in delivery.messages() {
-//!         println!("{} says {:?}", message.from, message.text_body());
+//!         if let (Some(text), Some(sender)) = (message.text_body(), message.reply_to()) {
+//!             let reply = sender.message("text", serde_json::json!({ "body": text }));
+//!             println!("{} says {text:?}; answer with {reply}", sender.id());
+//!         }
 //!     }
 //!     Ok::<_, tower::BoxError>(http::Response::new(Full::new(Bytes::new())))
 //! });
@@ -73,8 +89,11 @@ pub use future::VerifySignatureFuture;
 pub use handshake::{answer_handshake, Handshake, HandshakeError};
 pub use layer::{VerifySignatureLayer, DEFAULT_WEBHOOK_LIMIT};
 pub use payload::{
-    Change, Contact, Entry, ErrorData, Message, Metadata, Notification, Profile, Status, Text,
-    Value, WebhookError,
+    AccountUpdate, Button, Change, Choice, Contact, ContactName, ContactPhone, Content,
+    Conversation, Entry, ErrorData, Field, FlowReply, GroupUpdate, Interactive, Location, Media,
+    Message, MessageContext, Metadata, Notification, Order, Participant, PhoneQualityUpdate,
+    Pricing, ProductItem, Profile, Reaction, Recipient, RecipientKind, Referral, SharedContact,
+    Status, System, TemplateStatusUpdate, Text, Unsupported, Value, WabaInfo, WebhookError,
 };
 pub use service::VerifySignature;
 pub use signature::{sign, verify_signature, SignatureError, SIGNATURE_HEADER};

@@ -399,6 +399,7 @@ impl FakeGraph {
 mod answers;
 mod inject;
 mod nodes;
+mod recipient;
 mod routes;
 
 use answers::*;

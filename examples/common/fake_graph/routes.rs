@@ -145,16 +145,11 @@ pub(super) fn route_request(state: &mut State, parts: &http::request::Parts, bod
             match authenticate(state, parts, true) {
                 Auth::Refused(res) => Next::Now(res),
                 Auth::Ok(_) => {
-                    let to = serde_json::from_slice::<serde_json::Value>(&body)
-                        .ok()
-                        .and_then(|v| v.get("to").and_then(|t| t.as_str()).map(str::to_owned));
-                    let Some(to) = to else {
-                        return Next::Now(graph_error(
-                            400,
-                            100,
-                            None,
-                            "(#100) The parameter to is required.",
-                        ));
+                    let sent: serde_json::Value =
+                        serde_json::from_slice(&body).unwrap_or_default();
+                    let contact = match super::recipient::addressee(&sent) {
+                        Ok(contact) => contact,
+                        Err(refused) => return Next::Now(*refused),
                     };
                     let tracking = serde_json::from_slice::<serde_json::Value>(&body)
                         .ok()
@@ -166,12 +161,12 @@ pub(super) fn route_request(state: &mut State, parts: &http::request::Parts, bod
                     }
                     state.counters.messages_accepted += 1;
                     let n = state.counters.messages_accepted;
-                    Next::Now(json(
-                        200,
-                        format!(
-                            r#"{{"messaging_product":"whatsapp","contacts":[{{"input":"{to}","wa_id":"{to}"}}],"messages":[{{"id":"wamid.FAKE{n:08}"}}]}}"#
-                        ),
-                    ))
+                    let answer = serde_json::json!({
+                        "messaging_product": "whatsapp",
+                        "contacts": [contact],
+                        "messages": [{ "id": format!("wamid.FAKE{n:08}") }],
+                    });
+                    Next::Now(json(200, answer.to_string()))
                 }
             }
         }

@@ -1,9 +1,21 @@
 use super::*;
 use crate::graph::ErrorKind;
 
+mod fields;
+mod kinds;
+mod senders;
+
 /// Every captured delivery in the fixture file (Meta's own examples, SDK
-/// fixtures, a dashboard test delivery), each with its source.
+/// fixtures, BSP samples, captured deliveries), each with its source.
 fn fixtures() -> Vec<(String, serde_json::Value)> {
+    all_fixtures()
+        .into_iter()
+        .map(|(source, _, body)| (source, body))
+        .collect()
+}
+
+/// Each fixture's source, context and body.
+fn all_fixtures() -> Vec<(String, String, serde_json::Value)> {
     let all: serde_json::Value =
         serde_json::from_str(include_str!("../../../tests/fixtures/webhooks.json")).unwrap();
     all.as_array()
@@ -14,16 +26,40 @@ fn fixtures() -> Vec<(String, serde_json::Value)> {
                 Some(text) => serde_json::from_str(text.as_str().unwrap()).unwrap(),
                 None => f["body"].clone(),
             };
-            (f["source"].as_str().unwrap().to_owned(), body)
+            let text = |key: &str| f[key].as_str().unwrap_or_default().to_owned();
+            (text("source"), text("context"), body)
         })
         .collect()
 }
 
+/// The one fixture whose source or context contains `key`, parsed.
+fn delivery(key: &str) -> Notification {
+    let found: Vec<serde_json::Value> = all_fixtures()
+        .into_iter()
+        .filter(|(source, context, _)| source.contains(key) || context.contains(key))
+        .map(|(_, _, body)| body)
+        .collect();
+    assert_eq!(found.len(), 1, "exactly one fixture matches {key:?}");
+    Notification::parse(&serde_json::to_vec(&found[0]).unwrap()).unwrap()
+}
+
+/// The only message of the fixture `key`.
+fn message(key: &str) -> (Value, Message) {
+    let delivery = delivery(key);
+    let mut all = delivery.messages();
+    let (value, message) = all.next().unwrap_or_else(|| panic!("{key}: a message"));
+    assert!(all.next().is_none(), "{key}: one message");
+    (value.clone(), message.clone())
+}
+
 #[test]
 fn every_captured_delivery_parses() {
-    let fixtures = fixtures();
-    assert!(fixtures.len() >= 10);
-    for (source, body) in &fixtures {
+    let fixtures = all_fixtures();
+    assert!(fixtures.len() >= 90, "{}", fixtures.len());
+    for (source, context, _) in &fixtures {
+        assert!(!source.is_empty() && !context.is_empty(), "{source}");
+    }
+    for (source, body) in &self::fixtures() {
         let bytes = serde_json::to_vec(body).unwrap();
         let parsed = Notification::parse(&bytes).unwrap_or_else(|e| panic!("{source}: {e}"));
         assert!(!parsed.entry.is_empty(), "{source}");
