@@ -6,6 +6,7 @@ mod access_token;
 pub mod body;
 mod bounds;
 mod calls;
+mod capacity;
 pub mod classify;
 mod clock;
 mod config;

@@ -13,6 +13,7 @@ use tower_service::Service;
 
 use super::{complete, BufferRequest, Prepared, ReplayBody, DEFAULT_BODY_LIMIT};
 use crate::body::BytesBody;
+use crate::capacity::give_back_for_later;
 
 /// Request extension on a request whose streaming body was larger than the
 /// buffer limit, so it is sent once and cannot be replayed.
@@ -108,11 +109,9 @@ where
             },
             Prepared::Streaming(req) => {
                 // Give the reserved capacity back while the body is read.
-                let unready = self.inner.clone();
-                drop(std::mem::replace(&mut self.inner, unready.clone()));
                 BufferState::Buffering {
                     buffer: BufferRequest::new(req, self.limit),
-                    service: Some(unready),
+                    service: Some(give_back_for_later(&mut self.inner)),
                     req: None,
                 }
             }

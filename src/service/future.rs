@@ -1,7 +1,7 @@
 //! [`ResponseFuture`]: buffer (streaming bodies only), send, and replay once
 //! after a renewal, as tower's `Retry` future does: one state enum, each
-//! state with its own data. What only buffering and replays need is boxed,
-//! so the future of a plain send stays small.
+//! state carrying its own data. What only buffering and replays need is
+//! boxed, so the future of a plain send stays small.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,85 +13,84 @@ use tower::retry::Policy;
 use tower::BoxError;
 use tower_service::Service;
 
-use crate::body::BufferRequest;
-use crate::body::{BytesBody, ReplayBody};
-use crate::refresh::RefreshFuture;
-use crate::refresh::RefreshOn190;
+use crate::body::{BufferRequest, BytesBody, ReplayBody};
+use crate::refresh::{RefreshFuture, RefreshOn190};
 
 pin_project! {
     /// Response future of [`WhatsAppAuth`](super::WhatsAppAuth).
     pub struct ResponseFuture<B, S: Service<Request<ReplayBody>>> {
         #[pin]
-        state: State<B, S::Future>,
-        // `None` on the hot path: nothing to replay, nothing to wait for.
-        replay: Option<Box<Replay<S>>>,
+        state: State<B, S>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<B, F> {
-        Buffering { buffer: Pin<Box<BufferRequest<B>>> },
-        Ready,
-        Called { #[pin] future: F },
-        Waiting { wait: RefreshFuture },
+    #[project_replace = StateOwned]
+    enum State<B, S: Service<Request<ReplayBody>>> {
+        /// Reading a streaming body, holding no capacity; then sending it
+        /// with the service (and the policy, when the stack can renew).
+        Buffering {
+            buffer: Pin<Box<BufferRequest<B>>>,
+            next: Box<(S, Option<RefreshOn190>)>,
+        },
+        /// Waiting for the service to be ready to send a request.
+        Sending { pending: Box<Pending<S>> },
+        /// Sent; what a replay needs, when one may come.
+        Called {
+            #[pin]
+            future: S::Future,
+            replay: Option<Box<Replay<S>>>,
+        },
+        /// Graph refused the token: waiting for the renewal, then the copy
+        /// is sent.
+        Renewing {
+            wait: RefreshFuture,
+            pending: Box<Pending<S>>,
+        },
+        /// Answered.
+        Done,
     }
 }
 
-/// What a send after a wait (buffering, a renewal) and a replay need.
-pub(super) struct Replay<S> {
-    /// Polled ready before such a send.
+/// A request to send once the service is ready.
+pub(super) struct Pending<S> {
+    req: Request<ReplayBody>,
     service: S,
-    /// Present when the stack can renew the token.
     policy: Option<RefreshOn190>,
-    /// The copy kept for a replay.
-    copy: Option<Request<ReplayBody>>,
-    /// The request to send once `service` is ready.
-    pending: Option<Request<ReplayBody>>,
+}
+
+/// What a replay needs: the service, the policy that decides it, and the
+/// copy of the request sent.
+pub(super) struct Replay<S> {
+    service: S,
+    policy: RefreshOn190,
+    copy: Request<ReplayBody>,
 }
 
 impl<S> Replay<S> {
-    /// What a replay of `req` with `service` needs, the copy written in
-    /// place (the request head is large: each move of it costs).
+    /// What a replay of `req` with `service` needs, when the policy keeps a
+    /// copy of it.
     pub(super) fn keeping(
         req: &Request<ReplayBody>,
         service: S,
         policy: RefreshOn190,
-    ) -> Box<Self> {
-        let mut replay = Box::new(Replay {
+    ) -> Option<Box<Self>> {
+        let copy = policy.copy(req)?;
+        Some(Box::new(Replay {
             service,
-            policy: Some(policy),
-            copy: None,
-            pending: None,
-        });
-        replay.keep_copy(req);
-        replay
-    }
-
-    /// Keeps a copy of `req` for a replay, if the policy wants one.
-    fn keep_copy(&mut self, req: &Request<ReplayBody>) {
-        match &self.policy {
-            Some(policy) => policy.copy_into(req, &mut self.copy),
-            None => self.copy = None,
-        }
+            policy,
+            copy,
+        }))
     }
 }
 
 impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
-    #[inline]
-    pub(super) fn called(future: S::Future) -> Self {
-        ResponseFuture {
-            state: State::Called { future },
-            replay: None,
-        }
-    }
-
     /// `future` sends a request that `replay` may send again.
     #[inline]
-    pub(super) fn replayable(future: S::Future, replay: Box<Replay<S>>) -> Self {
+    pub(super) fn called(future: S::Future, replay: Option<Box<Replay<S>>>) -> Self {
         ResponseFuture {
-            state: State::Called { future },
-            replay: Some(replay),
+            state: State::Called { future, replay },
         }
     }
 
@@ -103,13 +102,8 @@ impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
         ResponseFuture {
             state: State::Buffering {
                 buffer: Box::pin(buffer),
+                next: Box::new((service, policy)),
             },
-            replay: Some(Box::new(Replay {
-                service,
-                policy,
-                copy: None,
-                pending: None,
-            })),
         }
     }
 }
@@ -124,45 +118,95 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            match this.state.as_mut().project() {
-                StateProj::Buffering { buffer } => {
+            let next = match this.state.as_mut().project() {
+                StateProj::Buffering { buffer, .. } => {
                     let req = ready!(buffer.as_mut().poll(cx))?;
-                    let replay = this.replay.as_mut().expect("buffering keeps a service");
-                    replay.keep_copy(&req);
-                    replay.pending = Some(req);
-                    this.state.set(State::Ready);
-                }
-                StateProj::Ready => {
-                    let replay = this.replay.as_mut().expect("a service to send with");
-                    ready!(replay.service.poll_ready(cx))?;
-                    let req = replay.pending.take().expect("a request to send");
-                    let future = replay.service.call(req);
-                    this.state.set(State::Called { future });
-                }
-                StateProj::Called { future } => {
-                    let mut result = ready!(future.poll(cx));
-                    let Some(Replay {
-                        policy: Some(policy),
-                        copy: Some(copy),
-                        ..
-                    }) = this.replay.as_deref_mut()
+                    let StateOwned::Buffering { next, .. } =
+                        this.state.as_mut().project_replace(State::Done)
                     else {
-                        return Poll::Ready(result);
+                        unreachable!("in the buffering state")
                     };
-                    match policy.retry(copy, &mut result) {
-                        Some(wait) => this.state.set(State::Waiting { wait }),
-                        None => return Poll::Ready(result),
+                    let (service, policy) = *next;
+                    State::Sending {
+                        pending: Box::new(Pending {
+                            req,
+                            service,
+                            policy,
+                        }),
                     }
                 }
-                StateProj::Waiting { wait } => {
-                    ready!(Pin::new(wait).poll(cx));
-                    let replay = this.replay.as_mut().expect("waiting keeps a service");
-                    let req = replay.copy.take().expect("a replay has its copy");
-                    replay.keep_copy(&req);
-                    replay.pending = Some(req);
-                    this.state.set(State::Ready);
+                StateProj::Sending { pending } => {
+                    ready!(pending.service.poll_ready(cx))?;
+                    let StateOwned::Sending { pending } =
+                        this.state.as_mut().project_replace(State::Done)
+                    else {
+                        unreachable!("in the sending state")
+                    };
+                    send(*pending)
                 }
-            }
+                StateProj::Called { future, replay } => {
+                    let mut result = ready!(future.poll(cx));
+                    let wait = replay
+                        .as_mut()
+                        .and_then(|r| r.policy.retry(&mut r.copy, &mut result));
+                    let Some(wait) = wait else {
+                        this.state.set(State::Done);
+                        return Poll::Ready(result);
+                    };
+                    let StateOwned::Called {
+                        replay: Some(replay),
+                        ..
+                    } = this.state.as_mut().project_replace(State::Done)
+                    else {
+                        unreachable!("a replay was granted")
+                    };
+                    let Replay {
+                        service,
+                        policy,
+                        copy,
+                    } = *replay;
+                    State::Renewing {
+                        wait,
+                        pending: Box::new(Pending {
+                            req: copy,
+                            service,
+                            policy: Some(policy),
+                        }),
+                    }
+                }
+                StateProj::Renewing { wait, .. } => {
+                    ready!(Pin::new(wait).poll(cx));
+                    let StateOwned::Renewing { pending, .. } =
+                        this.state.as_mut().project_replace(State::Done)
+                    else {
+                        unreachable!("in the renewing state")
+                    };
+                    State::Sending { pending }
+                }
+                StateProj::Done => panic!("ResponseFuture polled after completion"),
+            };
+            this.state.set(next);
         }
     }
+}
+
+/// Sends `pending` with its (ready) service, keeping a copy when its
+/// policy may replay it.
+fn send<B, S: Service<Request<ReplayBody>>>(pending: Pending<S>) -> State<B, S> {
+    let Pending {
+        req,
+        mut service,
+        policy,
+    } = pending;
+    let copy = policy.as_ref().and_then(|p| p.copy(&req));
+    let future = service.call(req);
+    let replay = match (policy, copy) {
+        (Some(policy), Some(copy)) => Some(Box::new(Replay {
+            service,
+            policy,
+            copy,
+        })),
+        _ => None,
+    };
+    State::Called { future, replay }
 }

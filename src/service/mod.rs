@@ -19,6 +19,7 @@ use tower_service::Service;
 
 use crate::body::{complete_body, within_limit, BufferRequest};
 use crate::body::{BytesBody, ReplayBody};
+use crate::capacity::give_back_for_later;
 use crate::classify::{Classify, GraphBody};
 use crate::refresh::RefreshOn190;
 use crate::token::TokenCell;
@@ -100,20 +101,19 @@ where
             Err(body) => {
                 // A streaming body is read first, with no capacity held.
                 let req = Request::from_parts(parts, body);
-                let unready = self.inner.clone();
-                drop(std::mem::replace(&mut self.inner, unready.clone()));
+                let service = give_back_for_later(&mut self.inner);
                 let buffer = BufferRequest::new(req, self.body_limit);
-                return ResponseFuture::buffering(buffer, unready, self.policy.clone());
+                return ResponseFuture::buffering(buffer, service, self.policy.clone());
             }
         };
         let req = Request::from_parts(parts, body);
         let Some(policy) = self.policy.as_ref().filter(|_| req.body().is_replayable()) else {
             // Nothing can be replayed (the source cannot renew, or the body
             // was over the limit): just send.
-            return ResponseFuture::called(self.inner.call(req));
+            return ResponseFuture::called(self.inner.call(req), None);
         };
         // The copy is taken before the request moves on.
         let replay = Replay::keeping(&req, self.inner.clone(), policy.clone());
-        ResponseFuture::replayable(self.inner.call(req), replay)
+        ResponseFuture::called(self.inner.call(req), replay)
     }
 }

@@ -14,6 +14,7 @@ use tower_service::Service;
 use super::{outcome, Repair, TokenGeneration};
 use crate::body::ReplayBody;
 use crate::bounds::BoxFuture;
+use crate::capacity::give_back;
 use crate::error::Error;
 use crate::graph::GraphError;
 use crate::token::Credential;
@@ -125,8 +126,7 @@ where
                         // capacity back and wait once more.
                         waiting.req = Some(req);
                         waiting.settle = Some(Box::pin(this.cell.clone().settled()));
-                        // Replacing it drops the ready one: no capacity is held.
-                        waiting.service = waiting.service.clone();
+                        give_back(&mut waiting.service);
                         continue;
                     };
                     *this.generation = generation;

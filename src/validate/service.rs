@@ -8,6 +8,7 @@ use tower_service::Service;
 
 use super::{Repair, ValidateFuture};
 use crate::body::ReplayBody;
+use crate::capacity::give_back_for_later;
 use crate::token::TokenCell;
 
 /// Middleware that makes the token ready and puts it on each request. See
@@ -76,8 +77,7 @@ where
         }
         // The token needs work first: give the reserved capacity back (the
         // ready service is dropped) and poll a clone ready after the wait.
-        let unready = self.inner.clone();
-        drop(std::mem::replace(&mut self.inner, unready.clone()));
-        ValidateFuture::waiting(self.cell.clone(), req, unready, repair)
+        let service = give_back_for_later(&mut self.inner);
+        ValidateFuture::waiting(self.cell.clone(), req, service, repair)
     }
 }
