@@ -41,16 +41,16 @@ pub use config::{
     ExchangeMethod, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION, DEFAULT_VALIDATION_INTERVAL,
 };
 pub use diagnose::{describe_expiry, Check, Diagnosis, PhoneNumber};
-pub use error::{Error, RefreshError};
+pub use error::{Error, RefreshError, TransportError};
 pub use graph::{hint, ErrorKind, GraphError, Misconfiguration};
 pub use layer::WhatsAppAuthLayer;
 pub use permissions::{Permission, PermissionReport, PermissionStatus};
 pub use refresh::{RefreshFuture, RefreshOn190};
 #[cfg(feature = "reqwest")]
-pub use reqwest_client::ReqwestClient;
+pub use reqwest_client::{ReqwestClient, ReqwestWhatsApp};
 pub use retry::{GraphRetry, RetryIfUnknown, Usage};
 pub use secret::{appsecret_proof, Secret};
-pub use service::{ResponseFuture as WhatsAppAuthFuture, WhatsAppAuth};
+pub use service::{BoxedWhatsApp, ResponseFuture as WhatsAppAuthFuture, WhatsAppAuth};
 pub use source::{
     token_fn, EnvToken, FbExchange, FetchContext, FetchReason, FileToken, StaticToken, TokenFn,
     TokenSource,

@@ -4,7 +4,11 @@
 //! Complete bodies go to reqwest as the same `Bytes` (no copy), streaming
 //! ones as a stream; answers come back as `http::Response<reqwest::Body>`,
 //! whose body is an `http_body::Body<Data = Bytes>`. TLS is whatever the
-//! application's reqwest is built with.
+//! application's reqwest is built with: without one of its TLS features
+//! (`rustls`, `native-tls`), it cannot reach `https://graph.facebook.com`,
+//! and [`WhatsAppAuthLayer::check`](crate::layer::WhatsAppAuthLayer::check)
+//! says so. Its errors leave without the URL (which carries
+//! `appsecret_proof`).
 //!
 //! ```no_run
 //! use tower::{ServiceBuilder, ServiceExt};
@@ -22,6 +26,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -53,6 +58,22 @@ impl ReqwestClient {
     }
 }
 
+/// The whole stack over [`ReqwestClient`], boxed, as an axum state or a
+/// struct field holds it; see [`BoxedWhatsApp`](crate::BoxedWhatsApp).
+///
+/// ```
+/// use tower::ServiceBuilder;
+/// use tower_whatsapp_auth::{ReqwestClient, ReqwestWhatsApp, WhatsAppAuthLayer};
+/// let whatsapp: ReqwestWhatsApp = ReqwestWhatsApp::new(
+///     ServiceBuilder::new()
+///         .layer(WhatsAppAuthLayer::new("EAAG-token").graph_base("http://127.0.0.1:8080"))
+///         .service(ReqwestClient::new(reqwest::Client::new())),
+/// );
+/// # let _ = whatsapp;
+/// ```
+pub type ReqwestWhatsApp<ReqB = http_body_util::Full<bytes::Bytes>> =
+    crate::service::BoxedWhatsApp<reqwest::Body, ReqB>;
+
 /// Response future of [`ReqwestClient`].
 pub type ReqwestFuture =
     Pin<Box<dyn Future<Output = Result<Response<reqwest::Body>, reqwest::Error>> + Send>>;
@@ -75,8 +96,48 @@ impl Service<Request<ReplayBody>> for ReqwestClient {
         let client = self.client.clone();
         let req = reqwest::Request::try_from(Request::from_parts(parts, body));
         Box::pin(async move {
-            let res = client.execute(req?).await?;
+            // reqwest's errors quote the URL, query and all: the stack's
+            // URLs carry appsecret_proof, so the URL goes.
+            let res = client
+                .execute(req.map_err(reqwest::Error::without_url)?)
+                .await
+                .map_err(reqwest::Error::without_url)?;
             Ok(Response::from(res))
         })
     }
+}
+
+/// Whether reqwest, as built in this program, cannot send to https: built
+/// without a TLS feature, it refuses an https URL before any I/O ("scheme
+/// is not http"); with one, a request to port 0 is refused at once. The
+/// features are the same for every reqwest client in a program (Cargo
+/// builds one reqwest), so one probe, with a default client, answers for
+/// all; it runs once, on a thread of its own.
+pub(crate) fn lacks_tls() -> bool {
+    static LACKS: OnceLock<bool> = OnceLock::new();
+    *LACKS.get_or_init(|| {
+        std::thread::spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            let client = reqwest::Client::builder().no_proxy().build().ok()?;
+            let probe = client.get("https://127.0.0.1:0/").send();
+            let Err(error) = runtime.block_on(probe) else {
+                return Some(false);
+            };
+            let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+            while let Some(e) = cause {
+                if e.to_string().contains("scheme is not http") {
+                    return Some(true);
+                }
+                cause = e.source();
+            }
+            Some(false)
+        })
+        .join()
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+    })
 }

@@ -66,8 +66,9 @@ type MessageOutcome = fn(&Result<http::Response<Bytes>, BoxError>) -> bool;
 /// What an exchange-path case expects of the renewal's error.
 type RefreshOutcome = fn(&RefreshError) -> bool;
 
+/// A failure of the client under the stack, as the stack reports it.
 fn is_transport(err: &BoxError) -> bool {
-    err.downcast_ref::<Error>().is_none() && !err.is::<tower::timeout::error::Elapsed>()
+    matches!(err.downcast_ref::<Error>(), Some(Error::Transport(_)))
 }
 
 /// Message path: faults on `POST …/messages`.

@@ -5,10 +5,10 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::fake_graph::{ExchangeMode, FakeConfig, FakeGraph};
+use common::logs::Captured;
 use common::sender::{build_stack, status};
 use tower_whatsapp_auth::{Secret, WhatsAppAuthLayer};
 
@@ -33,37 +33,10 @@ async fn advance(d: Duration) {
     tokio::time::advance(d).await;
 }
 
-/// Captures everything the crate logs.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_full_refresh_cycle_logs_and_reports_no_secret() {
     let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber)
-        .expect("the only subscriber in this binary");
+    captured.install_globally();
 
     let config = FakeConfig {
         token_uses: Some(2),
@@ -92,7 +65,7 @@ async fn a_full_refresh_cycle_logs_and_reports_no_secret() {
     errors.push(format!("{err} {err:?}"));
     assert!(cell.stats().refreshes >= 3);
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("renewing access token"),
         "events were captured: {logs}"

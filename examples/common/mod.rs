@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod bodies;
 pub mod fake_graph;
+pub mod logs;
 #[cfg(feature = "redis")]
 pub mod redis_server;
 pub mod run;

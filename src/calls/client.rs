@@ -15,6 +15,7 @@ use crate::body::Gather;
 use crate::body::ReplayBody;
 use crate::bounds::HttpService;
 use crate::config::Config;
+use crate::error::TransportError;
 use crate::graph::GraphError;
 
 type Transport =
@@ -26,8 +27,12 @@ pub(crate) struct GraphIo {
     pub(crate) config: Arc<Config>,
     /// Set once Graph refuses `/debug_token` as a POST: read it by GET.
     pub(crate) reads_by_get: AtomicBool,
-    // BoxCloneService is Send but not Sync; the lock is held only to clone it.
-    transport: Mutex<Transport>,
+    /// The client, once a stack over it is built. BoxCloneService is Send
+    /// but not Sync; the lock is held only to clone it.
+    transport: Mutex<Option<Transport>>,
+    /// Whether the client is a `ReqwestClient` (whose TLS `check` tests).
+    #[cfg(feature = "reqwest")]
+    reqwest: AtomicBool,
 }
 
 /// Graph's answer to one of the stack's own calls, read up to a limit.
@@ -39,8 +44,10 @@ pub(crate) struct Answer {
 
 /// Why a call made no usable answer.
 pub(crate) enum CallError {
-    Transport(BoxError),
+    Transport(TransportError),
     TooLarge,
+    /// No stack was built over a client yet.
+    Unbound,
 }
 
 impl std::fmt::Display for CallError {
@@ -48,38 +55,90 @@ impl std::fmt::Display for CallError {
         match self {
             CallError::Transport(e) => write!(f, "transport error: {e}"),
             CallError::TooLarge => f.write_str("the answer is larger than the error body limit"),
+            CallError::Unbound => f.write_str(
+                "no client yet: the token cell calls Graph through the client of the stack built from its layer",
+            ),
         }
     }
 }
 
 impl GraphIo {
-    pub(crate) fn new<S: HttpService>(config: Arc<Config>, service: S) -> GraphIo {
-        let transport = service
+    /// Graph I/O with no client yet: [`bind`](Self::bind) gives it one.
+    pub(crate) fn new(config: Arc<Config>) -> GraphIo {
+        GraphIo {
+            config,
+            reads_by_get: AtomicBool::new(false),
+            transport: Mutex::new(None),
+            #[cfg(feature = "reqwest")]
+            reqwest: AtomicBool::new(false),
+        }
+    }
+
+    fn transport(&self) -> std::sync::MutexGuard<'_, Option<Transport>> {
+        self.transport.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Calls Graph through `service` from now on, unless a client is
+    /// already bound (the first one stays).
+    pub(crate) fn bind<S: HttpService>(&self, service: S) {
+        let mut transport = self.transport();
+        if transport.is_some() {
+            return;
+        }
+        #[cfg(feature = "reqwest")]
+        {
+            let any: &dyn std::any::Any = &service;
+            let reqwest = any.is::<crate::reqwest_client::ReqwestClient>();
+            self.reqwest
+                .store(reqwest, std::sync::atomic::Ordering::Relaxed);
+        }
+        let service = service
             .map_response(|res: Response<S::ResponseBody>| {
                 res.map(|b| b.map_err(Into::into).boxed_unsync())
             })
             .map_err(Into::into);
-        GraphIo {
-            config,
-            reads_by_get: AtomicBool::new(false),
-            transport: Mutex::new(BoxCloneService::new(transport)),
+        *transport = Some(BoxCloneService::new(service));
+    }
+
+    /// Whether a client is bound.
+    pub(crate) fn is_bound(&self) -> bool {
+        self.transport().is_some()
+    }
+
+    /// What the bound client cannot do that the configuration needs, where
+    /// that can be known: a `ReqwestClient` built without TLS, for an
+    /// `https` base URL.
+    pub(crate) fn check_client(&self) -> Result<(), crate::error::Error> {
+        #[cfg(feature = "reqwest")]
+        if self.reqwest.load(std::sync::atomic::Ordering::Relaxed)
+            && self.config.graph_base.starts_with("https:")
+            && crate::reqwest_client::lacks_tls()
+        {
+            return Err(crate::error::Error::Config(format!(
+                "reqwest is built without TLS here, so ReqwestClient cannot reach {:?}: \
+                 enable one of reqwest's TLS features (`rustls`, `native-tls`, or its \
+                 default features)",
+                self.config.graph_base
+            )));
         }
+        Ok(())
     }
 
     /// Sends `req` through a fresh clone of the transport: it waits for its
     /// own capacity (`poll_ready`), never a caller's. Reads the answer up
     /// to the error body limit.
     pub(crate) async fn send(&self, req: Request<ReplayBody>) -> Result<Answer, CallError> {
-        let transport = self
-            .transport
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let res = transport.oneshot(req).await.map_err(CallError::Transport)?;
+        let transport = self.transport().clone().ok_or(CallError::Unbound)?;
+        let secrets = self.secrets_of(&req);
+        let failed = |e: BoxError| {
+            let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            CallError::Transport(TransportError::new(e.as_ref(), &secrets))
+        };
+        let res = transport.oneshot(req).await.map_err(failed)?;
         let (parts, mut body) = res.into_parts();
         let mut gather = Gather::default();
         while let Some(frame) = body.frame().await {
-            if gather.push(frame.map_err(CallError::Transport)?) > self.config.error_body_limit {
+            if gather.push(frame.map_err(failed)?) > self.config.error_body_limit {
                 return Err(CallError::TooLarge);
             }
         }
@@ -90,6 +149,25 @@ impl GraphIo {
             body,
             error,
         })
+    }
+}
+
+impl GraphIo {
+    /// What a failure to send `req` must not quote: its bearer token and
+    /// the app secret (secret URL parameters are redacted by name).
+    fn secrets_of<B>(&self, req: &Request<B>) -> Vec<String> {
+        let bearer = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned);
+        let app_secret = self
+            .config
+            .app_secret
+            .as_ref()
+            .map(|s| s.expose().to_owned());
+        bearer.into_iter().chain(app_secret).collect()
     }
 }
 

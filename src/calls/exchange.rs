@@ -1,6 +1,5 @@
 //! `grant_type=fb_exchange_token`: a new long-lived token for the current one.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::CONTENT_TYPE;
@@ -48,10 +47,10 @@ pub(crate) fn secret_bearing_request(
 
 fn call_error(e: CallError) -> RefreshError {
     match e {
-        CallError::Transport(e) => RefreshError::Transport(Arc::from(e)),
-        CallError::TooLarge => RefreshError::Unavailable {
+        CallError::Transport(e) => RefreshError::Transport(e),
+        other @ (CallError::TooLarge | CallError::Unbound) => RefreshError::Unavailable {
             status: 0,
-            reason: "answer larger than the error body limit".into(),
+            reason: other.to_string(),
         },
     }
 }

@@ -1,4 +1,4 @@
-//! [`RefreshOn190`]: a [`tower::retry::Policy`] that replays a request once
+//! [`RefreshOn190`]: a [`tower::retry::Policy`](tower::retry::Policy) that replays a request once
 //! after Graph refused its token as expired, with the renewed token.
 //!
 //! [`ValidateIfNeeded`](crate::ValidateIfNeeded) below it reports the

@@ -7,6 +7,7 @@ use http::header::RETRY_AFTER;
 use http::{HeaderMap, Method, Response, StatusCode};
 use tower::BoxError;
 
+use crate::error::Error;
 use crate::graph::usage::Usage;
 use crate::graph::{ErrorKind, GraphError};
 
@@ -56,9 +57,14 @@ fn graph_outcome(err: &GraphError) -> Outcome {
 }
 
 fn error_outcome(err: &(dyn std::error::Error + 'static)) -> Outcome {
-    // The stack's own errors are refusals or local failures: final.
-    if err.is::<crate::error::Error>() {
-        return Outcome::Final;
+    // The client's failures, as the stack reports them: not sent only
+    // when the connection was refused. The stack's other errors are
+    // refusals or local failures: final.
+    match err.downcast_ref::<Error>() {
+        Some(Error::Transport(failure)) if failure.not_sent() => return Outcome::NotSent,
+        Some(Error::Transport(_)) => return Outcome::Unknown,
+        Some(_) => return Outcome::Final,
+        None => {}
     }
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cause {

@@ -1,4 +1,4 @@
-//! [`GraphRetry`]: a [`tower::retry::Policy`] with Graph's semantics, for
+//! [`GraphRetry`]: a [`tower::retry::Policy`](tower::retry::Policy) with Graph's semantics, for
 //! tower's `RetryLayer` outside [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer).
 //!
 //! It retries only what Graph *refused* and says is temporary, so a retry

@@ -13,7 +13,10 @@ use future::Replay;
 
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::{Request, Response};
+use http_body_util::Full;
+use tower::util::BoxCloneSyncService;
 use tower::BoxError;
 use tower_service::Service;
 
@@ -24,6 +27,38 @@ use crate::classify::{Classify, GraphBody};
 use crate::refresh::RefreshOn190;
 use crate::token::TokenCell;
 use crate::validate::ValidateIfNeeded;
+
+/// A whole stack boxed, as an axum state or a struct field holds it: `Clone`
+/// and `Sync`, taking requests with bodies of type `ReqB` (`Full<Bytes>`
+/// unless said otherwise) and answering with the client's bodies of type
+/// `ResB` behind [`GraphBody`]: `BoxedWhatsApp<hyper::body::Incoming>` over
+/// hyper-util's client, [`ReqwestWhatsApp`](crate::ReqwestWhatsApp) over
+/// reqwest.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower::timeout::TimeoutLayer;
+/// use tower::ServiceBuilder;
+/// use tower_whatsapp_auth::{BoxedWhatsApp, ReplayBody, WhatsAppAuthLayer};
+/// # let client = tower::service_fn(|_req: http::Request<ReplayBody>| async {
+/// #     Ok::<_, tower::BoxError>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+/// # });
+/// #[derive(Clone)]
+/// struct AppState {
+///     whatsapp: BoxedWhatsApp<http_body_util::Empty<bytes::Bytes>>,
+/// }
+/// let state = AppState {
+///     whatsapp: BoxedWhatsApp::new(
+///         ServiceBuilder::new()
+///             .layer(TimeoutLayer::new(Duration::from_secs(30)))
+///             .layer(WhatsAppAuthLayer::new("EAAG-token"))
+///             .service(client),
+///     ),
+/// };
+/// # let _ = state;
+/// ```
+pub type BoxedWhatsApp<ResB, ReqB = Full<Bytes>> =
+    BoxCloneSyncService<Request<ReqB>, Response<GraphBody<ResB>>, BoxError>;
 
 /// The service built by [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer).
 ///

@@ -29,6 +29,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
+use tower::BoxError;
 
 pub(crate) use credential::{Admission, Credential, State};
 pub(crate) use stamp::Stamp;
@@ -37,7 +38,7 @@ use transition::{Observer, Transition};
 use crate::bounds::HttpService;
 use crate::calls::GraphIo;
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{Error, TransportError};
 use crate::graph::GraphError;
 use crate::secret::Secret;
 use crate::source::{FbExchange, StaticToken, TokenSource};
@@ -114,7 +115,8 @@ pub struct TokenStats {
 }
 
 impl TokenCell {
-    pub(crate) fn new<S: HttpService>(config: Config, supply: Supply, service: S) -> TokenCell {
+    /// A cell for `config`, with no client yet ([`bind`](Self::bind)).
+    pub(crate) fn new(config: Config, supply: Supply) -> TokenCell {
         let config = Arc::new(config);
         let source: Arc<dyn TokenSource> = match (&supply.source, &config.token) {
             (Some(source), _) => source.clone(),
@@ -144,7 +146,7 @@ impl TokenCell {
         let plan = driver::Plan::new(lineage, supply.store.is_none());
         TokenCell {
             shared: Arc::new(Shared {
-                graph: Arc::new(GraphIo::new(config, service)),
+                graph: Arc::new(GraphIo::new(config)),
                 source,
                 store: supply.store,
                 current: ArcSwap::from_pointee(first),
@@ -156,6 +158,22 @@ impl TokenCell {
                 validations: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Makes the cell's own Graph calls through `service` (the client of
+    /// the stack it serves), unless it has a client already.
+    pub(crate) fn bind<S: HttpService>(&self, service: S) {
+        self.shared.graph.bind(service);
+    }
+
+    /// Whether the cell has a client for its own Graph calls.
+    pub(crate) fn is_bound(&self) -> bool {
+        self.shared.graph.is_bound()
+    }
+
+    /// What the cell's client cannot do that the configuration needs.
+    pub(crate) fn check_client(&self) -> Result<(), Error> {
+        self.shared.graph.check_client()
     }
 
     /// Counters: generation in use, renewals and validations so far.
@@ -270,6 +288,25 @@ impl TokenCell {
             // Best effort: a request that needs the work kicks again.
             let _ = self.kick();
         }
+    }
+
+    /// What the client under the stack returned, as the crate's error: its
+    /// own failures become [`Error::Transport`] with the token, its proof
+    /// and the app secret taken out of every message; the crate's errors
+    /// pass as they are.
+    pub(crate) fn transport_error(&self, err: BoxError) -> BoxError {
+        if err.is::<Error>() {
+            return err;
+        }
+        let cred = self.current();
+        let stamp = cred.stamp.as_deref();
+        let secrets: Vec<&str> = stamp
+            .map(|s| s.token.expose())
+            .into_iter()
+            .chain(stamp.and_then(Stamp::proof))
+            .chain(self.config().app_secret.as_ref().map(Secret::expose))
+            .collect();
+        Error::Transport(TransportError::new(err.as_ref(), &secrets)).into()
     }
 
     /// `err` with a remediation that fits this stack's configuration, where

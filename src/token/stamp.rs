@@ -61,6 +61,11 @@ impl Stamp {
         })
     }
 
+    /// The `appsecret_proof` value, with an app secret configured.
+    pub(crate) fn proof(&self) -> Option<&str> {
+        self.proof.as_deref()?.split_once('=').map(|(_, v)| v)
+    }
+
     /// Sets `Authorization: Bearer …` (replacing any the caller set) and the
     /// `appsecret_proof` query parameter.
     pub(crate) fn apply<B>(&self, req: &mut Request<B>) {

@@ -96,7 +96,9 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
-                    let mut res = ready!(future.poll(cx)).map_err(Into::into)?;
+                    let cell = &*this.cell;
+                    let mut res =
+                        ready!(future.poll(cx)).map_err(|e| cell.transport_error(e.into()))?;
                     let Some(err) = res.extensions().get::<GraphError>().cloned() else {
                         return Poll::Ready(Ok(res));
                     };
@@ -114,7 +116,8 @@ where
                         ready!(settle.as_mut().poll(cx))?;
                         waiting.settle = None;
                     }
-                    ready!(waiting.service.poll_ready(cx)).map_err(Into::into)?;
+                    ready!(waiting.service.poll_ready(cx))
+                        .map_err(|e| this.cell.transport_error(e.into()))?;
                     let mut req = waiting.req.take().expect("polled after completion");
                     // The latest token, which may be newer than the one waited for.
                     let stamped = this.cell.with_sendable(|generation, stamp| {

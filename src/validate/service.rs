@@ -55,7 +55,9 @@ where
     type Future = ValidateFuture<S>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+        self.inner
+            .poll_ready(cx)
+            .map_err(|e| self.cell.transport_error(e.into()))
     }
 
     #[inline]

@@ -161,12 +161,11 @@ pub(super) fn route_request(state: &mut State, parts: &http::request::Parts, bod
                     }
                     state.counters.messages_accepted += 1;
                     let n = state.counters.messages_accepted;
-                    let answer = serde_json::json!({
-                        "messaging_product": "whatsapp",
-                        "contacts": [contact],
-                        "messages": [{ "id": format!("wamid.FAKE{n:08}") }],
-                    });
-                    Next::Now(json(200, answer.to_string()))
+                    // In Graph's own field order (json! would sort them).
+                    let answer = format!(
+                        r#"{{"messaging_product":"whatsapp","contacts":[{contact}],"messages":[{{"id":"wamid.FAKE{n:08}"}}]}}"#
+                    );
+                    Next::Now(json(200, answer))
                 }
             }
         }

@@ -120,6 +120,16 @@ fn outcomes_say_what_may_be_sent_again() {
             ))),
             Outcome::NotSent,
         ),
+        (
+            "refused connection, as the stack reports it",
+            Err(transport(std::io::ErrorKind::ConnectionRefused)),
+            Outcome::NotSent,
+        ),
+        (
+            "reset, as the stack reports it",
+            Err(transport(std::io::ErrorKind::ConnectionReset)),
+            Outcome::Unknown,
+        ),
     ];
     for (name, result, expected) in cases {
         assert_eq!(outcome(&result), expected, "{name}");
@@ -211,4 +221,12 @@ fn retry_after_dates_early_in_the_year_are_read_right() {
             "{date}"
         );
     }
+}
+
+/// `kind` as the stack reports a client's failure.
+fn transport(kind: std::io::ErrorKind) -> tower::BoxError {
+    let io = std::io::Error::from(kind);
+    Box::new(crate::error::Error::Transport(
+        crate::error::TransportError::new(&io, &[]),
+    ))
 }

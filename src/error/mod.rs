@@ -1,8 +1,9 @@
 //! The crate's error type.
 //!
 //! Services in this crate return [`tower::BoxError`], as tower's own
-//! middleware does; the errors they raise themselves are [`Error`], reachable
-//! with `downcast_ref`:
+//! middleware does; every error that leaves the stack is an [`Error`]
+//! (the client's own failures as [`Error::Transport`]), reachable with
+//! `downcast_ref`:
 //!
 //! ```
 //! use tower_whatsapp_auth::Error;
@@ -10,7 +11,7 @@
 //!     match err.downcast_ref::<Error>() {
 //!         Some(Error::Graph(graph)) => format!("Graph said {}: {}", graph.code(), graph.hint()),
 //!         Some(other) => other.to_string(),
-//!         None => format!("transport: {err}"),
+//!         None => format!("from a layer outside the stack: {err}"),
 //!     }
 //! }
 //! # let _ = describe;
@@ -18,6 +19,10 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+
+mod transport;
+
+pub use transport::TransportError;
 
 use crate::graph::{ErrorKind, GraphError, Misconfiguration};
 use crate::permissions::{Permission, PermissionStatus};
@@ -75,6 +80,12 @@ pub enum Error {
     #[error("Graph API unavailable: {0}")]
     Unavailable(String),
 
+    /// The client under the stack could not carry the request: it may or
+    /// may not have reached Graph ([`TransportError::not_sent`] says when it
+    /// certainly did not). The client's own error, as redacted text.
+    #[error("the request failed in the client: {0}")]
+    Transport(#[source] TransportError),
+
     /// Graph refused the app's configuration: a wrong app secret or app id,
     /// or an app that requires `appsecret_proof` without an app secret
     /// configured. Never about the user's token. Requests fail with it,
@@ -130,7 +141,7 @@ impl Error {
             Error::Refresh(r) => r.kind(),
             Error::PermissionMissing { .. } => ErrorKind::PermissionMissing,
             Error::Config(_) => ErrorKind::Misconfigured,
-            Error::Unavailable(_) => ErrorKind::Transient,
+            Error::Unavailable(_) | Error::Transport(_) => ErrorKind::Transient,
             Error::Body(_) => ErrorKind::Other,
             other => other
                 .graph_error()
@@ -179,7 +190,7 @@ pub enum RefreshError {
     },
     /// The exchange request did not complete at the transport level.
     #[error("token exchange transport error: {0}")]
-    Transport(Arc<dyn std::error::Error + Send + Sync>),
+    Transport(#[source] TransportError),
     /// The token source failed (unreadable file, unset variable, a custom
     /// source's own error).
     #[error("token source failed: {0}")]
