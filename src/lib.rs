@@ -47,9 +47,11 @@ pub use layer::WhatsAppAuthLayer;
 pub use permissions::{Permission, PermissionReport, PermissionStatus};
 pub use refresh::{RefreshFuture, RefreshOn190};
 #[cfg(feature = "reqwest")]
-pub use reqwest_client::{ReqwestClient, ReqwestWhatsApp};
+pub use reqwest_client::ReqwestClient;
 pub use retry::{GraphRetry, RetryIfUnknown, Usage};
 pub use secret::{appsecret_proof, Secret};
+#[cfg(feature = "reqwest")]
+pub use service::ReqwestWhatsApp;
 pub use service::{BoxedWhatsApp, ResponseFuture as WhatsAppAuthFuture, WhatsAppAuth};
 pub use source::{
     token_fn, EnvToken, FbExchange, FetchContext, FetchReason, FileToken, StaticToken, TokenFn,

@@ -58,22 +58,6 @@ impl ReqwestClient {
     }
 }
 
-/// The whole stack over [`ReqwestClient`], boxed, as an axum state or a
-/// struct field holds it; see [`BoxedWhatsApp`](crate::BoxedWhatsApp).
-///
-/// ```
-/// use tower::ServiceBuilder;
-/// use tower_whatsapp_auth::{ReqwestClient, ReqwestWhatsApp, WhatsAppAuthLayer};
-/// let whatsapp: ReqwestWhatsApp = ReqwestWhatsApp::new(
-///     ServiceBuilder::new()
-///         .layer(WhatsAppAuthLayer::new("EAAG-token").graph_base("http://127.0.0.1:8080"))
-///         .service(ReqwestClient::new(reqwest::Client::new())),
-/// );
-/// # let _ = whatsapp;
-/// ```
-pub type ReqwestWhatsApp<ReqB = http_body_util::Full<bytes::Bytes>> =
-    crate::service::BoxedWhatsApp<reqwest::Body, ReqB>;
-
 /// Response future of [`ReqwestClient`].
 pub type ReqwestFuture =
     Pin<Box<dyn Future<Output = Result<Response<reqwest::Body>, reqwest::Error>> + Send>>;

@@ -1,5 +1,11 @@
 //! The full stack over real hyper sockets on 127.0.0.1, against the embedded
-//! Graph fake.
+//! Graph fake, while traffic flows: a token expiring under 200 messages (16
+//! at a time) or 1,000 (128 at a time) costs one exchange, each rejected
+//! message replayed once and every body byte-identical; error 190 is
+//! recognised under HTTP 400 and 401; the token is validated once per
+//! interval; a body over the replay cap is sent once; the layer composes
+//! with tower's `Timeout` and `Retry`; no secret shows in `Debug`,
+//! `Display` or a URL.
 
 #[path = "../examples/common/mod.rs"]
 mod common;
@@ -7,60 +13,13 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::fake_graph::{ExchangeMode, FakeConfig, FakeGraph, Fault};
-use common::sender::{build_stack, send_batch, text_message, Stack};
+use common::fake_graph::{FakeConfig, FakeGraph, Fault};
+use common::full_stack::{crate_error, fake_config, layer, message, send_one, start, SECRET};
+use common::sender::{send_batch, text_message};
 use http::Request;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use tower::{BoxError, ServiceExt};
-use tower_whatsapp_auth::{
-    Error, ErrorKind, GraphError, RefreshError, TokenCell, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
-};
-
-const SECRET: &str = "fake-app-secret";
-
-fn fake_config(token_uses: Option<u64>) -> FakeConfig {
-    FakeConfig {
-        app_secret: Some(SECRET.into()),
-        token_uses,
-        ..FakeConfig::default()
-    }
-}
-
-fn layer(fake: &FakeGraph, config: &FakeConfig) -> WhatsAppAuthLayer {
-    fake.layer(config).refresh_timeout(Duration::from_secs(2))
-}
-
-async fn start(
-    config: FakeConfig,
-    adjust: impl FnOnce(WhatsAppAuthLayer) -> WhatsAppAuthLayer,
-) -> (FakeGraph, Stack, TokenCell) {
-    let fake = FakeGraph::start(config.clone()).await;
-    let (stack, cell) = build_stack(adjust(layer(&fake, &config)), Duration::from_secs(30));
-    (fake, stack, cell)
-}
-
-fn message(fake: &FakeGraph, body: &Bytes) -> Request<Full<Bytes>> {
-    Request::post(fake.messages_url(DEFAULT_GRAPH_VERSION))
-        .header("content-type", "application/json")
-        .body(Full::new(body.clone()))
-        .unwrap()
-}
-
-async fn send_one(
-    stack: &Stack,
-    fake: &FakeGraph,
-    body: &Bytes,
-) -> Result<http::Response<Bytes>, BoxError> {
-    let res = stack.clone().oneshot(message(fake, body)).await?;
-    let (parts, body) = res.into_parts();
-    let body = body.collect().await?.to_bytes();
-    Ok(http::Response::from_parts(parts, body))
-}
-
-fn crate_error(err: &BoxError) -> &Error {
-    err.downcast_ref::<Error>()
-        .unwrap_or_else(|| panic!("not a crate error: {err}"))
-}
+use tower_whatsapp_auth::{Error, ErrorKind, DEFAULT_GRAPH_VERSION};
 
 async fn expiry_run(count: usize, concurrency: usize) {
     let (fake, stack, cell) = start(fake_config(Some(20)), |l| l).await;
@@ -123,227 +82,6 @@ async fn error_190_is_recognised_under_http_400_and_401() {
         assert_eq!(graph.rejected_190, 1, "HTTP {status}");
     }
 }
-
-#[tokio::test]
-async fn rate_limits_and_bad_gateways_pass_through_untouched_without_refresh() {
-    let (fake, stack, cell) = start(fake_config(None), |l| l).await;
-    let body = text_message("1555", "limits");
-    for (status, code) in [
-        (400, 130429),
-        (400, 4),
-        (400, 80007),
-        (429, 131056),
-        (400, 613),
-    ] {
-        fake.push_fault(Fault::GraphError {
-            status,
-            code,
-            subcode: None,
-        });
-        let res = send_one(&stack, &fake, &body).await.unwrap();
-        assert_eq!(res.status(), status);
-        let err = res.extensions().get::<GraphError>().expect("classified");
-        assert_eq!(err.kind(), ErrorKind::RateLimited);
-        assert_eq!(err.code(), code);
-        assert!(
-            res.body().starts_with(b"{\"error\""),
-            "body kept for the caller"
-        );
-    }
-    fake.push_fault(Fault::BadGatewayHtml);
-    let res = send_one(&stack, &fake, &body).await.unwrap();
-    assert_eq!(res.status(), 502);
-    assert!(res.extensions().get::<GraphError>().is_none());
-    assert_eq!(
-        &res.body()[..],
-        b"<html><head><title>502 Bad Gateway</title></head><body>Bad Gateway</body></html>"
-    );
-    // Nothing refreshed, nothing replayed, and the stack still works.
-    assert_eq!(fake.counters().exchanges, 0);
-    assert_eq!(fake.counters().message_requests, 6);
-    assert_eq!(send_one(&stack, &fake, &body).await.unwrap().status(), 200);
-    assert_eq!(cell.stats().generation, 0);
-}
-
-#[tokio::test]
-async fn a_revoked_token_fails_fast_without_reaching_graph() {
-    let (fake, stack, _cell) = start(fake_config(None), |l| l).await;
-    let body = text_message("1555", "revoked");
-    fake.push_fault(Fault::Revoke { subcode: 460 });
-    let err = send_one(&stack, &fake, &body).await.unwrap_err();
-    match crate_error(&err) {
-        Error::Graph(g) => {
-            assert_eq!((g.code(), g.subcode()), (190, Some(460)));
-            assert_eq!(g.kind(), ErrorKind::TokenRevoked);
-            assert!(g.hint().contains("password"));
-        }
-        other => panic!("unexpected {other:?}"),
-    }
-    let before = fake.counters();
-    for _ in 0..20 {
-        let err = send_one(&stack, &fake, &body).await.unwrap_err();
-        assert!(
-            matches!(crate_error(&err), Error::TokenDead { cause } if cause.subcode() == Some(460)),
-            "{err}"
-        );
-    }
-    let after = fake.counters();
-    assert_eq!(
-        after.message_requests, before.message_requests,
-        "nothing sent"
-    );
-    assert_eq!(after.exchanges, 0, "a revoked token is not exchanged");
-}
-
-#[tokio::test]
-async fn an_expired_token_without_app_credentials_is_a_typed_error_that_says_what_to_do() {
-    let config = FakeConfig {
-        app_secret: None,
-        ..fake_config(Some(1))
-    };
-    let (fake, stack, _cell) = start(config, |l| l).await;
-    let body = text_message("1555", "no creds");
-    assert_eq!(send_one(&stack, &fake, &body).await.unwrap().status(), 200);
-    let err = send_one(&stack, &fake, &body).await.unwrap_err();
-    let Error::Graph(g) = crate_error(&err) else {
-        panic!("{err}")
-    };
-    assert_eq!(g.kind(), ErrorKind::TokenExpired);
-    assert!(err.to_string().contains("app id and secret"), "{err}");
-    let sent = fake.counters().message_requests;
-    let err = send_one(&stack, &fake, &body).await.unwrap_err();
-    assert!(matches!(crate_error(&err), Error::TokenDead { .. }));
-    assert_eq!(fake.counters().message_requests, sent, "fails fast");
-}
-
-#[tokio::test]
-async fn a_refused_exchange_marks_the_token_dead() {
-    let config = FakeConfig {
-        exchange_accepts_expired: false,
-        ..fake_config(Some(1))
-    };
-    let (fake, stack, _cell) = start(config, |l| l).await;
-    let body = text_message("1555", "refused");
-    assert_eq!(send_one(&stack, &fake, &body).await.unwrap().status(), 200);
-    let err = send_one(&stack, &fake, &body).await.unwrap_err();
-    assert!(
-        matches!(crate_error(&err), Error::TokenDead { cause } if cause.code() == 190),
-        "{err}"
-    );
-    let err = send_one(&stack, &fake, &body).await.unwrap_err();
-    assert!(matches!(crate_error(&err), Error::TokenDead { .. }));
-    assert_eq!(fake.counters().exchanges, 1);
-    assert_eq!(
-        fake.counters().message_requests,
-        2,
-        "the replay and later requests are not sent"
-    );
-}
-
-async fn failing_exchange(
-    mode: ExchangeMode,
-) -> (
-    Vec<Result<http::Response<Bytes>, BoxError>>,
-    FakeGraph,
-    Duration,
-) {
-    let (fake, stack, _cell) = start(fake_config(Some(0)), |l| {
-        l.without_validation()
-            .refresh_timeout(Duration::from_millis(800))
-    })
-    .await;
-    fake.set_exchange_mode(mode);
-    let body = text_message("1555", "exchange fails");
-    let started = tokio::time::Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..50 {
-        let (stack, req) = (stack.clone(), message(&fake, &body));
-        tasks.spawn(async move {
-            let res = stack.oneshot(req).await?;
-            let (parts, body) = res.into_parts();
-            Ok::<_, BoxError>(http::Response::from_parts(
-                parts,
-                body.collect().await?.to_bytes(),
-            ))
-        });
-    }
-    let results = tasks.join_all().await;
-    (results, fake, started.elapsed())
-}
-
-#[tokio::test(start_paused = true)]
-async fn an_exchange_answering_500_gives_a_typed_error_and_one_exchange_for_all_waiters() {
-    let (results, fake, _) = failing_exchange(ExchangeMode::ServerError).await;
-    for result in &results {
-        let err = result.as_ref().unwrap_err();
-        assert!(matches!(crate_error(err), Error::Refresh(_)), "{err}");
-    }
-    assert!(results.iter().any(|r| matches!(
-        crate_error(r.as_ref().unwrap_err()),
-        Error::Refresh(RefreshError::BackingOff { .. })
-    )));
-    assert_eq!(
-        fake.counters().exchanges,
-        1,
-        "one exchange however many waited"
-    );
-    assert!(
-        fake.counters().message_requests <= 50,
-        "no replay reached Graph"
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_hanging_exchange_gives_a_typed_error_within_the_refresh_timeout() {
-    let (results, fake, elapsed) = failing_exchange(ExchangeMode::Hang).await;
-    for result in &results {
-        let err = result.as_ref().unwrap_err();
-        let Error::Refresh(refresh) = crate_error(err) else {
-            panic!("{err}")
-        };
-        let timed_out = match refresh {
-            RefreshError::Timeout(t) => *t == Duration::from_millis(800),
-            RefreshError::BackingOff { last, .. } => matches!(**last, RefreshError::Timeout(_)),
-            _ => false,
-        };
-        assert!(timed_out, "{refresh}");
-    }
-    assert_eq!(fake.counters().exchanges, 1);
-    assert!(
-        elapsed >= Duration::from_millis(800) && elapsed < Duration::from_millis(900),
-        "{elapsed:?}"
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn after_a_failed_exchange_the_backoff_ends_and_the_next_refresh_succeeds() {
-    let (fake, stack, _cell) = start(fake_config(Some(0)), |l| {
-        l.without_validation()
-            .refresh_backoff(Duration::from_secs(5), Duration::from_secs(60))
-    })
-    .await;
-    fake.set_exchange_mode(ExchangeMode::ServerError);
-    let body = text_message("1555", "backoff");
-    assert!(send_one(&stack, &fake, &body).await.is_err());
-    fake.set_exchange_mode(ExchangeMode::Issue);
-    let err = send_one(&stack, &fake, &body).await.unwrap_err();
-    assert!(
-        matches!(
-            crate_error(&err),
-            Error::Refresh(RefreshError::BackingOff { .. })
-        ),
-        "{err}"
-    );
-    assert_eq!(
-        fake.counters().exchanges,
-        1,
-        "no exchange while backing off"
-    );
-    tokio::time::advance(Duration::from_secs(5)).await;
-    assert_eq!(send_one(&stack, &fake, &body).await.unwrap().status(), 200);
-    assert_eq!(fake.counters().exchanges, 2);
-}
-
 #[tokio::test(start_paused = true)]
 async fn validation_happens_once_per_interval() {
     let (fake, stack, cell) = start(fake_config(None), |l| {

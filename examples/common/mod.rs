@@ -1,11 +1,13 @@
 //! Code shared by the examples and the tests: the embedded Graph API fake,
-//! the client stack with its batch sender, and webhook deliveries as Meta
-//! sends them.
+//! the client stack with its batch sender, the stacks the integration tests
+//! build over the fake, and webhook deliveries as Meta sends them.
 #![allow(dead_code)]
 
 pub mod batch;
 pub mod bodies;
 pub mod fake_graph;
+pub mod fault_stack;
+pub mod full_stack;
 pub mod logs;
 #[cfg(feature = "redis")]
 pub mod redis_server;

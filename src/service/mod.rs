@@ -60,6 +60,23 @@ use crate::validate::ValidateIfNeeded;
 pub type BoxedWhatsApp<ResB, ReqB = Full<Bytes>> =
     BoxCloneSyncService<Request<ReqB>, Response<GraphBody<ResB>>, BoxError>;
 
+/// The whole stack over [`ReqwestClient`](crate::ReqwestClient), boxed, as an axum state or a
+/// struct field holds it; see [`BoxedWhatsApp`](crate::BoxedWhatsApp).
+///
+/// ```
+/// use tower::ServiceBuilder;
+/// use tower_whatsapp_auth::{ReqwestClient, ReqwestWhatsApp, WhatsAppAuthLayer};
+/// let whatsapp: ReqwestWhatsApp = ReqwestWhatsApp::new(
+///     ServiceBuilder::new()
+///         .layer(WhatsAppAuthLayer::new("EAAG-token").graph_base("http://127.0.0.1:8080"))
+///         .service(ReqwestClient::new(reqwest::Client::new())),
+/// );
+/// # let _ = whatsapp;
+/// ```
+#[cfg(feature = "reqwest")]
+pub type ReqwestWhatsApp<ReqB = http_body_util::Full<bytes::Bytes>> =
+    BoxedWhatsApp<reqwest::Body, ReqB>;
+
 /// The service built by [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer).
 ///
 /// It is `BufferBody → Retry<RefreshOn190> → ValidateIfNeeded → Classify`
