@@ -3,7 +3,7 @@
 //!
 //! `http::Request` is not `Clone`, and a streaming body can be read only once.
 //! `BufferBody` collects each request body up to a limit (default 1 MiB) into
-//! [`Bytes`], so that a copy for a replay is a reference-count increment, not a
+//! [`Bytes`](https://docs.rs/bytes/1/bytes/struct.Bytes.html), so that a copy for a replay is a reference-count increment, not a
 //! byte copy. A body larger than the limit is passed on as it streams (the
 //! bytes already read first): it is sent exactly once and cannot be replayed.
 //!

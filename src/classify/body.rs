@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 use crate::body::{prefixed_hint, Whole};
 
 pin_project! {
-    /// Response body of [`Classify`]: the inner body untouched, or an error
+    /// Response body of [`Classify`](super::Classify): the inner body untouched, or an error
     /// body whose first bytes were read for classification (and are replayed
     /// here ahead of the rest).
     pub struct GraphBody<B> {

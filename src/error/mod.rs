@@ -1,6 +1,6 @@
 //! The crate's error type.
 //!
-//! Services in this crate return [`tower::BoxError`], as tower's own
+//! Services in this crate return [`tower::BoxError`](https://docs.rs/tower/0.5/tower/type.BoxError.html), as tower's own
 //! middleware does; every error that leaves the stack is an [`Error`]
 //! (the client's own failures as [`Error::Transport`]), reachable with
 //! `downcast_ref`:

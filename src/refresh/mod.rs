@@ -1,7 +1,7 @@
-//! [`RefreshOn190`]: a [`tower::retry::Policy`](tower::retry::Policy) that replays a request once
-//! after Graph refused its token as expired, with the renewed token.
+//! [`RefreshOn190`]: a retry policy that replays a request once after
+//! Graph refused its token as expired, with the renewed token.
 //!
-//! [`ValidateIfNeeded`](crate::ValidateIfNeeded) below it reports the
+//! It is a tower [`Policy`](https://docs.rs/tower/0.5/tower/retry/trait.Policy.html). [`ValidateIfNeeded`](crate::ValidateIfNeeded) below it reports the
 //! refusal to the cell, whose task starts the renewal at once (one exchange,
 //! however many requests were refused). The policy's wait joins that
 //! renewal; then the buffered copy is replayed, and `ValidateIfNeeded`

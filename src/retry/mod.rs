@@ -1,7 +1,7 @@
-//! [`GraphRetry`]: a [`tower::retry::Policy`](tower::retry::Policy) with Graph's semantics, for
-//! tower's `RetryLayer` outside [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer).
+//! [`GraphRetry`]: a retry policy with Graph's semantics, for tower's
+//! `RetryLayer` outside [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer).
 //!
-//! It retries only what Graph *refused* and says is temporary, so a retry
+//! It is a tower [`Policy`](https://docs.rs/tower/0.5/tower/retry/trait.Policy.html). It retries only what Graph *refused* and says is temporary, so a retry
 //! can never deliver a message twice:
 //!
 //! | answer | retried? |

@@ -32,8 +32,8 @@ use crate::validate::ValidateIfNeeded;
 /// and `Sync`, taking requests with bodies of type `ReqB` (`Full<Bytes>`
 /// unless said otherwise) and answering with the client's bodies of type
 /// `ResB` behind [`GraphBody`]: `BoxedWhatsApp<hyper::body::Incoming>` over
-/// hyper-util's client, [`ReqwestWhatsApp`](crate::ReqwestWhatsApp) over
-/// reqwest.
+/// hyper-util's client, `ReqwestWhatsApp` over reqwest (feature
+/// `reqwest`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -60,8 +60,8 @@ use crate::validate::ValidateIfNeeded;
 pub type BoxedWhatsApp<ResB, ReqB = Full<Bytes>> =
     BoxCloneSyncService<Request<ReqB>, Response<GraphBody<ResB>>, BoxError>;
 
-/// The whole stack over [`ReqwestClient`](crate::ReqwestClient), boxed, as an axum state or a
-/// struct field holds it; see [`BoxedWhatsApp`](crate::BoxedWhatsApp).
+/// The whole stack over [`ReqwestClient`](crate::ReqwestClient), boxed, as
+/// an axum state or a struct field holds it; see [`BoxedWhatsApp`].
 ///
 /// ```
 /// use tower::ServiceBuilder;
