@@ -1,0 +1,236 @@
+//! [`ThroughputFuture`]: waits for the message's turn (holding none of the
+//! inner service's capacity), then sends it and tells the pace what Graph
+//! answered.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+use tower::BoxError;
+use tower_service::Service;
+
+use super::error::{ThrottleReason, Throttled};
+use super::pace::{Ticket, Turn};
+use super::table::{verdict, Number};
+use crate::body::ReplayBody;
+
+pin_project! {
+    /// Response future of [`Throughput`](super::Throughput).
+    pub struct ThroughputFuture<S, F> {
+        #[pin]
+        state: State<S, F>,
+        // The message sent, whose answer the pace hears.
+        sent: Option<Sent>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, F> {
+        Called { #[pin] future: F },
+        // Boxed: waiting is the exception, and this keeps the future small.
+        Waiting { waiting: Box<Waiting<S>> },
+        Refused { error: Option<Throttled> },
+    }
+}
+
+/// A message send: its number, when it left, and its body (for the
+/// recipient, should Graph answer with the pair rate).
+struct Sent {
+    number: Arc<Number>,
+    at: Instant,
+    body: Option<Bytes>,
+}
+
+/// What a message waits for.
+enum Stage {
+    /// Its recipient's pair-rate wait: then it asks for a turn.
+    Recipient,
+    /// Its turn.
+    Turn(Ticket),
+    /// Nothing: the inner service's readiness.
+    Ready,
+}
+
+struct Waiting<S> {
+    inner: S,
+    request: Option<Request<ReplayBody>>,
+    number: Arc<Number>,
+    body: Option<Bytes>,
+    stage: Stage,
+    sleep: Pin<Box<Sleep>>,
+    /// When it stops waiting, unsent; and the maximum wait that makes.
+    deadline: Instant,
+    max_wait: Duration,
+}
+
+/// How a message send starts.
+pub(super) struct Start<S> {
+    pub(super) inner: S,
+    pub(super) request: Request<ReplayBody>,
+    pub(super) number: Arc<Number>,
+    pub(super) body: Option<Bytes>,
+    pub(super) now: Instant,
+    pub(super) max_wait: Duration,
+}
+
+impl<S, F> ThroughputFuture<S, F> {
+    /// A call that is not a message send: passed straight through.
+    #[inline]
+    pub(super) fn passthrough(future: F) -> Self {
+        ThroughputFuture {
+            state: State::Called { future },
+            sent: None,
+        }
+    }
+
+    /// A message sent at once, at `now`.
+    #[inline]
+    pub(super) fn sent(future: F, number: Arc<Number>, now: Instant, body: Option<Bytes>) -> Self {
+        ThroughputFuture {
+            state: State::Called { future },
+            sent: Some(Sent {
+                number,
+                at: now,
+                body,
+            }),
+        }
+    }
+
+    /// A message that waits for `turn` first.
+    pub(super) fn waiting(start: Start<S>, turn: Turn) -> Self {
+        let (stage, until) = match turn {
+            Turn::Ticket(ticket) => (Stage::Turn(ticket), ticket.due),
+            Turn::Recipient { until } => (Stage::Recipient, until),
+            Turn::TooLong { reason, wait } => {
+                return Self::refused(Throttled::new(
+                    start.number.id(),
+                    reason,
+                    wait,
+                    start.max_wait,
+                ))
+            }
+        };
+        let deadline = start.now.checked_add(start.max_wait).unwrap_or(start.now);
+        ThroughputFuture {
+            state: State::Waiting {
+                waiting: Box::new(Waiting {
+                    inner: start.inner,
+                    request: Some(start.request),
+                    number: start.number,
+                    body: start.body,
+                    stage,
+                    sleep: Box::pin(tokio::time::sleep_until(until)),
+                    deadline,
+                    max_wait: start.max_wait,
+                }),
+            },
+            sent: None,
+        }
+    }
+
+    fn refused(error: Throttled) -> Self {
+        ThroughputFuture {
+            state: State::Refused { error: Some(error) },
+            sent: None,
+        }
+    }
+}
+
+impl<S> Waiting<S> {
+    fn throttled(&self, reason: ThrottleReason, wait: Duration) -> Throttled {
+        Throttled::new(self.number.id(), reason, wait, self.max_wait)
+    }
+
+    /// Waits until the message may go: `Ok` then, `Err` when it would wait
+    /// past its deadline.
+    fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Throttled>> {
+        loop {
+            match self.stage {
+                Stage::Ready => return Poll::Ready(Ok(())),
+                Stage::Recipient => {
+                    ready!(self.sleep.as_mut().poll(cx));
+                    let now = Instant::now();
+                    let left = self.deadline.saturating_duration_since(now);
+                    match self.number.admit(now, self.body.as_ref(), left) {
+                        Turn::Ticket(ticket) => self.wait_for(Stage::Turn(ticket), ticket.due),
+                        Turn::Recipient { until } => self.wait_for(Stage::Recipient, until),
+                        Turn::TooLong { reason, wait } => {
+                            return Poll::Ready(Err(self.throttled(reason, wait)))
+                        }
+                    }
+                }
+                Stage::Turn(ticket) => {
+                    ready!(self.sleep.as_mut().poll(cx));
+                    let now = Instant::now();
+                    let ticket = self.number.restate(ticket, now);
+                    if ticket.due <= now {
+                        self.stage = Stage::Ready;
+                    } else if ticket.due > self.deadline {
+                        // The pace dropped meanwhile: this turn comes too late.
+                        let wait = ticket.due.saturating_duration_since(now);
+                        return Poll::Ready(Err(self.throttled(ThrottleReason::Pace, wait)));
+                    } else {
+                        self.wait_for(Stage::Turn(ticket), ticket.due);
+                    }
+                }
+            }
+        }
+    }
+
+    fn wait_for(&mut self, stage: Stage, until: Instant) {
+        self.stage = stage;
+        self.sleep.as_mut().reset(until);
+    }
+}
+
+impl<S, F, ResB, E> Future for ThroughputFuture<S, F>
+where
+    S: Service<Request<ReplayBody>, Response = Response<ResB>, Future = F, Error = E>,
+    F: Future<Output = Result<Response<ResB>, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<Response<ResB>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Called { future } => {
+                    let res = ready!(future.poll(cx)).map_err(Into::into)?;
+                    if let Some(sent) = this.sent.take() {
+                        sent.number
+                            .answered(verdict(&res), sent.at, sent.body.as_ref());
+                    }
+                    return Poll::Ready(Ok(res));
+                }
+                StateProj::Refused { error } => {
+                    let error = error.take().expect("polled after completion");
+                    return Poll::Ready(Err(error.into()));
+                }
+                StateProj::Waiting { waiting } => {
+                    if let Err(error) = ready!(waiting.poll_turn(cx)) {
+                        this.state.set(State::Refused { error: None });
+                        return Poll::Ready(Err(error.into()));
+                    }
+                    // Its turn: only now does it take the inner service's capacity.
+                    ready!(waiting.inner.poll_ready(cx)).map_err(Into::into)?;
+                    let request = waiting.request.take().expect("sent once");
+                    *this.sent = Some(Sent {
+                        number: waiting.number.clone(),
+                        at: Instant::now(),
+                        body: waiting.body.take(),
+                    });
+                    let future = waiting.inner.call(request);
+                    this.state.set(State::Called { future });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! What a request is, for the shaper: the phone number a message send
+//! goes from (`/{phone-number-id}/messages`, with or without a leading
+//! `/vNN.N` version segment, absolute or bare), and its recipient (the
+//! JSON body's `to`, else `recipient`).
+
+use http::Uri;
+use serde::Deserialize;
+
+/// The phone number id of a message send, or `None` for any other call.
+pub(crate) fn message_sender(uri: &Uri) -> Option<&str> {
+    let path = uri.path().strip_prefix('/')?;
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let (rest, last) = path.rsplit_once('/')?;
+    if last != "messages" {
+        return None;
+    }
+    let (number, version) = match rest.split_once('/') {
+        Some((version, number)) => (number, Some(version)),
+        None => (rest, None),
+    };
+    let plain =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !plain(number) || version.is_some_and(|v| !is_version(v)) {
+        return None;
+    }
+    Some(number)
+}
+
+/// `v25.0`, `v9`: a Graph version segment.
+fn is_version(segment: &str) -> bool {
+    let Some(digits) = segment.strip_prefix('v') else {
+        return false;
+    };
+    let (major, minor) = digits.split_once('.').unwrap_or((digits, "0"));
+    let number = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
+    number(major) && number(minor)
+}
+
+#[derive(Deserialize)]
+struct Addressed<'a> {
+    #[serde(borrow, default)]
+    to: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    recipient: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The recipient of a message body: `to` (which wins when both are
+/// given, as Graph reads them), else `recipient`; `None` for a body that is
+/// not a JSON object naming one.
+pub(crate) fn recipient(body: &[u8]) -> Option<Box<str>> {
+    // An object only (serde would also read a struct from an array).
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
+    let addressed: Addressed<'_> = serde_json::from_slice(body).ok()?;
+    let who = addressed.to.or(addressed.recipient)?;
+    let who = who.trim();
+    (!who.is_empty() && who.len() <= 256).then(|| who.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sender(uri: &str) -> Option<String> {
+        message_sender(&uri.parse().unwrap()).map(str::to_owned)
+    }
+
+    #[test]
+    fn message_sends_name_their_number_in_every_form() {
+        for uri in [
+            "https://graph.facebook.com/v25.0/106540352242922/messages",
+            "http://127.0.0.1:8080/v9/106540352242922/messages",
+            "/v24.0/106540352242922/messages",
+            "/106540352242922/messages",
+            "/106540352242922/messages/",
+            "/v25.0/106540352242922/messages?appsecret_proof=ab",
+        ] {
+            assert_eq!(sender(uri).as_deref(), Some("106540352242922"), "{uri}");
+        }
+    }
+
+    #[test]
+    fn other_calls_are_not_message_sends() {
+        for uri in [
+            "/v25.0/106540352242922",
+            "/v25.0/106540352242922/message_templates",
+            "/v25.0/debug_token",
+            "/v25.0/oauth/access_token",
+            "/v25.0/me/permissions",
+            "/messages",
+            "//messages",
+            "/v25.0//messages",
+            "/v25.0/a/b/messages",
+            "/x25.0/1/messages",
+            "/v25.x/1/messages",
+            "/v25.0/1%2F2/messages",
+            "https://graph.facebook.com",
+        ] {
+            assert_eq!(sender(uri), None, "{uri}");
+        }
+    }
+
+    #[test]
+    fn the_recipient_is_to_else_recipient() {
+        let to = br#"{"messaging_product":"whatsapp","to":"15551234567","type":"text","text":{"body":"hi"}}"#;
+        assert_eq!(recipient(to).as_deref(), Some("15551234567"));
+        let bsuid = br#"{"messaging_product":"whatsapp","recipient":"US.13491208655302741918"}"#;
+        assert_eq!(recipient(bsuid).as_deref(), Some("US.13491208655302741918"));
+        let both = br#"{"recipient":"US.1","to":"1555"}"#;
+        assert_eq!(recipient(both).as_deref(), Some("1555"));
+        let escaped = br#"{"to":"15\u00355"}"#;
+        assert_eq!(recipient(escaped).as_deref(), Some("1555"));
+        for body in [
+            &b""[..],
+            b"not json",
+            b"{\"to\":15551234567}",
+            b"{\"to\":\"\"}",
+            b"[\"to\"]",
+            b"{\"text\":{\"body\":\"hi\"}}",
+        ] {
+            assert_eq!(recipient(body), None, "{}", String::from_utf8_lossy(body));
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The paces of every phone number seen: one [`Number`] each, created on
+//! first use and forgotten once idle. Only the numbers' own state is
+//! locked per send; the map is read-mostly (written when a number is first
+//! seen). Idle numbers cost memory only: no timer, no task.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use tokio::time::Instant;
+
+use super::pace::{Pace, Ticket, Turn};
+use super::path::recipient;
+use super::Settings;
+use crate::graph::GraphError;
+
+/// The map is swept of idle numbers when it reaches this size (then twice
+/// the size it kept).
+const SWEEP_AT: usize = 1024;
+
+/// Every number's pace.
+#[derive(Debug)]
+pub(crate) struct Table {
+    pub(crate) settings: Settings,
+    numbers: RwLock<HashMap<Box<str>, Arc<Number>>>,
+    sweep_at: AtomicUsize,
+}
+
+/// One phone number's pace, with hints read without its lock.
+#[derive(Debug)]
+pub(crate) struct Number {
+    id: Box<str>,
+    pace: Mutex<Pace>,
+    /// Whether accepted messages must be counted (the pace is adapting).
+    adapting: AtomicBool,
+    /// Whether some recipient is under a pair-rate wait.
+    pairs: AtomicBool,
+}
+
+/// What an answer says to the shaper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Accepted,
+    /// 130429, or a 429 without a Graph error (a proxy's).
+    Throughput,
+    /// 131056: too many messages to this recipient.
+    PairRate,
+    Other,
+}
+
+/// What `res` says about the pace.
+pub(crate) fn verdict<B>(res: &Response<B>) -> Verdict {
+    if res.status().is_success() {
+        return Verdict::Accepted;
+    }
+    match res.extensions().get::<GraphError>().map(GraphError::code) {
+        Some(130_429) => Verdict::Throughput,
+        Some(131_056) => Verdict::PairRate,
+        None if res.status() == StatusCode::TOO_MANY_REQUESTS => Verdict::Throughput,
+        _ => Verdict::Other,
+    }
+}
+
+impl Table {
+    pub(crate) fn new(settings: Settings) -> Table {
+        Table {
+            settings,
+            numbers: RwLock::new(HashMap::new()),
+            sweep_at: AtomicUsize::new(SWEEP_AT),
+        }
+    }
+
+    /// The pace of `id`, created at `now` if new.
+    pub(crate) fn number(&self, id: &str, now: Instant) -> Arc<Number> {
+        let numbers = self.numbers.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(number) = numbers.get(id) {
+            return number.clone();
+        }
+        drop(numbers);
+        let mut numbers = self.numbers.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(number) = numbers.get(id) {
+            return number.clone();
+        }
+        if numbers.len() >= self.sweep_at.load(Ordering::Relaxed) {
+            let quiet = self.settings.idle_after;
+            // A number still referenced has a send waiting or in flight.
+            numbers.retain(|_, n| Arc::strong_count(n) > 1 || !n.lock().idle(now, quiet));
+            let next = numbers.len().saturating_mul(2).max(SWEEP_AT);
+            self.sweep_at.store(next, Ordering::Relaxed);
+        }
+        let rate = self.settings.rate_of(id);
+        let number = Arc::new(Number {
+            id: id.into(),
+            pace: Mutex::new(Pace::new(now, rate, self.settings.shape(rate))),
+            adapting: AtomicBool::new(false),
+            pairs: AtomicBool::new(false),
+        });
+        numbers.insert(id.into(), number.clone());
+        number
+    }
+
+    /// The pace of `id` now, if it is kept.
+    pub(crate) fn current_rate(&self, id: &str) -> Option<f64> {
+        let numbers = self.numbers.read().unwrap_or_else(PoisonError::into_inner);
+        let number = numbers.get(id)?.clone();
+        drop(numbers);
+        Some(number.rate(Instant::now()))
+    }
+
+    /// How many numbers are kept.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.numbers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+impl Number {
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Pace> {
+        self.pace.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the pace, then refreshes the hints.
+    fn with<R>(&self, f: impl FnOnce(&mut Pace) -> R) -> R {
+        let mut pace = self.lock();
+        let out = f(&mut pace);
+        self.adapting.store(pace.adapting(), Ordering::Relaxed);
+        self.pairs.store(pace.has_pairs(), Ordering::Relaxed);
+        out
+    }
+
+    /// The turn of a message with `body` at `now`, allowed to wait
+    /// `allowed` more. The body is read only while a recipient of this
+    /// number is under a pair-rate wait.
+    pub(crate) fn admit(
+        &self,
+        now: Instant,
+        body: Option<&Bytes>,
+        allowed: std::time::Duration,
+    ) -> Turn {
+        let to = match (self.pairs.load(Ordering::Relaxed), body) {
+            (true, Some(body)) => recipient(body),
+            _ => None,
+        };
+        self.with(|pace| pace.admit(now, to.as_deref(), allowed))
+    }
+
+    /// `ticket` restated at `now`.
+    pub(crate) fn restate(&self, ticket: Ticket, now: Instant) -> Ticket {
+        self.with(|pace| pace.restate(ticket, now))
+    }
+
+    /// The pace now, in messages a second.
+    pub(crate) fn rate(&self, now: Instant) -> f64 {
+        self.lock().rate(now)
+    }
+
+    /// Graph answered a message with `body`, sent at `sent`, with `verdict`.
+    pub(crate) fn answered(&self, verdict: Verdict, sent: Instant, body: Option<&Bytes>) {
+        match verdict {
+            Verdict::Accepted => {
+                let pairs = self.pairs.load(Ordering::Relaxed);
+                if !(pairs || self.adapting.load(Ordering::Relaxed)) {
+                    return;
+                }
+                let to = body.filter(|_| pairs).and_then(|b| recipient(b));
+                self.with(|pace| pace.accepted(sent, to.as_deref()));
+            }
+            Verdict::Throughput => {
+                let now = Instant::now();
+                if let Some(rate) = self.with(|pace| pace.refused(now, sent)) {
+                    tracing::info!(
+                        phone_number_id = %self.id,
+                        messages_per_second = rate,
+                        "Graph refused a message for throughput (130429): pace lowered"
+                    );
+                }
+            }
+            Verdict::PairRate => {
+                let Some(to) = body.and_then(|b| recipient(b)) else {
+                    return;
+                };
+                let now = Instant::now();
+                let until = self.with(|pace| pace.pair_refused(&to, now));
+                tracing::debug!(
+                    phone_number_id = %self.id,
+                    wait = ?until.saturating_duration_since(now),
+                    "Graph refused a message for the pair rate (131056): its recipient's messages wait"
+                );
+            }
+            Verdict::Other => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn idle_numbers_are_forgotten_once_the_map_grows() {
+        let t0 = Instant::now();
+        let table = Table::new(Settings::new(80));
+        let kept = table.number("busy", t0);
+        // The first sweep, at 1,024 numbers, finds none idle: the next one
+        // comes at twice as many.
+        for n in 1..2 * SWEEP_AT {
+            table.number(&n.to_string(), t0);
+        }
+        assert_eq!(table.len(), 2 * SWEEP_AT);
+        // A minute later, the next new number sweeps the idle ones; the
+        // one still referenced (a send in flight) stays.
+        let later = t0 + Duration::from_secs(61);
+        table.number("new", later);
+        assert_eq!(table.len(), 2);
+        assert!(Arc::ptr_eq(&kept, &table.number("busy", later)));
+        assert_eq!(table.current_rate("new"), Some(80.0));
+        assert_eq!(table.current_rate("gone"), None);
+    }
+
+    #[test]
+    fn answers_are_read_from_the_graph_error_else_the_status() {
+        let answer = |status: u16, code: Option<i64>| {
+            let mut res = Response::new(());
+            *res.status_mut() = StatusCode::from_u16(status).unwrap();
+            if let Some(code) = code {
+                let err = GraphError::new(res.status(), code, None, "m");
+                res.extensions_mut().insert(err);
+            }
+            verdict(&res)
+        };
+        assert_eq!(answer(200, None), Verdict::Accepted);
+        assert_eq!(answer(400, Some(130_429)), Verdict::Throughput);
+        assert_eq!(answer(429, Some(130_429)), Verdict::Throughput);
+        assert_eq!(answer(429, None), Verdict::Throughput);
+        assert_eq!(answer(400, Some(131_056)), Verdict::PairRate);
+        assert_eq!(
+            answer(429, Some(4)),
+            Verdict::Other,
+            "app-level, not the number's"
+        );
+        assert_eq!(answer(400, Some(131_048)), Verdict::Other);
+        assert_eq!(answer(400, None), Verdict::Other);
+        assert_eq!(answer(502, None), Verdict::Other);
+    }
+}
