@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Full};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tower::{BoxError, ServiceExt};
+use tower_whatsapp_auth::throughput::Throttled;
 use tower_whatsapp_auth::{Error, GraphError, TokenCell};
 
 use super::sender::{describe, graph_reason, is_permanent, Stack};
@@ -81,8 +82,11 @@ impl Failure {
         Failure {
             reason,
             hint,
-            // The stack's own errors and refused connections were not sent.
-            unknown: !err.is::<Error>() && !connection_refused(err.as_ref()),
+            // The stack's own errors, the shaper's and refused connections
+            // were not sent.
+            unknown: !err.is::<Error>()
+                && !err.is::<Throttled>()
+                && !connection_refused(err.as_ref()),
         }
     }
 }

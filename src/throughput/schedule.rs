@@ -2,54 +2,27 @@
 //! pure.
 //!
 //! The schedule keeps the time the next send is due (`next_at`, GCRA's
-//! theoretical arrival time) and the spacing between sends. A send that
-//! takes its turn is told when it is due and the schedule's `epoch`; after
-//! an idle spell at most `burst` worth of sends are due at once.
+//! theoretical arrival time) and the spacing between sends; after an idle
+//! spell at most `burst` worth of sends are due at once. A send that must
+//! wait gets a ticket, and the schedule keeps the due time of every ticket
+//! still ahead, in order.
 //!
-//! The pace only ever moves promised turns *later*: when it drops (a
-//! refusal) every turn still ahead is stretched to the new spacing, from
-//! the moment of the drop, and the epoch counts one more stretch; a waiting
-//! send restates its turn through the stretches since its epoch. When the
-//! pace speeds up (recovering), promised turns stay where they are and only
-//! later ones come closer together: a waiting send is never late for a turn
-//! that moved earlier than its timer.
+//! Turns only ever move *later*, so a waiting send is never late for one:
+//! when the pace drops (a refusal) the turns still ahead are spaced again
+//! at the new period from that moment, whatever spacing they had; when it
+//! speeds up (recovering), turns already given stay, and only later ones
+//! come closer together.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Stretches remembered: a send that waited through more drops than this
-/// goes to the back of the queue.
-const STRETCHES: usize = 32;
-
-/// A promised turn: when it is due, and under which epoch.
+/// A send's turn: its ticket and when it is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Turn {
+    pub(crate) ticket: u64,
     pub(crate) due: Instant,
-    pub(crate) epoch: u64,
-}
-
-/// The pace dropped at `at` to a spacing of `period`: a turn due at
-/// `d > at` moves to `at + period + (d - at) × factor`.
-#[derive(Debug, Clone, Copy)]
-struct Stretch {
-    at: Instant,
-    period: Duration,
-    factor: f64,
-}
-
-impl Stretch {
-    fn apply(&self, due: Instant) -> Instant {
-        if due <= self.at {
-            return due;
-        }
-        let ahead = due.saturating_duration_since(self.at).as_secs_f64() * self.factor;
-        let ahead = Duration::try_from_secs_f64(ahead).unwrap_or(Duration::from_secs(86_400));
-        self.at
-            .checked_add(self.period.saturating_add(ahead))
-            .unwrap_or(due)
-    }
 }
 
 /// One number's schedule.
@@ -59,8 +32,10 @@ pub(crate) struct Schedule {
     period: Duration,
     /// Whether any turn was taken: a new schedule starts idle.
     started: bool,
-    epoch: u64,
-    stretches: VecDeque<Stretch>,
+    /// The ticket of `ahead[0]` (or of the next ticket, when none is ahead).
+    first: u64,
+    /// The due times of the tickets still ahead, in ticket order.
+    ahead: VecDeque<Instant>,
 }
 
 impl Schedule {
@@ -70,13 +45,21 @@ impl Schedule {
             next_at: now,
             period,
             started: false,
-            epoch: 0,
-            stretches: VecDeque::new(),
+            first: 0,
+            ahead: VecDeque::new(),
         }
     }
 
     pub(crate) fn period(&self) -> Duration {
         self.period
+    }
+
+    /// Forgets the tickets due by `now`.
+    fn prune(&mut self, now: Instant) {
+        while self.ahead.front().is_some_and(|due| *due <= now) {
+            self.ahead.pop_front();
+            self.first += 1;
+        }
     }
 
     /// Takes the next turn, unless it would be due more than `allowed`
@@ -88,6 +71,7 @@ impl Schedule {
         burst: Duration,
         allowed: Duration,
     ) -> Result<Turn, Duration> {
+        self.prune(now);
         let credit = burst.saturating_sub(self.period);
         let earliest = now.checked_sub(credit).unwrap_or(now);
         if !self.started || self.next_at < earliest {
@@ -103,77 +87,58 @@ impl Schedule {
         };
         self.next_at = next_at;
         self.started = true;
-        Ok(Turn {
-            due,
-            epoch: self.epoch,
-        })
+        let ticket = self.first + self.ahead.len() as u64;
+        if due > now {
+            self.ahead.push_back(due);
+        } else {
+            // Due at once (nothing can be ahead of it): nothing to keep.
+            self.first += 1;
+        }
+        Ok(Turn { ticket, due })
     }
 
-    /// The pace dropped at `now` to a spacing of `period`: every turn
-    /// still ahead moves to the new spacing, the first one at least one new
-    /// period from now (no burst after a refusal: the remote budget needs
-    /// a moment to refill).
+    /// The pace dropped at `now` to a spacing of `period`: the turns still
+    /// ahead are spaced again at it, the first one at least one new period
+    /// from now (no burst after a refusal: the remote budget needs a moment
+    /// to refill), and none earlier than it was.
     pub(crate) fn stretch(&mut self, now: Instant, period: Duration) {
-        let factor = period.as_secs_f64() / self.period.as_secs_f64().max(1e-12);
-        let stretch = Stretch {
-            at: now,
-            period,
-            factor: if factor.is_finite() {
-                factor.max(1.0)
-            } else {
-                1.0
-            },
-        };
-        let soonest = now.checked_add(period).unwrap_or(now);
-        self.next_at = if self.next_at > now {
-            // One new period after the last promised turn, stretched.
-            let last = self.next_at.checked_sub(self.period).unwrap_or(now);
-            stretch
-                .apply(last)
-                .checked_add(period)
-                .map_or(self.next_at, |next| next.max(soonest))
-        } else {
-            soonest
-        };
+        self.prune(now);
+        let mut last = now;
+        for due in self.ahead.iter_mut() {
+            *due = (*due).max(last.checked_add(period).unwrap_or(*due));
+            last = *due;
+        }
+        self.next_at = last.checked_add(period).unwrap_or(last);
         self.started = true;
         self.period = period;
-        self.epoch += 1;
-        if self.stretches.len() == STRETCHES {
-            self.stretches.pop_front();
-        }
-        self.stretches.push_back(stretch);
     }
 
     /// The pace changed (sped up, recovering) to a spacing of `period`:
-    /// turns already promised stay; later ones follow at the new spacing.
+    /// turns already given stay; later ones follow at the new spacing.
     pub(crate) fn respace(&mut self, now: Instant, period: Duration) {
-        if self.next_at > now {
-            let last = self.next_at.checked_sub(self.period).unwrap_or(now);
+        let last = match self.ahead.back() {
+            Some(last) => Some(*last),
+            None if self.next_at > now => self.next_at.checked_sub(self.period),
+            None => None,
+        };
+        if let Some(last) = last {
             self.next_at = last.checked_add(period).unwrap_or(self.next_at).max(now);
         }
         self.period = period;
     }
 
-    /// `turn` restated through the stretches since it was promised (for a
-    /// turn older than the stretches remembered: the back of the queue,
-    /// later than it should be rather than earlier).
+    /// `turn` as it stands now (later than given, if the pace dropped).
     pub(crate) fn restate(&self, turn: Turn) -> Turn {
-        let missed = usize::try_from(self.epoch.saturating_sub(turn.epoch)).unwrap_or(usize::MAX);
-        let due = match self.stretches.len().checked_sub(missed) {
-            Some(skip) => self
-                .stretches
-                .iter()
-                .skip(skip)
-                .fold(turn.due, |due, s| s.apply(due)),
-            None => self.next_at.max(turn.due),
-        };
-        Turn {
-            due,
-            epoch: self.epoch,
-        }
+        let due = turn
+            .ticket
+            .checked_sub(self.first)
+            .and_then(|i| self.ahead.get(usize::try_from(i).ok()?))
+            .copied()
+            .unwrap_or(turn.due);
+        Turn { due, ..turn }
     }
 
-    /// Whether every promised turn was due `quiet` or longer before `now`.
+    /// Whether every turn given was due `quiet` or longer before `now`.
     pub(crate) fn idle_since(&self, now: Instant, quiet: Duration) -> bool {
         self.next_at.checked_add(quiet).is_some_and(|t| t <= now)
     }

@@ -309,3 +309,53 @@ async fn streaming_bodies_and_bare_paths_are_paced_too() {
     assert_eq!(t0.elapsed(), Duration::from_millis(100));
     assert_eq!(log.lock().unwrap().len(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn debug_every_fifth() {
+    let calls = Arc::new(Mutex::new(0u64));
+    let (svc, _) = graph(move |_| {
+        let mut n = calls.lock().unwrap();
+        *n += 1;
+        if *n % 5 == 0 {
+            (429, Some(130_429))
+        } else {
+            (200, None)
+        }
+    });
+    let layer = ThroughputLayer::new(80);
+    let shaped = layer.layer(svc);
+    let t0 = Instant::now();
+    let done = Arc::new(Mutex::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let shaped = shaped.clone();
+        let done = done.clone();
+        let layer = layer.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                if *done.lock().unwrap() >= 200 {
+                    return;
+                }
+                *done.lock().unwrap() += 1;
+                for _ in 0..4 {
+                    match shaped.clone().oneshot(message(A, "1555")).await {
+                        Ok(res) if res.status() == 200 => break,
+                        Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+                        Err(e) => {
+                            println!("{:?} {e} rate {:?}", t0.elapsed(), layer.current_rate(A));
+                            return;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    println!(
+        "done in {:?}, rate {:?}",
+        t0.elapsed(),
+        layer.current_rate(A)
+    );
+}

@@ -84,6 +84,8 @@ pub struct FakeConfig {
     /// HTML page *after delivering it*, as a proxy failing on the way back
     /// would: sending it again would deliver it twice.
     pub bad_gateway_every: Option<u64>,
+    /// Per-number throughput limits (130429 beyond them); none by default.
+    pub throughput: throughput::Rates,
 }
 
 impl Default for FakeConfig {
@@ -112,6 +114,7 @@ impl Default for FakeConfig {
             refuse_post_exchange: false,
             throttle_every: None,
             bad_gateway_every: None,
+            throughput: throughput::Rates::default(),
         }
     }
 }
@@ -396,6 +399,7 @@ mod answers;
 mod inject;
 mod nodes;
 mod routes;
+pub mod throughput;
 
 use answers::*;
 pub use inject::{Injected, Route, ScriptBody};

@@ -60,10 +60,9 @@ fn waiting_turns_stretch_when_the_pace_drops() {
     assert_eq!(tickets[9].due, t0 + 90 * MS);
     let at = t0 + 5 * MS;
     pace.refused(at, t0);
-    // The turn due at 10 ms now comes one new period after the refusal
-    // plus its 5 ms ahead, doubled.
-    assert_eq!(pace.restate(tickets[1], at).due, at + 30 * MS);
-    assert_eq!(pace.restate(tickets[9], at).due, at + 190 * MS);
+    // The turns ahead are spaced again at 20 ms, from the refusal on.
+    assert_eq!(pace.restate(tickets[1], at).due, at + 20 * MS);
+    assert_eq!(pace.restate(tickets[9], at).due, at + 180 * MS);
 }
 
 #[test]

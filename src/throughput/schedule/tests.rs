@@ -66,7 +66,7 @@ fn a_turn_due_past_the_allowed_wait_is_not_taken() {
 }
 
 #[test]
-fn a_drop_stretches_every_turn_still_ahead_to_the_new_spacing() {
+fn a_drop_spaces_every_turn_still_ahead_at_the_new_period() {
     let t0 = Instant::now();
     let mut s = Schedule::new(t0, period_of(100.0));
     let turns: Vec<Turn> = (0..10)
@@ -76,19 +76,31 @@ fn a_drop_stretches_every_turn_still_ahead_to_the_new_spacing() {
     let at = t0 + 25 * MS;
     s.stretch(at, period_of(50.0));
     assert_eq!(s.restate(turns[2]).due, t0 + 20 * MS, "already due stays");
-    // 30 ms → 25 + 20 + 5 × 2; then 20 ms apart.
-    assert_eq!(s.restate(turns[3]).due, at + 30 * MS);
-    assert_eq!(s.restate(turns[4]).due, at + 50 * MS);
-    assert_eq!(s.restate(turns[9]).due, at + 150 * MS);
+    // One new period from now, then 20 ms apart.
+    assert_eq!(s.restate(turns[3]).due, at + 20 * MS);
+    assert_eq!(s.restate(turns[4]).due, at + 40 * MS);
+    assert_eq!(s.restate(turns[9]).due, at + 140 * MS);
     let next = s.take(at, Duration::ZERO, LONG).unwrap();
-    assert_eq!(next.due, at + 170 * MS);
-    // Restating twice changes nothing more.
-    let once = s.restate(turns[9]);
-    assert_eq!(s.restate(once), once);
-    // Two drops compose.
-    let later = at + 40 * MS;
+    assert_eq!(next.due, at + 160 * MS);
+    // A second drop spaces them at its period, not its period times the
+    // first drop's (no compounding).
+    let later = at + 30 * MS;
     s.stretch(later, period_of(25.0));
-    assert_eq!(s.restate(turns[9]).due, later + 40 * MS + 110 * MS * 2);
+    assert_eq!(s.restate(turns[4]).due, later + 40 * MS);
+    assert_eq!(s.restate(turns[9]).due, later + 240 * MS);
+    assert_eq!(s.restate(next).due, later + 280 * MS);
+}
+
+#[test]
+fn a_drop_never_brings_a_turn_earlier() {
+    let t0 = Instant::now();
+    let mut s = Schedule::new(t0, period_of(1.0));
+    let turns: Vec<Turn> = (0..3)
+        .map(|_| s.take(t0, Duration::ZERO, LONG).unwrap())
+        .collect();
+    s.stretch(t0, period_of(2.0));
+    assert_eq!(s.restate(turns[1]).due, t0 + Duration::from_secs(1));
+    assert_eq!(s.restate(turns[2]).due, t0 + Duration::from_secs(2));
 }
 
 #[test]
@@ -116,20 +128,6 @@ fn a_drop_when_idle_leaves_no_burst() {
 }
 
 #[test]
-fn a_turn_older_than_the_stretches_remembered_goes_to_the_back() {
-    let t0 = Instant::now();
-    let mut s = Schedule::new(t0, period_of(1000.0));
-    let old = s.take(t0, Duration::ZERO, LONG).unwrap();
-    let waiting = s.take(t0, Duration::ZERO, LONG).unwrap();
-    for k in 0..=STRETCHES as u32 {
-        s.stretch(t0 + MS * k / 10, period_of(1000.0));
-    }
-    let back = s.restate(waiting);
-    assert!(back.due >= s.next_at, "{back:?}");
-    assert!(s.restate(old).due >= old.due);
-}
-
-#[test]
 fn huge_numbers_saturate_instead_of_panicking() {
     assert_eq!(period_of(f64::NAN), Duration::from_secs(3600));
     assert_eq!(period_of(-1.0), Duration::from_secs(3600));
@@ -144,6 +142,9 @@ fn huge_numbers_saturate_instead_of_panicking() {
     s.stretch(t0, Duration::MAX);
     s.respace(t0, Duration::MAX);
     let _ = s.take(t0, Duration::MAX, Duration::MAX);
-    let stale = Turn { due: t0, epoch: 0 };
-    let _ = s.restate(stale);
+    let stale = Turn {
+        ticket: u64::MAX,
+        due: t0,
+    };
+    assert_eq!(s.restate(stale), stale);
 }
