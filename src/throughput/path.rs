@@ -8,22 +8,21 @@ use serde::Deserialize;
 
 /// The phone number id of a message send, or `None` for any other call.
 pub(crate) fn message_sender(uri: &Uri) -> Option<&str> {
-    let path = uri.path().strip_prefix('/')?;
+    let path = uri.path();
     let path = path.strip_suffix('/').unwrap_or(path);
-    let (rest, last) = path.rsplit_once('/')?;
-    if last != "messages" {
-        return None;
-    }
-    let (number, version) = match rest.split_once('/') {
-        Some((version, number)) => (number, Some(version)),
-        None => (rest, None),
+    let rest = path.strip_suffix("/messages")?;
+    // `rest` is `/{number}` or `/{version}/{number}`.
+    let cut = rest.as_bytes().iter().rposition(|b| *b == b'/')?;
+    let (before, number) = (&rest[..cut], &rest[cut + 1..]);
+    let plain = !number.is_empty()
+        && number
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let versioned = match before {
+        "" => true,
+        version => version.strip_prefix('/').is_some_and(is_version),
     };
-    let plain =
-        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !plain(number) || version.is_some_and(|v| !is_version(v)) {
-        return None;
-    }
-    Some(number)
+    (plain && versioned).then_some(number)
 }
 
 /// `v25.0`, `v9`: a Graph version segment.

@@ -72,15 +72,18 @@ impl Schedule {
         allowed: Duration,
     ) -> Result<Turn, Duration> {
         self.prune(now);
+        // Idle (behind by more than the burst's credit): the credit, and
+        // no more, is due at once.
         let credit = burst.saturating_sub(self.period);
-        let earliest = now.checked_sub(credit).unwrap_or(now);
-        if !self.started || self.next_at < earliest {
-            self.next_at = earliest;
+        if !self.started || now.saturating_duration_since(self.next_at) > credit {
+            self.next_at = now.checked_sub(credit).unwrap_or(now);
         }
         let due = self.next_at;
-        let wait = due.saturating_duration_since(now);
-        if wait > allowed {
-            return Err(wait);
+        if due > now {
+            let wait = due.saturating_duration_since(now);
+            if wait > allowed {
+                return Err(wait);
+            }
         }
         let Some(next_at) = due.checked_add(self.period) else {
             return Err(Duration::MAX);

@@ -4,6 +4,7 @@
 //! seen). Idle numbers cost memory only: no timer, no task.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
@@ -20,11 +21,39 @@ use crate::graph::GraphError;
 /// the size it kept).
 const SWEEP_AT: usize = 1024;
 
+/// A multiply-rotate hash (FxHash's scheme) for phone number ids: the
+/// application's own URIs, not an adversary's, and short, so a keyed hash
+/// would cost more than the rest of the look-up.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.write_u64(u64::from(byte));
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Every number's pace.
 #[derive(Debug)]
 pub(crate) struct Table {
     pub(crate) settings: Settings,
-    numbers: RwLock<HashMap<Box<str>, Arc<Number>>>,
+    numbers: RwLock<HashMap<Box<str>, Arc<Number>, BuildHasherDefault<IdHasher>>>,
     sweep_at: AtomicUsize,
 }
 
@@ -67,7 +96,7 @@ impl Table {
     pub(crate) fn new(settings: Settings) -> Table {
         Table {
             settings,
-            numbers: RwLock::new(HashMap::new()),
+            numbers: RwLock::new(HashMap::default()),
             sweep_at: AtomicUsize::new(SWEEP_AT),
         }
     }
@@ -132,8 +161,14 @@ impl Number {
     fn with<R>(&self, f: impl FnOnce(&mut Pace) -> R) -> R {
         let mut pace = self.lock();
         let out = f(&mut pace);
-        self.adapting.store(pace.adapting(), Ordering::Relaxed);
-        self.pairs.store(pace.has_pairs(), Ordering::Relaxed);
+        for (hint, now) in [
+            (&self.adapting, pace.adapting()),
+            (&self.pairs, pace.has_pairs()),
+        ] {
+            if hint.load(Ordering::Relaxed) != now {
+                hint.store(now, Ordering::Relaxed);
+            }
+        }
         out
     }
 
