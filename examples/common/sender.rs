@@ -70,13 +70,28 @@ pub fn build_stack_paced(
     retries: u32,
     mps: u32,
 ) -> (Stack, TokenCell) {
+    build_stack_shaped(
+        auth,
+        timeout,
+        retries,
+        (mps > 0).then(|| ThroughputLayer::new(mps)),
+    )
+}
+
+/// [`build_stack_paced`] with a shaper of your own (e.g. shared by several
+/// replicas), or none.
+pub fn build_stack_shaped(
+    auth: WhatsAppAuthLayer,
+    timeout: Duration,
+    retries: u32,
+    pace: Option<ThroughputLayer>,
+) -> (Stack, TokenCell) {
     let service = ServiceBuilder::new()
         .layer(TimeoutLayer::new(timeout))
         .layer(auth)
         .service(https_client());
     let cell = service.get_ref().token_cell().clone();
     let retry = (retries > 0).then(|| RetryLayer::new(GraphRetry::new().max_retries(retries)));
-    let pace = (mps > 0).then(|| ThroughputLayer::new(mps));
     let stack = ServiceBuilder::new()
         .option_layer(retry)
         .option_layer(pace)

@@ -84,6 +84,11 @@ impl Adapt {
         }
     }
 
+    /// The configured pace.
+    pub(crate) fn target(&self) -> f64 {
+        self.target
+    }
+
     /// Whether the pace is below its target or still measuring: only then
     /// do accepted messages need counting.
     pub(crate) fn adapting(&self) -> bool {

@@ -16,8 +16,9 @@ use tower::BoxError;
 use tower_service::Service;
 
 use super::error::{ThrottleReason, Throttled};
+use super::number::{Admit, Number, Waiter};
 use super::pace::{Ticket, Turn};
-use super::table::{verdict, Number};
+use super::table::verdict;
 use crate::body::ReplayBody;
 
 pin_project! {
@@ -52,6 +53,8 @@ struct Sent {
 enum Stage {
     /// Its recipient's pair-rate wait: then it asks for a turn.
     Recipient,
+    /// Permits leased from the shared budget: then it asks again.
+    Lease(Waiter),
     /// Its turn.
     Turn(Ticket),
     /// Nothing: the inner service's readiness.
@@ -103,34 +106,24 @@ impl<S, F> ThroughputFuture<S, F> {
         }
     }
 
-    /// A message that waits for `turn` first.
-    pub(super) fn waiting(start: Start<S>, turn: Turn) -> Self {
-        let (stage, until) = match turn {
-            Turn::Ticket(ticket) => (Stage::Turn(ticket), ticket.due),
-            Turn::Recipient { until } => (Stage::Recipient, until),
-            Turn::TooLong { reason, wait } => {
-                return Self::refused(Throttled::new(
-                    start.number.id(),
-                    reason,
-                    wait,
-                    start.max_wait,
-                ))
-            }
-        };
+    /// A message that waits first, as `admit` says.
+    pub(super) fn waiting(start: Start<S>, admit: Admit) -> Self {
         let deadline = start.now.checked_add(start.max_wait).unwrap_or(start.now);
+        let mut waiting = Box::new(Waiting {
+            inner: start.inner,
+            request: Some(start.request),
+            number: start.number,
+            body: start.body,
+            stage: Stage::Ready,
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            deadline,
+            max_wait: start.max_wait,
+        });
+        if let Err(error) = waiting.enter(admit, start.now) {
+            return Self::refused(error);
+        }
         ThroughputFuture {
-            state: State::Waiting {
-                waiting: Box::new(Waiting {
-                    inner: start.inner,
-                    request: Some(start.request),
-                    number: start.number,
-                    body: start.body,
-                    stage,
-                    sleep: Box::pin(tokio::time::sleep_until(until)),
-                    deadline,
-                    max_wait: start.max_wait,
-                }),
-            },
+            state: State::Waiting { waiting },
             sent: None,
         }
     }
@@ -148,28 +141,51 @@ impl<S> Waiting<S> {
         Throttled::new(self.number.id(), reason, wait, self.max_wait)
     }
 
+    /// Waits as `admit` says: a turn, a recipient's wait or a lease (each
+    /// bounded by the deadline), or fails at once.
+    fn enter(&mut self, admit: Admit, now: Instant) -> Result<(), Throttled> {
+        let (stage, until) = match admit {
+            Admit::Turn(Turn::Ticket(ticket)) if ticket.due <= now => (Stage::Ready, now),
+            Admit::Turn(Turn::Ticket(ticket)) => (Stage::Turn(ticket), ticket.due),
+            Admit::Turn(Turn::Recipient { until }) => (Stage::Recipient, until),
+            Admit::Turn(Turn::TooLong { reason, wait }) => return Err(self.throttled(reason, wait)),
+            Admit::Lease(waiter) => (Stage::Lease(waiter), self.deadline),
+        };
+        self.stage = stage;
+        self.sleep.as_mut().reset(until.min(self.deadline));
+        Ok(())
+    }
+
+    /// Asks again, with what is left of the maximum wait.
+    fn readmit(&mut self) -> Result<(), Throttled> {
+        let now = Instant::now();
+        let left = self.deadline.saturating_duration_since(now);
+        let admit = self.number.admit(now, self.body.as_ref(), left);
+        self.enter(admit, now)
+    }
+
     /// Waits until the message may go: `Ok` then, `Err` when it would wait
     /// past its deadline.
     fn poll_turn(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Throttled>> {
         loop {
-            match self.stage {
+            match &mut self.stage {
                 Stage::Ready => return Poll::Ready(Ok(())),
                 Stage::Recipient => {
                     ready!(self.sleep.as_mut().poll(cx));
-                    let now = Instant::now();
-                    let left = self.deadline.saturating_duration_since(now);
-                    match self.number.admit(now, self.body.as_ref(), left) {
-                        Turn::Ticket(ticket) => self.wait_for(Stage::Turn(ticket), ticket.due),
-                        Turn::Recipient { until } => self.wait_for(Stage::Recipient, until),
-                        Turn::TooLong { reason, wait } => {
-                            return Poll::Ready(Err(self.throttled(reason, wait)))
-                        }
+                    self.readmit()?;
+                }
+                Stage::Lease(waiter) => {
+                    if waiter.leased.as_mut().poll(cx).is_pending() {
+                        ready!(self.sleep.as_mut().poll(cx));
+                        let waited = self.max_wait;
+                        return Poll::Ready(Err(self.throttled(ThrottleReason::Pace, waited)));
                     }
+                    self.readmit()?;
                 }
                 Stage::Turn(ticket) => {
                     ready!(self.sleep.as_mut().poll(cx));
                     let now = Instant::now();
-                    let ticket = self.number.restate(ticket, now);
+                    let ticket = self.number.restate(*ticket, now);
                     if ticket.due <= now {
                         self.stage = Stage::Ready;
                     } else if ticket.due > self.deadline {
@@ -177,16 +193,12 @@ impl<S> Waiting<S> {
                         let wait = ticket.due.saturating_duration_since(now);
                         return Poll::Ready(Err(self.throttled(ThrottleReason::Pace, wait)));
                     } else {
-                        self.wait_for(Stage::Turn(ticket), ticket.due);
+                        self.stage = Stage::Turn(ticket);
+                        self.sleep.as_mut().reset(ticket.due);
                     }
                 }
             }
         }
-    }
-
-    fn wait_for(&mut self, stage: Stage, until: Instant) {
-        self.stage = stage;
-        self.sleep.as_mut().reset(until);
     }
 }
 

@@ -92,6 +92,21 @@ impl ThroughputLayer {
         self.change(|s| s.idle_after = idle)
     }
 
+    /// Shares each number's pace with every replica using the same Redis
+    /// and prefix (cargo feature `redis`): one budget per number, permits
+    /// leased in small batches, this replica's share of the pace when Redis
+    /// does not answer. See [`RedisPace`](super::RedisPace).
+    #[cfg(feature = "redis")]
+    pub fn shared(self, redis: super::RedisPace) -> Self {
+        self.with_budget(Arc::new(redis))
+    }
+
+    /// Shares the paces through `budget` (Redis's seam; tests use one in
+    /// memory).
+    pub(crate) fn with_budget(self, budget: Arc<dyn super::shared::Budget>) -> Self {
+        self.change(|s| s.shared = Some(budget))
+    }
+
     /// The pace of `phone_number_id` now, in messages a second (`None`
     /// for a number not seen lately).
     pub fn current_rate(&self, phone_number_id: &str) -> Option<f64> {

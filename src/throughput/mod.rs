@@ -85,19 +85,27 @@ mod adapt;
 mod error;
 mod future;
 mod layer;
+mod lease;
+mod number;
 mod pace;
 mod pair;
 mod path;
+#[cfg(feature = "redis")]
+mod redis;
 mod schedule;
 mod service;
+mod shared;
 mod table;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{ThrottleReason, Throttled};
 pub use future::ThroughputFuture;
 pub use layer::ThroughputLayer;
+#[cfg(feature = "redis")]
+pub use redis::RedisPace;
 pub use service::Throughput;
 
 use adapt::Tuning;
@@ -119,6 +127,8 @@ pub(crate) struct Settings {
     recovery: Duration,
     min_rate: Option<f64>,
     pub(crate) idle_after: Duration,
+    /// The budget every replica draws on, when the pace is shared.
+    pub(crate) shared: Option<Arc<dyn shared::Budget>>,
 }
 
 impl Settings {
@@ -133,6 +143,7 @@ impl Settings {
             recovery: Duration::from_secs(4),
             min_rate: None,
             idle_after: Duration::from_secs(60),
+            shared: None,
         }
     }
 

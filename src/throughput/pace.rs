@@ -44,6 +44,8 @@ pub(crate) struct Pace {
     adapt: Adapt,
     shape: Shape,
     pairs: Pairs,
+    /// The pace is this replica's share of the number's (1: all of it).
+    share: u32,
 }
 
 impl Pace {
@@ -54,6 +56,7 @@ impl Pace {
             adapt: Adapt::new(now, rate),
             shape,
             pairs: Pairs::default(),
+            share: 1,
         }
     }
 
@@ -67,15 +70,21 @@ impl Pace {
         !self.pairs.is_empty()
     }
 
-    /// The pace now, in messages a second.
+    /// The number's pace now, in messages a second, whoever sends.
     pub(crate) fn rate(&self, now: Instant) -> f64 {
         match &self.shape.tuning {
             Some(tuning) => self.adapt.rate_at(tuning, now),
-            None => 1.0 / self.schedule.period().as_secs_f64(),
+            None => self.adapt.target(),
         }
     }
 
-    /// Keeps the schedule's spacing in step with the recovering pace.
+    /// The spacing of this replica's sends at `rate`.
+    fn period(&self, rate: f64) -> Duration {
+        period_of(rate / f64::from(self.share))
+    }
+
+    /// Keeps the schedule's spacing in step with the recovering pace and
+    /// this replica's share.
     fn refresh(&mut self, now: Instant) {
         let Some(tuning) = &self.shape.tuning else {
             return;
@@ -83,31 +92,59 @@ impl Pace {
         if !self.adapt.adapting() {
             return;
         }
-        let period = period_of(self.adapt.rate_at(tuning, now));
+        let period = self.period(self.adapt.rate_at(tuning, now));
         if period != self.schedule.period() {
             self.schedule.respace(now, period);
         }
         self.adapt.settle(tuning, now);
     }
 
+    /// Paces this replica at `1 / share` of the number's pace (the others
+    /// take the rest), from `now` on.
+    pub(crate) fn set_share(&mut self, now: Instant, share: u32) {
+        let share = share.max(1);
+        if share != self.share {
+            self.share = share;
+            let period = self.period(self.rate(now));
+            self.schedule.respace(now, period);
+        }
+    }
+
     /// The turn of a message send to `recipient` (if known) at `now`,
     /// which may wait at most `allowed` more.
+    #[cfg(test)]
     pub(crate) fn admit(
         &mut self,
         now: Instant,
         recipient: Option<&str>,
         allowed: Duration,
     ) -> Turn {
-        if let Some(until) = recipient.and_then(|r| self.pairs.blocked_until(r, now)) {
-            let wait = until.saturating_duration_since(now);
-            if wait > allowed {
-                return Turn::TooLong {
-                    reason: ThrottleReason::PairRate,
-                    wait,
-                };
+        self.recipient_turn(now, recipient, allowed)
+            .unwrap_or_else(|| self.take(now, allowed))
+    }
+
+    /// The turn of a message to `recipient` while it is under a pair-rate
+    /// wait, `None` when it is not.
+    pub(crate) fn recipient_turn(
+        &self,
+        now: Instant,
+        recipient: Option<&str>,
+        allowed: Duration,
+    ) -> Option<Turn> {
+        let until = self.pairs.blocked_until(recipient?, now)?;
+        let wait = until.saturating_duration_since(now);
+        Some(if wait > allowed {
+            Turn::TooLong {
+                reason: ThrottleReason::PairRate,
+                wait,
             }
-            return Turn::Recipient { until };
-        }
+        } else {
+            Turn::Recipient { until }
+        })
+    }
+
+    /// The next turn of the number's schedule.
+    pub(crate) fn take(&mut self, now: Instant, allowed: Duration) -> Turn {
         self.refresh(now);
         match self.schedule.take(now, self.shape.burst, allowed) {
             Ok(ticket) => Turn::Ticket(ticket),
@@ -116,6 +153,11 @@ impl Pace {
                 wait,
             },
         }
+    }
+
+    /// The burst after an idle spell.
+    pub(crate) fn burst(&self) -> Duration {
+        self.shape.burst
     }
 
     /// `ticket` restated, now that the pace may have dropped.
@@ -129,7 +171,8 @@ impl Pace {
     pub(crate) fn refused(&mut self, now: Instant, sent: Instant) -> Option<f64> {
         let tuning = self.shape.tuning?;
         let rate = self.adapt.refused(&tuning, now, sent)?;
-        self.schedule.stretch(now, period_of(rate));
+        let period = self.period(rate);
+        self.schedule.stretch(now, period);
         Some(rate)
     }
 

@@ -9,6 +9,7 @@ use tower::BoxError;
 use tower_service::Service;
 
 use super::future::{Start, ThroughputFuture};
+use super::number::Admit;
 use super::pace::Turn;
 use super::path::message_sender;
 use super::table::Table;
@@ -79,8 +80,8 @@ where
         let number = self.table.number(id, now);
         let body = request.body().as_bytes().cloned();
         let max_wait = self.table.settings.max_wait;
-        let turn = number.admit(now, body.as_ref(), max_wait);
-        if let Turn::Ticket(ticket) = turn {
+        let admit = number.admit(now, body.as_ref(), max_wait);
+        if let Admit::Turn(Turn::Ticket(ticket)) = &admit {
             if ticket.due <= now {
                 let future = self.inner.call(request);
                 return ThroughputFuture::sent(future, number, now, body);
@@ -98,6 +99,6 @@ where
             now,
             max_wait,
         };
-        ThroughputFuture::waiting(start, turn)
+        ThroughputFuture::waiting(start, admit)
     }
 }

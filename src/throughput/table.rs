@@ -1,19 +1,18 @@
-//! The paces of every phone number seen: one [`Number`] each, created on
+//! The paces of every phone number seen: one `Number` each, created on
 //! first use and forgotten once idle. Only the numbers' own state is
 //! locked per send; the map is read-mostly (written when a number is first
 //! seen). Idle numbers cost memory only: no timer, no task.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
-use bytes::Bytes;
 use http::{Response, StatusCode};
 use tokio::time::Instant;
 
-use super::pace::{Pace, Ticket, Turn};
-use super::path::recipient;
+use super::number::Number;
+use super::pace::Pace;
 use super::Settings;
 use crate::graph::GraphError;
 
@@ -55,17 +54,6 @@ pub(crate) struct Table {
     pub(crate) settings: Settings,
     numbers: RwLock<HashMap<Box<str>, Arc<Number>, BuildHasherDefault<IdHasher>>>,
     sweep_at: AtomicUsize,
-}
-
-/// One phone number's pace, with hints read without its lock.
-#[derive(Debug)]
-pub(crate) struct Number {
-    id: Box<str>,
-    pace: Mutex<Pace>,
-    /// Whether accepted messages must be counted (the pace is adapting).
-    adapting: AtomicBool,
-    /// Whether some recipient is under a pair-rate wait.
-    pairs: AtomicBool,
 }
 
 /// What an answer says to the shaper.
@@ -115,17 +103,13 @@ impl Table {
         if numbers.len() >= self.sweep_at.load(Ordering::Relaxed) {
             let quiet = self.settings.idle_after;
             // A number still referenced has a send waiting or in flight.
-            numbers.retain(|_, n| Arc::strong_count(n) > 1 || !n.lock().idle(now, quiet));
+            numbers.retain(|_, n| Arc::strong_count(n) > 1 || !n.idle(now, quiet));
             let next = numbers.len().saturating_mul(2).max(SWEEP_AT);
             self.sweep_at.store(next, Ordering::Relaxed);
         }
         let rate = self.settings.rate_of(id);
-        let number = Arc::new(Number {
-            id: id.into(),
-            pace: Mutex::new(Pace::new(now, rate, self.settings.shape(rate))),
-            adapting: AtomicBool::new(false),
-            pairs: AtomicBool::new(false),
-        });
+        let pace = Pace::new(now, rate, self.settings.shape(rate));
+        let number = Arc::new(Number::new(id, pace, self.settings.shared.clone(), now));
         numbers.insert(id.into(), number.clone());
         number
     }
@@ -145,94 +129,6 @@ impl Table {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
-    }
-}
-
-impl Number {
-    pub(crate) fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Pace> {
-        self.pace.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Runs `f` on the pace, then refreshes the hints.
-    fn with<R>(&self, f: impl FnOnce(&mut Pace) -> R) -> R {
-        let mut pace = self.lock();
-        let out = f(&mut pace);
-        for (hint, now) in [
-            (&self.adapting, pace.adapting()),
-            (&self.pairs, pace.has_pairs()),
-        ] {
-            if hint.load(Ordering::Relaxed) != now {
-                hint.store(now, Ordering::Relaxed);
-            }
-        }
-        out
-    }
-
-    /// The turn of a message with `body` at `now`, allowed to wait
-    /// `allowed` more. The body is read only while a recipient of this
-    /// number is under a pair-rate wait.
-    pub(crate) fn admit(
-        &self,
-        now: Instant,
-        body: Option<&Bytes>,
-        allowed: std::time::Duration,
-    ) -> Turn {
-        let to = match (self.pairs.load(Ordering::Relaxed), body) {
-            (true, Some(body)) => recipient(body),
-            _ => None,
-        };
-        self.with(|pace| pace.admit(now, to.as_deref(), allowed))
-    }
-
-    /// `ticket` restated at `now`.
-    pub(crate) fn restate(&self, ticket: Ticket, now: Instant) -> Ticket {
-        self.with(|pace| pace.restate(ticket, now))
-    }
-
-    /// The pace now, in messages a second.
-    pub(crate) fn rate(&self, now: Instant) -> f64 {
-        self.lock().rate(now)
-    }
-
-    /// Graph answered a message with `body`, sent at `sent`, with `verdict`.
-    pub(crate) fn answered(&self, verdict: Verdict, sent: Instant, body: Option<&Bytes>) {
-        match verdict {
-            Verdict::Accepted => {
-                let pairs = self.pairs.load(Ordering::Relaxed);
-                if !(pairs || self.adapting.load(Ordering::Relaxed)) {
-                    return;
-                }
-                let to = body.filter(|_| pairs).and_then(|b| recipient(b));
-                self.with(|pace| pace.accepted(sent, to.as_deref()));
-            }
-            Verdict::Throughput => {
-                let now = Instant::now();
-                if let Some(rate) = self.with(|pace| pace.refused(now, sent)) {
-                    tracing::info!(
-                        phone_number_id = %self.id,
-                        messages_per_second = rate,
-                        "Graph refused a message for throughput (130429): pace lowered"
-                    );
-                }
-            }
-            Verdict::PairRate => {
-                let Some(to) = body.and_then(|b| recipient(b)) else {
-                    return;
-                };
-                let now = Instant::now();
-                let until = self.with(|pace| pace.pair_refused(&to, now));
-                tracing::debug!(
-                    phone_number_id = %self.id,
-                    wait = ?until.saturating_duration_since(now),
-                    "Graph refused a message for the pair rate (131056): its recipient's messages wait"
-                );
-            }
-            Verdict::Other => {}
-        }
     }
 }
 
