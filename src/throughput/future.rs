@@ -9,7 +9,7 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Response;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tower::BoxError;
@@ -19,13 +19,13 @@ use super::error::{ThrottleReason, Throttled};
 use super::number::{Admit, Number, Waiter};
 use super::pace::{Ticket, Turn};
 use super::table::verdict;
-use crate::body::ReplayBody;
 
 pin_project! {
-    /// Response future of [`Throughput`](super::Throughput).
-    pub struct ThroughputFuture<S, F> {
+    /// Response future of [`Throughput`](super::Throughput), for requests
+    /// of type `Req` to a service `S` whose future is `F`.
+    pub struct ThroughputFuture<S, Req, F> {
         #[pin]
-        state: State<S, F>,
+        state: State<S, Req, F>,
         // The message sent, whose answer the pace hears.
         sent: Option<Sent>,
     }
@@ -33,10 +33,10 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, F> {
+    enum State<S, Req, F> {
         Called { #[pin] future: F },
         // Boxed: waiting is the exception, and this keeps the future small.
-        Waiting { waiting: Box<Waiting<S>> },
+        Waiting { waiting: Box<Waiting<S, Req>> },
         Refused { error: Option<Throttled> },
     }
 }
@@ -61,9 +61,9 @@ enum Stage {
     Ready,
 }
 
-struct Waiting<S> {
+struct Waiting<S, Req> {
     inner: S,
-    request: Option<Request<ReplayBody>>,
+    request: Option<Req>,
     number: Arc<Number>,
     body: Option<Bytes>,
     stage: Stage,
@@ -74,16 +74,16 @@ struct Waiting<S> {
 }
 
 /// How a message send starts.
-pub(super) struct Start<S> {
+pub(super) struct Start<S, Req> {
     pub(super) inner: S,
-    pub(super) request: Request<ReplayBody>,
+    pub(super) request: Req,
     pub(super) number: Arc<Number>,
     pub(super) body: Option<Bytes>,
     pub(super) now: Instant,
     pub(super) max_wait: Duration,
 }
 
-impl<S, F> ThroughputFuture<S, F> {
+impl<S, Req, F> ThroughputFuture<S, Req, F> {
     /// A call that is not a message send: passed straight through.
     #[inline]
     pub(super) fn passthrough(future: F) -> Self {
@@ -107,7 +107,7 @@ impl<S, F> ThroughputFuture<S, F> {
     }
 
     /// A message that waits first, as `admit` says.
-    pub(super) fn waiting(start: Start<S>, admit: Admit) -> Self {
+    pub(super) fn waiting(start: Start<S, Req>, admit: Admit) -> Self {
         let deadline = start.now.checked_add(start.max_wait).unwrap_or(start.now);
         let mut waiting = Box::new(Waiting {
             inner: start.inner,
@@ -136,7 +136,7 @@ impl<S, F> ThroughputFuture<S, F> {
     }
 }
 
-impl<S> Waiting<S> {
+impl<S, Req> Waiting<S, Req> {
     fn throttled(&self, reason: ThrottleReason, wait: Duration) -> Throttled {
         Throttled::new(self.number.id(), reason, wait, self.max_wait)
     }
@@ -202,9 +202,9 @@ impl<S> Waiting<S> {
     }
 }
 
-impl<S, F, ResB, E> Future for ThroughputFuture<S, F>
+impl<S, Req, F, ResB, E> Future for ThroughputFuture<S, Req, F>
 where
-    S: Service<Request<ReplayBody>, Response = Response<ResB>, Future = F, Error = E>,
+    S: Service<Req, Response = Response<ResB>, Future = F, Error = E>,
     F: Future<Output = Result<Response<ResB>, E>>,
     E: Into<BoxError>,
 {

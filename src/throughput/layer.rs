@@ -13,6 +13,22 @@ use super::{Settings, Throughput};
 ///
 /// Services made by one layer (and their clones) share the paces: apply
 /// the same layer to every stack that sends for the same numbers.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_whatsapp_auth::throughput::ThroughputLayer;
+///
+/// let layer = ThroughputLayer::new(80)
+///     .number("106540352242922", 1000) // upgraded by Meta
+///     .burst(Duration::from_millis(100))
+///     .max_wait(Duration::from_secs(10))
+///     .pair_wait(Duration::from_secs(1))
+///     .recovery(Duration::from_secs(4))
+///     .min_rate(5.0)
+///     .idle_after(Duration::from_secs(60));
+/// // No number is known before its first message.
+/// assert_eq!(layer.current_rate("106540352242922"), None);
+/// ```
 #[derive(Debug, Clone)]
 pub struct ThroughputLayer {
     table: Arc<Table>,

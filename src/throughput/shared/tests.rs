@@ -5,9 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::Full;
 use tokio::time::Instant;
 use tower::{service_fn, BoxError, Layer, ServiceExt};
 
@@ -113,7 +111,7 @@ async fn send_many(
     let tasks: Vec<_> = (0..count)
         .map(|_| {
             let req = Request::post(format!("/v25.0/{A}/messages"))
-                .body(Full::new(Bytes::from_static(b"{\"to\":\"1555\"}")))
+                .body(ReplayBody::from("{\"to\":\"1555\"}"))
                 .unwrap();
             tokio::spawn(svc.clone().oneshot(req))
         })
