@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::error::ThrottleReason;
-use super::lease::{Permit, Permits};
+use super::lease::{Grant, Permit, Permits};
 use super::pace::{Pace, Ticket, Turn};
 use super::path::recipient;
 use super::schedule::period_of;
@@ -145,6 +145,12 @@ impl Number {
                     Admit::Turn(state.pace.take(now, allowed))
                 }
                 Permit::Lease { start } => {
+                    if start && tokio::runtime::Handle::try_current().is_err() {
+                        // Nothing to run a lease on: pace alone.
+                        permits.failed(now);
+                        permits.done_waiting();
+                        return Admit::Turn(state.pace.take(now, allowed));
+                    }
                     let ask = start.then(|| Ask {
                         count: 0,
                         period: period_of(state.pace.rate(now)),
@@ -162,15 +168,9 @@ impl Number {
         let shared = self.shared.as_ref().expect("permits come with a budget");
         // Registered under the lock: the lease's wake-up cannot be missed.
         let leased = Box::pin(shared.leased.clone().notified_owned());
-        if let (Some(ask), Some(permits)) = (ask, &mut state.permits) {
+        if let (Some(ask), Some(permits)) = (ask, &state.permits) {
             let count = permits.ask(shared.budget.batch());
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    let number = self.clone();
-                    runtime.spawn(number.lease(Ask { count, ..ask }));
-                }
-                Err(_) => permits.failed(Instant::now()),
-            }
+            tokio::spawn(self.clone().lease(Ask { count, ..ask }));
         }
         Admit::Lease(Waiter {
             leased,
@@ -190,7 +190,9 @@ impl Number {
             let permits = state.permits.as_mut()?;
             match result {
                 Ok(Ok(grant)) => {
-                    permits.granted(now, grant);
+                    // Never more than asked, whatever the budget says.
+                    let count = grant.count.min(ask.count);
+                    permits.granted(now, Grant { count, ..grant });
                     None
                 }
                 Ok(Err(why)) => Some(why),
