@@ -1,12 +1,15 @@
 //! Sends the same WhatsApp text message `--count` times through one client
-//! stack: hyper-util client, `WhatsAppAuthLayer`, a per-attempt timeout, and
-//! tower's `RetryLayer` with `GraphRetry` outside it (up to `--max-retries`
-//! retries of what Graph refused as temporary: rate limits, transient
-//! errors; never a message whose outcome is unknown).
+//! stack: hyper-util client, `WhatsAppAuthLayer`, a per-attempt timeout,
+//! `ThroughputLayer` pacing the number's sends at `--mps` messages a second
+//! (Meta's default 80; 0 turns pacing off), and tower's `RetryLayer` with
+//! `GraphRetry` outside it (up to `--max-retries` retries of what Graph
+//! refused as temporary: rate limits, transient errors; never a message
+//! whose outcome is unknown). A message Graph refused for throughput is
+//! retried through the pace, which that refusal lowered.
 //!
 //! ```text
 //! WHATSAPP_TOKEN=… WHATSAPP_PHONE_NUMBER_ID=… \
-//!   cargo run --release --example send -- --to 15551234567 --text "hi" --count 200 --concurrency 16 [--max-retries 3]
+//!   cargo run --release --example send -- --to 15551234567 --text "hi" --count 200 --concurrency 16 [--max-retries 3] [--mps 80]
 //! ```
 //!
 //! Each message carries `biz_opaque_callback_data` naming it (`send <run> #n`),
@@ -30,12 +33,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use common::sender::{
-    build_stack_with_retries, describe, is_permanent, send_messages, tracked_text_message,
+    build_stack_paced, describe, is_permanent, send_messages, tracked_text_message,
 };
 use common::setup::{self, Setup};
 use tower_whatsapp_auth::{Error, Permission};
 
-const USAGE: &str = "usage: send --to <E.164 digits> --text <message> [--count N (1)] [--concurrency N (1)] [--max-retries N (3; 0 turns retries off)]";
+const USAGE: &str = "usage: send --to <E.164 digits> --text <message> [--count N (1)] [--concurrency N (1)] [--max-retries N (3; 0 turns retries off)] [--mps N (80 messages a second; 0 turns pacing off)]";
 
 struct Args {
     to: String,
@@ -43,10 +46,12 @@ struct Args {
     count: usize,
     concurrency: usize,
     max_retries: u32,
+    mps: u32,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut to, mut text, mut count, mut concurrency, mut max_retries) = (None, None, 1, 1, 3);
+    let mut mps = tower_whatsapp_auth::throughput::DEFAULT_MESSAGES_PER_SECOND;
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -70,6 +75,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     .parse()
                     .map_err(|_| "--max-retries takes a whole number".to_owned())?
             }
+            "--mps" => {
+                mps = value()?
+                    .parse()
+                    .map_err(|_| "--mps takes a whole number".to_owned())?
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -80,6 +90,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         count,
         concurrency,
         max_retries,
+        mps,
     })
 }
 
@@ -106,7 +117,8 @@ async fn main() -> ExitCode {
     };
     let auth = auth.require_permissions(&[Permission::WhatsappBusinessMessaging]);
 
-    let (stack, cell) = build_stack_with_retries(auth, Duration::from_secs(30), args.max_retries);
+    let (stack, cell) =
+        build_stack_paced(auth, Duration::from_secs(30), args.max_retries, args.mps);
     // Fail before sending anything when the token cannot send messages.
     let needed = [Permission::WhatsappBusinessMessaging];
     let checked = match cell.check_permissions().await {

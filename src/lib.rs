@@ -25,6 +25,7 @@ mod secret;
 pub mod service;
 pub mod source;
 pub mod store;
+pub mod throughput;
 mod token;
 pub mod validate;
 pub mod webhook;
@@ -60,5 +61,6 @@ pub use source::{
 #[cfg(feature = "redis")]
 pub use store::RedisTokenStore;
 pub use store::{FileTokenStore, LockToken, StoreError, StoredToken, TokenStore};
+pub use throughput::{Throttled, Throughput, ThroughputLayer};
 pub use token::{TokenCell, TokenStats};
 pub use validate::{TokenGeneration, ValidateFuture, ValidateIfNeeded, ValidateIfNeededLayer};

@@ -257,6 +257,15 @@ fn send_args() -> [&'static str; 8] {
     ]
 }
 
+/// `send_args` without the shaper: the fake's throttle refuses every fifth
+/// message whatever the pace, a fault pattern for the retry policy, which
+/// the shaper would read as a limit of 80% of any pace and slow down for.
+fn unpaced_send_args() -> Vec<&'static str> {
+    let mut args = send_args().to_vec();
+    args.extend(["--mps", "0"]);
+    args
+}
+
 /// A Graph that refuses every fifth message with 130429 (HTTP 429): with
 /// the default three retries, every message is delivered exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,7 +275,7 @@ async fn send_retries_throttled_messages_and_delivers_each_once() {
         ..FakeConfig::default()
     };
     let fake = FakeGraph::start(config.clone()).await;
-    let out = run_example("send", &env_for(&fake, &config), &send_args()).await;
+    let out = run_example("send", &env_for(&fake, &config), &unpaced_send_args()).await;
     let shown = printed(&out);
     assert_eq!(out.status.code(), Some(0), "{shown}");
     let graph = fake.counters();
@@ -278,7 +287,7 @@ async fn send_retries_throttled_messages_and_delivers_each_once() {
     );
     // With retries off, the throttled ones fail.
     let fake = FakeGraph::start(config.clone()).await;
-    let mut args = send_args().to_vec();
+    let mut args = unpaced_send_args();
     args.extend(["--max-retries", "0"]);
     let out = run_example("send", &env_for(&fake, &config), &args).await;
     assert_eq!(out.status.code(), Some(1), "{}", printed(&out));

@@ -81,23 +81,16 @@ impl Failure {
         Failure {
             reason,
             hint,
-            // The stack's own errors and refused connections were not sent.
-            unknown: !err.is::<Error>() && !connection_refused(err.as_ref()),
+            // The stack's refusals and the shaper's were not sent; a
+            // failure in the client was, unless the connection was refused;
+            // a timeout outside the stack may have been.
+            unknown: match err.downcast_ref::<Error>() {
+                Some(Error::Transport(failure)) => !failure.not_sent(),
+                Some(_) => false,
+                None => true,
+            },
         }
     }
-}
-
-fn connection_refused(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(err);
-    while let Some(e) = cause {
-        if e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
-        {
-            return true;
-        }
-        cause = e.source();
-    }
-    false
 }
 
 /// Sends `body` to `url` `count` times, at most `concurrency` in flight.

@@ -16,6 +16,7 @@ use tower::retry::RetryLayer;
 use tower::timeout::TimeoutLayer;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower_whatsapp_auth::throughput::ThroughputLayer;
 use tower_whatsapp_auth::{
     Error, GraphBody, GraphError, GraphRetry, RefreshError, ReplayBody, TokenCell,
     WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
@@ -55,20 +56,47 @@ pub fn build_stack_with_retries(
     timeout: Duration,
     retries: u32,
 ) -> (Stack, TokenCell) {
+    build_stack_paced(auth, timeout, retries, 0)
+}
+
+/// [`build_stack_with_retries`] with message sends paced at `mps` messages
+/// a second per phone number (0: not paced), in the README's order:
+/// `RetryLayer(GraphRetry)` → `ThroughputLayer` → per-attempt timeout →
+/// auth → client. A message refused for throughput is retried through the
+/// pace it just lowered.
+pub fn build_stack_paced(
+    auth: WhatsAppAuthLayer,
+    timeout: Duration,
+    retries: u32,
+    mps: u32,
+) -> (Stack, TokenCell) {
+    build_stack_shaped(
+        auth,
+        timeout,
+        retries,
+        (mps > 0).then(|| ThroughputLayer::new(mps)),
+    )
+}
+
+/// [`build_stack_paced`] with a shaper of your own (e.g. shared by several
+/// replicas), or none.
+pub fn build_stack_shaped(
+    auth: WhatsAppAuthLayer,
+    timeout: Duration,
+    retries: u32,
+    pace: Option<ThroughputLayer>,
+) -> (Stack, TokenCell) {
     let service = ServiceBuilder::new()
         .layer(TimeoutLayer::new(timeout))
         .layer(auth)
         .service(https_client());
     let cell = service.get_ref().token_cell().clone();
-    let stack = match retries {
-        0 => Stack::new(service),
-        n => Stack::new(
-            ServiceBuilder::new()
-                .layer(RetryLayer::new(GraphRetry::new().max_retries(n)))
-                .service(service),
-        ),
-    };
-    (stack, cell)
+    let retry = (retries > 0).then(|| RetryLayer::new(GraphRetry::new().max_retries(retries)));
+    let stack = ServiceBuilder::new()
+        .option_layer(retry)
+        .option_layer(pace)
+        .service(service);
+    (Stack::new(stack), cell)
 }
 
 /// The Cloud API text message body.
@@ -124,6 +152,15 @@ pub fn describe(err: &BoxError) -> (String, String) {
         return (
             "timed out".into(),
             "Graph did not answer in time; retry later".into(),
+        );
+    }
+    if let Some(Error::Throttled(throttled)) = err.downcast_ref::<Error>() {
+        return (
+            "not sent, its turn would come past the maximum wait (throughput)".into(),
+            format!(
+                "nothing reached Graph: send it again later (in {:.0?} or more), or lower --concurrency or --mps",
+                throttled.retry_after()
+            ),
         );
     }
     let Some(err) = err.downcast_ref::<Error>() else {

@@ -20,8 +20,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod throttled;
 mod transport;
 
+pub use throttled::{ThrottleReason, Throttled};
 pub use transport::TransportError;
 
 use crate::graph::{ErrorKind, GraphError, Misconfiguration};
@@ -98,6 +100,12 @@ pub enum Error {
         cause: GraphError,
     },
 
+    /// The throughput shaper did not send the message: its turn would have
+    /// come after the maximum wait. Nothing reached Graph, so it is safe to
+    /// send again.
+    #[error(transparent)]
+    Throttled(Throttled),
+
     /// The stack is misconfigured; nothing was sent.
     #[error("configuration error: {0}")]
     Config(String),
@@ -142,6 +150,7 @@ impl Error {
             Error::PermissionMissing { .. } => ErrorKind::PermissionMissing,
             Error::Config(_) => ErrorKind::Misconfigured,
             Error::Unavailable(_) | Error::Transport(_) => ErrorKind::Transient,
+            Error::Throttled(_) => ErrorKind::RateLimited,
             Error::Body(_) => ErrorKind::Other,
             other => other
                 .graph_error()

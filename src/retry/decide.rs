@@ -62,6 +62,7 @@ fn error_outcome(err: &(dyn std::error::Error + 'static)) -> Outcome {
     // refusals or local failures: final.
     match err.downcast_ref::<Error>() {
         Some(Error::Transport(failure)) if failure.not_sent() => return Outcome::NotSent,
+        Some(Error::Throttled(_)) => return Outcome::NotSent,
         Some(Error::Transport(_)) => return Outcome::Unknown,
         Some(_) => return Outcome::Final,
         None => {}

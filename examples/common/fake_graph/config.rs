@@ -48,6 +48,8 @@ pub struct FakeConfig {
     /// HTML page *after delivering it*, as a proxy failing on the way back
     /// would: sending it again would deliver it twice.
     pub bad_gateway_every: Option<u64>,
+    /// Per-number throughput limits (130429 beyond them); none by default.
+    pub throughput: super::throughput::Rates,
 }
 
 impl Default for FakeConfig {
@@ -77,6 +79,7 @@ impl Default for FakeConfig {
             throttle_every: None,
             throttle_headers: Vec::new(),
             bad_gateway_every: None,
+            throughput: Default::default(),
         }
     }
 }

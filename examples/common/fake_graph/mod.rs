@@ -326,6 +326,7 @@ mod inject;
 mod nodes;
 mod recipient;
 mod routes;
+pub mod throughput;
 
 use answers::*;
 pub use config::FakeConfig;

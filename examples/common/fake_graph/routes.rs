@@ -117,7 +117,7 @@ pub(super) fn route_request(state: &mut State, parts: &http::request::Parts, bod
     }
     let phone = state.config.phone_number_id.clone();
     match (parts.method.clone(), segments.as_slice()) {
-        (Method::POST, [_v, id, "messages"]) if *id == phone => {
+        (Method::POST, [_v, id, "messages"]) if *id == phone || state.config.throughput.serves(id) => {
             state.counters.message_requests += 1;
             state.bodies.push(body.clone());
             if let Some(fault) = state.faults.pop_front() {
@@ -151,6 +151,9 @@ pub(super) fn route_request(state: &mut State, parts: &http::request::Parts, bod
                         Ok(contact) => contact,
                         Err(refused) => return Next::Now(*refused),
                     };
+                    if let Some(refused) = state.config.throughput.take(id, tokio::time::Instant::now()) {
+                        return Next::Now(refused);
+                    }
                     let tracking = serde_json::from_slice::<serde_json::Value>(&body)
                         .ok()
                         .and_then(|v| v["biz_opaque_callback_data"].as_str().map(str::to_owned));

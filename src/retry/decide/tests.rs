@@ -126,6 +126,18 @@ fn outcomes_say_what_may_be_sent_again() {
             Outcome::NotSent,
         ),
         (
+            "throttled by the shaper: never sent",
+            Err(Box::new(crate::error::Error::Throttled(
+                crate::error::Throttled::new(
+                    "1",
+                    crate::error::ThrottleReason::Pace,
+                    Duration::from_secs(40),
+                    Duration::from_secs(30),
+                ),
+            ))),
+            Outcome::NotSent,
+        ),
+        (
             "reset, as the stack reports it",
             Err(transport(std::io::ErrorKind::ConnectionReset)),
             Outcome::Unknown,
