@@ -55,3 +55,24 @@ impl Token {
         self.expiry
     }
 }
+
+/// A token of unknown lifetime.
+impl From<&str> for Token {
+    fn from(value: &str) -> Token {
+        Token::new(value)
+    }
+}
+
+/// A token of unknown lifetime.
+impl From<String> for Token {
+    fn from(value: String) -> Token {
+        Token::new(value)
+    }
+}
+
+/// A token of unknown lifetime.
+impl From<Secret> for Token {
+    fn from(value: Secret) -> Token {
+        Token::new(value)
+    }
+}

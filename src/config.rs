@@ -1,5 +1,6 @@
 //! Settings shared by every part of the stack.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::body::DEFAULT_BODY_LIMIT;
@@ -62,6 +63,9 @@ pub(crate) struct Config {
     pub error_body_limit: usize,
     pub usage_warning: f64,
     pub exchange_method: ExchangeMethod,
+    /// Shared by the cells of many tenants: validation calls in flight at
+    /// once, bounded, so a cold start does not stampede Graph.
+    pub validation_gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Config {
@@ -92,6 +96,7 @@ impl Config {
             error_body_limit: DEFAULT_ERROR_BODY_LIMIT,
             usage_warning: crate::classify::DEFAULT_USAGE_WARNING,
             exchange_method: ExchangeMethod::PostForm,
+            validation_gate: None,
         }
     }
 
@@ -112,9 +117,7 @@ impl Config {
         let pq = uri.path_and_query()?.as_str();
         let pq = pq.strip_prefix('/').unwrap_or(pq);
         let first = pq.split(['/', '?']).next().unwrap_or("");
-        let versioned = first
-            .strip_prefix('v')
-            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'));
+        let versioned = crate::graph::path::is_version(first);
         let base = self.graph_base.trim_end_matches('/');
         let url = if versioned {
             format!("{base}/{pq}")

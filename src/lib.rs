@@ -13,6 +13,7 @@ mod config;
 pub mod diagnose;
 mod error;
 pub mod graph;
+mod ids;
 mod layer;
 pub mod permissions;
 mod random;
@@ -25,6 +26,7 @@ mod secret;
 pub mod service;
 pub mod source;
 pub mod store;
+pub mod tenants;
 pub mod throughput;
 mod token;
 pub mod validate;
@@ -61,6 +63,7 @@ pub use source::{
 #[cfg(feature = "redis")]
 pub use store::RedisTokenStore;
 pub use store::{FileTokenStore, LockToken, StoreError, StoredToken, TokenStore};
+pub use tenants::{Tenant, TenantSource, Tenants, WhatsAppTenants, WhatsAppTenantsLayer};
 pub use throughput::{Throttled, Throughput, ThroughputLayer};
 pub use token::{TokenCell, TokenStats};
 pub use validate::{TokenGeneration, ValidateFuture, ValidateIfNeeded, ValidateIfNeededLayer};

@@ -14,4 +14,5 @@ pub mod redis_server;
 pub mod run;
 pub mod sender;
 pub mod setup;
+pub mod tenant_book;
 pub mod webhooks;

@@ -75,6 +75,28 @@ impl GraphIo {
         if system_user {
             form_pair(&mut params, "set_token_expires_in_60_days", "true");
         }
+        self.grant(params, Some(token)).await
+    }
+
+    /// Exchanges an Embedded Signup `code` for the business's token
+    /// (`client_id`, `client_secret`, `code`, as Meta documents).
+    pub(crate) async fn exchange_code(&self, code: &Secret) -> Result<Token, RefreshError> {
+        let config = &*self.config;
+        let (app_id, app_secret) = config
+            .app_credentials()
+            .ok_or(RefreshError::NotConfigured)?;
+        let mut params = String::new();
+        form_pair(&mut params, "client_id", app_id);
+        form_pair(&mut params, "client_secret", app_secret.expose());
+        form_pair(&mut params, "code", code.expose());
+        self.grant(params, None).await
+    }
+
+    /// Sends `params` (which hold the app secret) to `/oauth/access_token`
+    /// and reads the token Graph grants. With `proving`, the call carries
+    /// that token's `appsecret_proof`.
+    async fn grant(&self, params: String, proving: Option<&Secret>) -> Result<Token, RefreshError> {
+        let config = &*self.config;
         let mut req =
             secret_bearing_request(config, "oauth/access_token", params).ok_or_else(|| {
                 RefreshError::Unavailable {
@@ -83,7 +105,8 @@ impl GraphIo {
                         .into(),
                 }
             })?;
-        if let Some(pair) = proof::proof_pair(config.app_secret.as_ref(), token) {
+        let pair = proving.and_then(|token| proof::proof_pair(config.app_secret.as_ref(), token));
+        if let Some(pair) = pair {
             let path = proof::authorized_path(req.uri().path_and_query(), &pair);
             proof::set_path(req.uri_mut(), path);
         }
@@ -98,35 +121,40 @@ impl GraphIo {
                 _ => RefreshError::Rejected(err),
             });
         }
-        let unavailable = |reason: &str| RefreshError::Unavailable {
+        if !answer.status.is_success() {
+            return Err(RefreshError::Unavailable {
+                status,
+                reason: "the answer is not a Graph error object".into(),
+            });
+        }
+        granted_token(&answer.body).map_err(|reason| RefreshError::Unavailable {
             status,
             reason: reason.to_owned(),
-        };
-        if !answer.status.is_success() {
-            return Err(unavailable("the answer is not a Graph error object"));
-        }
-        let parsed: ExchangeAnswer = serde_json::from_slice(&answer.body)
-            .map_err(|_| unavailable("the answer is not the expected JSON"))?;
-        let serde_json::Value::String(value) = parsed.access_token else {
-            return Err(unavailable("access_token is not a string"));
-        };
-        if value.is_empty() || value.len() > MAX_TOKEN_LEN {
-            return Err(unavailable("access_token is empty or implausibly long"));
-        }
-        if HeaderValue::from_str(&format!("Bearer {value}")).is_err() {
-            return Err(unavailable(
-                "access_token has characters not allowed in a header",
-            ));
-        }
-        let expires_in = parsed.expires_in.and_then(|v| match v {
-            serde_json::Value::Number(n) => n.as_u64(),
-            serde_json::Value::String(s) => s.parse().ok(),
-            _ => None,
-        });
-        let token = Token::new(value);
-        Ok(match expires_in {
-            Some(secs) => token.expires_in(Duration::from_secs(secs)),
-            None => token,
         })
     }
+}
+
+/// The token in a `/oauth/access_token` answer, with its `expires_in`.
+fn granted_token(body: &[u8]) -> Result<Token, &'static str> {
+    let parsed: ExchangeAnswer =
+        serde_json::from_slice(body).map_err(|_| "the answer is not the expected JSON")?;
+    let serde_json::Value::String(value) = parsed.access_token else {
+        return Err("access_token is not a string");
+    };
+    if value.is_empty() || value.len() > MAX_TOKEN_LEN {
+        return Err("access_token is empty or implausibly long");
+    }
+    if HeaderValue::from_str(&format!("Bearer {value}")).is_err() {
+        return Err("access_token has characters not allowed in a header");
+    }
+    let expires_in = parsed.expires_in.and_then(|v| match v {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    });
+    let token = Token::new(value);
+    Ok(match expires_in {
+        Some(secs) => token.expires_in(Duration::from_secs(secs)),
+        None => token,
+    })
 }

@@ -113,6 +113,50 @@ pub enum Error {
     /// Reading the caller's request body failed; nothing was sent.
     #[error("reading the request body failed: {0}")]
     Body(Arc<dyn std::error::Error + Send + Sync>),
+
+    /// The request names a phone number id no tenant owns (the
+    /// [`TenantSource`](crate::tenants::TenantSource) knows none): it was
+    /// not sent, with anyone's token.
+    #[error("request not sent: no tenant owns phone number id {phone_number_id}")]
+    UnknownTenant {
+        /// The phone number id the request named.
+        phone_number_id: String,
+    },
+
+    /// The request names no phone number id (its path is not
+    /// `/{phone-number-id}/…` and it carries no
+    /// [`TenantId`](crate::tenants::TenantId)): it was not sent.
+    #[error("request not sent: its path names no phone number id, and it carries no TenantId (calls on a WhatsApp Business Account, templates or media need one)")]
+    NoTenant,
+
+    /// The request sends a message from one phone number and carries the
+    /// [`TenantId`](crate::tenants::TenantId) of another: it was not sent,
+    /// so no token goes on another tenant's path.
+    #[error("request not sent: it sends from phone number id {phone_number_id} but names the tenant {tenant}")]
+    TenantMismatch {
+        /// The phone number id the path names.
+        phone_number_id: String,
+        /// The tenant the request named.
+        tenant: String,
+    },
+
+    /// Looking the tenant up failed (the source's own error, or no answer
+    /// within the lookup timeout); the request was not sent.
+    #[error("request not sent: looking up the tenant of phone number id {phone_number_id} failed: {reason}")]
+    TenantLookup {
+        /// The phone number id the request named.
+        phone_number_id: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// The tenant was removed (`Tenants::forget`, or a webhook saying the
+    /// business removed the app): its token is not used any more.
+    #[error("request not sent: the tenant of phone number id {phone_number_id} was removed (the business removed the app, or the platform forgot it)")]
+    TenantRemoved {
+        /// The phone number id of the removed tenant.
+        phone_number_id: String,
+    },
 }
 
 impl Error {
@@ -151,7 +195,12 @@ impl Error {
             Error::Config(_) => ErrorKind::Misconfigured,
             Error::Unavailable(_) | Error::Transport(_) => ErrorKind::Transient,
             Error::Throttled(_) => ErrorKind::RateLimited,
-            Error::Body(_) => ErrorKind::Other,
+            Error::Body(_)
+            | Error::UnknownTenant { .. }
+            | Error::NoTenant
+            | Error::TenantMismatch { .. } => ErrorKind::Other,
+            Error::TenantLookup { .. } => ErrorKind::Transient,
+            Error::TenantRemoved { .. } => ErrorKind::TokenRevoked,
             other => other
                 .graph_error()
                 .map_or(ErrorKind::Other, GraphError::kind),

@@ -6,6 +6,7 @@
 mod error;
 mod kind;
 mod parse;
+pub(crate) mod path;
 pub mod usage;
 
 pub use error::GraphError;

@@ -75,6 +75,21 @@ impl WhatsAppAuthLayer {
         }
     }
 
+    /// A layer with no token of its own, whose settings the tenant-aware
+    /// stack gives every tenant's cell.
+    pub(crate) fn template() -> WhatsAppAuthLayer {
+        WhatsAppAuthLayer {
+            config: Config::new(None),
+            supply: Supply::default(),
+            first: Arc::default(),
+        }
+    }
+
+    /// The settings.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// This layer with `change` made to its configuration, and a cell of
     /// its own for the stacks it builds.
     fn with(mut self, change: impl FnOnce(&mut Config)) -> Self {

@@ -94,6 +94,38 @@ impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
         }
     }
 
+    /// `req` to send with `service` once it is ready (it is not yet):
+    /// its body read first when it streams.
+    pub(crate) fn when_ready(
+        req: Request<B>,
+        service: S,
+        policy: Option<RefreshOn190>,
+        body_limit: usize,
+    ) -> Self
+    where
+        B: BytesBody,
+    {
+        let (mut parts, body) = req.into_parts();
+        match crate::body::complete_body(body) {
+            Ok(body) => {
+                let body = crate::body::within_limit(body, &mut parts.extensions, body_limit);
+                ResponseFuture {
+                    state: State::Sending {
+                        pending: Box::new(Pending {
+                            req: Request::from_parts(parts, body),
+                            service,
+                            policy,
+                        }),
+                    },
+                }
+            }
+            Err(body) => {
+                let buffer = BufferRequest::new(Request::from_parts(parts, body), body_limit);
+                ResponseFuture::buffering(buffer, service, policy)
+            }
+        }
+    }
+
     pub(super) fn buffering(
         buffer: BufferRequest<B>,
         service: S,

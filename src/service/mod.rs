@@ -145,27 +145,44 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        // The body is converted alone, so the request head moves only into
-        // the request sent.
-        let (mut parts, body) = req.into_parts();
-        let body = match complete_body(body) {
-            Ok(body) => within_limit(body, &mut parts.extensions, self.body_limit),
-            Err(body) => {
-                // A streaming body is read first, with no capacity held.
-                let req = Request::from_parts(parts, body);
-                let service = give_back_for_later(&mut self.inner);
-                let buffer = BufferRequest::new(req, self.body_limit);
-                return ResponseFuture::buffering(buffer, service, self.policy.clone());
-            }
-        };
-        let req = Request::from_parts(parts, body);
-        let Some(policy) = self.policy.as_ref().filter(|_| req.body().is_replayable()) else {
-            // Nothing can be replayed (the source cannot renew, or the body
-            // was over the limit): just send.
-            return ResponseFuture::called(self.inner.call(req), None);
-        };
-        // The copy is taken before the request moves on.
-        let replay = Replay::keeping(&req, self.inner.clone(), policy.clone());
-        ResponseFuture::called(self.inner.call(req), replay)
+        respond(&mut self.inner, self.policy.as_ref(), self.body_limit, req)
     }
+}
+
+/// Sends `req` through `inner` (ready), keeping a copy for `policy` when it
+/// may replay it: the request path of [`WhatsAppAuth`], and of the
+/// tenant-aware stack once it knows the tenant's cell.
+#[inline]
+pub(crate) fn respond<B, S>(
+    inner: &mut S,
+    policy: Option<&RefreshOn190>,
+    body_limit: usize,
+    req: Request<B>,
+) -> ResponseFuture<B, S>
+where
+    S: Service<Request<ReplayBody>> + Clone,
+    B: BytesBody,
+{
+    // The body is converted alone, so the request head moves only into
+    // the request sent.
+    let (mut parts, body) = req.into_parts();
+    let body = match complete_body(body) {
+        Ok(body) => within_limit(body, &mut parts.extensions, body_limit),
+        Err(body) => {
+            // A streaming body is read first, with no capacity held.
+            let req = Request::from_parts(parts, body);
+            let service = give_back_for_later(inner);
+            let buffer = BufferRequest::new(req, body_limit);
+            return ResponseFuture::buffering(buffer, service, policy.cloned());
+        }
+    };
+    let req = Request::from_parts(parts, body);
+    let Some(policy) = policy.filter(|_| req.body().is_replayable()) else {
+        // Nothing can be replayed (the source cannot renew, or the body
+        // was over the limit): just send.
+        return ResponseFuture::called(inner.call(req), None);
+    };
+    // The copy is taken before the request moves on.
+    let replay = Replay::keeping(&req, inner.clone(), policy.clone());
+    ResponseFuture::called(inner.call(req), replay)
 }

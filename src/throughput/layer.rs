@@ -119,6 +119,7 @@ impl ThroughputLayer {
 
     /// Shares the paces through `budget` (Redis's seam; tests use one in
     /// memory).
+    #[cfg_attr(not(any(test, feature = "redis")), allow(dead_code))]
     pub(crate) fn with_budget(self, budget: Arc<dyn super::shared::Budget>) -> Self {
         self.change(|s| s.shared = Some(budget))
     }

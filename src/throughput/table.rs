@@ -3,8 +3,6 @@
 //! locked per send; the map is read-mostly (written when a number is first
 //! seen). Idle numbers cost memory only: no timer, no task.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -13,44 +11,17 @@ use tokio::time::Instant;
 use super::number::Number;
 use super::pace::Pace;
 use super::Settings;
+use crate::ids::IdMap;
 
 /// The map is swept of idle numbers when it reaches this size (then twice
 /// the size it kept).
 const SWEEP_AT: usize = 1024;
 
-/// A multiply-rotate hash (FxHash's scheme) for phone number ids: the
-/// application's own URIs, not an adversary's, and short, so a keyed hash
-/// would cost more than the rest of the look-up.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.write_u64(u64::from(byte));
-    }
-
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// Every number's pace.
 #[derive(Debug)]
 pub(crate) struct Table {
     pub(crate) settings: Settings,
-    numbers: RwLock<HashMap<Box<str>, Arc<Number>, BuildHasherDefault<IdHasher>>>,
+    numbers: RwLock<IdMap<Box<str>, Arc<Number>>>,
     sweep_at: AtomicUsize,
 }
 
@@ -58,7 +29,7 @@ impl Table {
     pub(crate) fn new(settings: Settings) -> Table {
         Table {
             settings,
-            numbers: RwLock::new(HashMap::default()),
+            numbers: RwLock::new(IdMap::default()),
             sweep_at: AtomicUsize::new(SWEEP_AT),
         }
     }

@@ -171,6 +171,21 @@ impl TokenCell {
         self.shared.graph.is_bound()
     }
 
+    /// Ends the use of this cell's token: its tenant (`phone_number_id`)
+    /// was removed. Requests holding the cell, or waiting on it, fail
+    /// unsent with [`Error::TenantRemoved`].
+    pub(crate) fn forget(&self, phone_number_id: &str) {
+        self.apply(Transition::Removed {
+            phone_number_id: phone_number_id.into(),
+        });
+    }
+
+    /// Whether `other` is this cell (a clone of it).
+    #[cfg(test)]
+    pub(crate) fn ptr_eq(&self, other: &TokenCell) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// What the cell's client cannot do that the configuration needs.
     pub(crate) fn check_client(&self) -> Result<(), Error> {
         self.shared.graph.check_client()

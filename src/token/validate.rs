@@ -22,6 +22,12 @@ impl TokenCell {
             return Transition::Unchanged;
         };
         let generation = cred.generation;
+        // With many tenants, a bounded number validate at once (the wait is
+        // bounded by the queue: each holder by the validation timeout).
+        let _permit = match &self.config().validation_gate {
+            Some(gate) => gate.clone().acquire_owned().await.ok(),
+            None => None,
+        };
         self.apply(Transition::Validating { generation });
         let limit = self.config().validation_timeout;
         let verdict = tokio::time::timeout(limit, self.graph().validate(&token))

@@ -48,6 +48,9 @@ pub struct FakeConfig {
     /// HTML page *after delivering it*, as a proxy failing on the way back
     /// would: sending it again would deliver it twice.
     pub bad_gateway_every: Option<u64>,
+    /// Businesses, each with its own phone number and token (none by
+    /// default: one phone number, `phone_number_id`).
+    pub tenants: Vec<super::tenants::FakeTenant>,
     /// Per-number throughput limits (130429 beyond them); none by default.
     pub throughput: super::throughput::Rates,
 }
@@ -79,6 +82,7 @@ impl Default for FakeConfig {
             throttle_every: None,
             throttle_headers: Vec::new(),
             bad_gateway_every: None,
+            tenants: Vec::new(),
             throughput: Default::default(),
         }
     }

@@ -73,6 +73,8 @@ struct TokenState {
     uses_left: Option<u64>,
     revoked: Option<i64>,
     expires_at: Option<tokio::time::Instant>,
+    /// The business account whose token this is (many businesses only).
+    owner: Option<String>,
 }
 
 impl TokenState {
@@ -100,6 +102,8 @@ struct State {
     /// Per `biz_opaque_callback_data`: its number among distinct messages,
     /// attempts, and whether it was delivered.
     tracked: HashMap<String, Tracked>,
+    /// Many businesses: who owns which phone number, and what they did.
+    tenancy: tenants::Tenancy,
 }
 
 impl State {
@@ -158,8 +162,10 @@ impl FakeGraph {
                 expires_at: config
                     .token_lifetime
                     .map(|d| tokio::time::Instant::now() + d),
+                owner: None,
             },
         );
+        let tenancy = tenants::Tenancy::new(&config.tenants, &mut tokens);
         let state = Arc::new(Mutex::new(State {
             config,
             tokens,
@@ -173,6 +179,7 @@ impl FakeGraph {
             exchanged_rejected: false,
             exchange_params: Vec::new(),
             tracked: HashMap::new(),
+            tenancy,
         }));
         let shared = state.clone();
         let accept = tokio::spawn(async move {
@@ -315,6 +322,57 @@ impl FakeGraph {
         }
     }
 
+    /// Messages accepted from `phone` (one of the businesses' numbers).
+    pub fn accepted_for(&self, phone: &str) -> u64 {
+        self.lock()
+            .tenancy
+            .accepted
+            .get(phone)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Calls on a business's phone number made with another business's
+    /// token: what a tenant-aware stack must never make.
+    pub fn wrong_business(&self) -> u64 {
+        self.lock().tenancy.wrong_business
+    }
+
+    /// Exchanges of tokens of the business account `waba`.
+    pub fn exchanges_for(&self, waba: &str) -> u64 {
+        self.lock()
+            .tenancy
+            .exchanges
+            .get(waba)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The valid tokens of the business account `waba`, oldest first.
+    pub fn tokens_of(&self, waba: &str) -> Vec<String> {
+        let state = self.lock();
+        let mut tokens: Vec<String> = state
+            .tokens
+            .iter()
+            .filter(|(_, t)| {
+                t.owner.as_deref() == Some(waba) && t.revoked.is_none() && !t.expired()
+            })
+            .map(|(token, _)| token.clone())
+            .collect();
+        tokens.sort();
+        tokens
+    }
+
+    /// The most `/debug_token` calls ever in flight at once.
+    pub fn max_validations_in_flight(&self) -> u64 {
+        self.lock().tenancy.max_validations_in_flight
+    }
+
+    /// Each `/debug_token` answer takes `delay` from now on.
+    pub fn set_validation_delay(&self, delay: Duration) {
+        self.lock().tenancy.validation_delay = delay;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap()
     }
@@ -326,6 +384,7 @@ mod inject;
 mod nodes;
 mod recipient;
 mod routes;
+pub mod tenants;
 pub mod throughput;
 
 use answers::*;

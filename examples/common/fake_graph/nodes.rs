@@ -103,11 +103,14 @@ pub(super) fn debug_token(state: &State, input: &str) -> String {
         .iter()
         .map(|(s, _)| format!("\"{s}\""))
         .collect();
+    // A business's token covers that business's account only.
+    let owned = token.owner.as_ref().map(|waba| vec![waba.clone()]);
     let granular: Vec<String> = state
         .config
         .scopes
         .iter()
         .map(|(s, targets)| {
+            let targets = owned.as_ref().unwrap_or(targets);
             let ids: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
             format!(r#"{{"scope":"{s}","target_ids":[{}]}}"#, ids.join(","))
         })
@@ -180,11 +183,15 @@ pub(super) fn exchange(
     let lifetime = state.config.exchanged_lifetime;
     let expires_at = Some(tokio::time::Instant::now() + lifetime);
     let uses_left = state.exchanged_rejected.then_some(0);
+    // A renewal of a business's token is that business's.
+    let owner = state.tokens.get(&current).and_then(|t| t.owner.clone());
+    super::tenants::exchanged(state, owner.as_deref());
     state.tokens.insert(
         token.clone(),
         TokenState {
             expires_at,
             uses_left,
+            owner,
             ..TokenState::default()
         },
     );

@@ -43,6 +43,17 @@ pub(super) async fn handle(
         Plan::Fault(injected, route) => return Ok(injected_answer(injected, route).await),
         Plan::Normal(next, slow) => (next, slow),
     };
+    let validating = parts.uri.path().ends_with("/debug_token");
+    let in_flight = |change: i64| {
+        let tenancy = &mut shared.lock().unwrap().tenancy;
+        tenancy.validations_in_flight = tenancy.validations_in_flight.saturating_add_signed(change);
+        tenancy.max_validations_in_flight = tenancy
+            .max_validations_in_flight
+            .max(tenancy.validations_in_flight);
+    };
+    if validating {
+        in_flight(1);
+    }
     let res = match next {
         Next::Now(res) => res,
         Next::Later(delay, res) => {
@@ -55,6 +66,9 @@ pub(super) async fn handle(
             }
         }
     };
+    if validating {
+        in_flight(-1);
+    }
     Ok(match slow {
         Some(delay) => res.map(|full| ScriptBody::slow(full_bytes(full), 16, delay)),
         None => res.map(ScriptBody::from),
@@ -117,7 +131,9 @@ pub(super) fn route_request(state: &mut State, parts: &http::request::Parts, bod
     }
     let phone = state.config.phone_number_id.clone();
     match (parts.method.clone(), segments.as_slice()) {
-        (Method::POST, [_v, id, "messages"]) if *id == phone || state.config.throughput.serves(id) => {
+        (Method::POST, [_v, id, "messages"])
+            if *id == phone || state.config.throughput.serves(id) || state.tenancy.serves(id) =>
+        {
             state.counters.message_requests += 1;
             state.bodies.push(body.clone());
             if let Some(fault) = state.faults.pop_front() {
@@ -144,7 +160,10 @@ pub(super) fn route_request(state: &mut State, parts: &http::request::Parts, bod
             }
             match authenticate(state, parts, true) {
                 Auth::Refused(res) => Next::Now(res),
-                Auth::Ok(_) => {
+                Auth::Ok(token) => {
+                    if let Some(refused) = super::tenants::refuse_other_business(state, id, &token) {
+                        return Next::Now(refused);
+                    }
                     let sent: serde_json::Value =
                         serde_json::from_slice(&body).unwrap_or_default();
                     let contact = match super::recipient::addressee(&sent) {
@@ -163,6 +182,7 @@ pub(super) fn route_request(state: &mut State, parts: &http::request::Parts, bod
                         }
                     }
                     state.counters.messages_accepted += 1;
+                    super::tenants::accepted(state, id);
                     let n = state.counters.messages_accepted;
                     // In Graph's own field order (json! would sort them).
                     let answer = format!(
@@ -172,10 +192,19 @@ pub(super) fn route_request(state: &mut State, parts: &http::request::Parts, bod
                 }
             }
         }
-        (Method::GET, [_v, id]) if *id == phone || *id == "me" => {
+        (Method::GET, [_v, id]) if *id == phone || *id == "me" || state.tenancy.serves(id) => {
             state.counters.validations += 1;
             match authenticate(state, parts, false) {
                 Auth::Refused(res) => Next::Now(res),
+                Auth::Ok(token) if state.tenancy.serves(id) => {
+                    match super::tenants::refuse_other_business(state, id, &token) {
+                        Some(refused) => Next::Now(refused),
+                        None => Next::Now(json(
+                            200,
+                            format!(r#"{{"verified_name":"Fake Business","display_phone_number":"+1 555-010-0000","id":"{id}","quality_rating":"GREEN"}}"#),
+                        )),
+                    }
+                }
                 Auth::Ok(_) if *id == "me" => Next::Now(json(
                     200,
                     r#"{"id":"1000001","name":"Fake System User"}"#.into(),
@@ -238,7 +267,8 @@ pub(super) fn route_request(state: &mut State, parts: &http::request::Parts, bod
             let input = query_param(&form, "input_token")
                 .map(form_decode)
                 .unwrap_or_default();
-            Next::Now(json(200, debug_token(state, &input)))
+            let answer = json(200, debug_token(state, &input));
+            Next::Later(state.tenancy.validation_delay, Some(answer))
         }
         (_, [_v, "oauth", "access_token"]) => {
             state.counters.exchanges += 1;

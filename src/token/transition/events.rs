@@ -73,6 +73,10 @@ pub(crate) fn emit(
                 tracing::info!(generation, "checking the refused configuration again");
             }
         }
+        T::Removed { phone_number_id } => tracing::info!(
+            phone_number_id = &**phone_number_id,
+            "tenant removed; its token is not used any more"
+        ),
         T::Panicked { job, delay } => {
             tracing::error!(?job, retry_in = ?delay, "token work panicked; it is retried later")
         }

@@ -137,6 +137,9 @@ pub(crate) enum Transition {
         generation: u64,
         error: Option<RefreshError>,
     },
+    /// The tenant this cell served was removed: its token is not used any
+    /// more, and requests holding the cell fail.
+    Removed { phone_number_id: Arc<str> },
     /// A job panicked: it is retried after `delay` (a validation after
     /// `validation_retry`, as when Graph gives no verdict).
     Panicked { job: Job, delay: Duration },

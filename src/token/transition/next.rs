@@ -53,6 +53,13 @@ pub(crate) fn next(cur: &Credential, transition: &Transition, cx: &Context) -> O
         | T::BackingOff { .. }
         | T::Dead { .. }
         | T::Blocked { .. } => renewal(cur, transition, cx),
+        T::Removed { phone_number_id } => Some(cur.with_state(State::Blocked {
+            error: Error::TenantRemoved {
+                phone_number_id: phone_number_id.to_string(),
+            },
+            recheck_at: later(cx.now, Duration::MAX),
+            revalidate: false,
+        })),
         T::Rechecked { generation, .. } => ours(*generation).then(|| rechecked(cur, cx)).flatten(),
         T::Panicked {
             job: Job::Validate, ..

@@ -1,0 +1,120 @@
+//! Many businesses in the fake, as Graph keeps them apart: each phone
+//! number belongs to one WhatsApp Business Account, and only a token of
+//! that account's business may act on it (another business's token is
+//! refused as Graph refuses an id the token cannot see: 100/33).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Response;
+use http_body_util::Full;
+
+use super::answers::graph_error;
+use super::{State, TokenState};
+
+/// One business's phone number in the fake, and the token it onboarded
+/// with.
+#[derive(Debug, Clone)]
+pub struct FakeTenant {
+    pub phone: String,
+    pub waba: String,
+    pub token: String,
+    /// The token expires this long after the fake starts (never: `None`).
+    pub lifetime: Option<Duration>,
+}
+
+impl FakeTenant {
+    /// Phone number `phone` of the business `waba`, whose token is `token`.
+    pub fn new(phone: &str, waba: &str, token: &str) -> FakeTenant {
+        FakeTenant {
+            phone: phone.into(),
+            waba: waba.into(),
+            token: token.into(),
+            lifetime: None,
+        }
+    }
+
+    /// The token expires `lifetime` after the fake starts.
+    pub fn expiring_in(mut self, lifetime: Duration) -> FakeTenant {
+        self.lifetime = Some(lifetime);
+        self
+    }
+}
+
+/// What the fake knows and counts of its businesses.
+#[derive(Debug, Default)]
+pub(super) struct Tenancy {
+    /// Phone number id → the business account that owns it.
+    owners: HashMap<String, String>,
+    /// Messages accepted per phone number id.
+    pub(super) accepted: HashMap<String, u64>,
+    /// Calls on a phone number with another business's token.
+    pub(super) wrong_business: u64,
+    /// Exchanges per business account.
+    pub(super) exchanges: HashMap<String, u64>,
+    pub(super) validations_in_flight: u64,
+    pub(super) max_validations_in_flight: u64,
+    /// How long each `/debug_token` answer takes.
+    pub(super) validation_delay: Duration,
+}
+
+impl Tenancy {
+    /// The businesses of `tenants`, and their tokens in `tokens`.
+    pub(super) fn new(tenants: &[FakeTenant], tokens: &mut HashMap<String, TokenState>) -> Tenancy {
+        let mut owners = HashMap::new();
+        for tenant in tenants {
+            owners.insert(tenant.phone.clone(), tenant.waba.clone());
+            tokens.insert(
+                tenant.token.clone(),
+                TokenState {
+                    owner: Some(tenant.waba.clone()),
+                    expires_at: tenant.lifetime.map(|d| tokio::time::Instant::now() + d),
+                    ..TokenState::default()
+                },
+            );
+        }
+        Tenancy {
+            owners,
+            ..Tenancy::default()
+        }
+    }
+
+    /// Whether `phone` is one of the businesses' numbers.
+    pub(super) fn serves(&self, phone: &str) -> bool {
+        self.owners.contains_key(phone)
+    }
+}
+
+/// Refuses `token` on `phone` when it belongs to another business, as
+/// Graph refuses an object the token cannot see.
+pub(super) fn refuse_other_business(
+    state: &mut State,
+    phone: &str,
+    token: &str,
+) -> Option<Response<Full<Bytes>>> {
+    let owner = state.tenancy.owners.get(phone)?;
+    let token_owner = state.tokens.get(token).and_then(|t| t.owner.as_ref());
+    if token_owner == Some(owner) {
+        return None;
+    }
+    state.tenancy.wrong_business += 1;
+    Some(graph_error(
+        400,
+        100,
+        Some(33),
+        &format!("Unsupported post request. Object with ID '{phone}' does not exist, cannot be loaded due to missing permissions, or does not support this operation"),
+    ))
+}
+
+/// Counts an accepted message from `phone`.
+pub(super) fn accepted(state: &mut State, phone: &str) {
+    *state.tenancy.accepted.entry(phone.to_owned()).or_default() += 1;
+}
+
+/// Counts an exchange of a token of `owner`'s business.
+pub(super) fn exchanged(state: &mut State, owner: Option<&str>) {
+    if let Some(owner) = owner {
+        *state.tenancy.exchanges.entry(owner.to_owned()).or_default() += 1;
+    }
+}

@@ -1,0 +1,391 @@
+//! The resident tenants: one token cell per phone number id, in a map
+//! sharded by the id's hash. A request reads its shard (a read lock, one
+//! look-up) and marks the entry seen; a phone number seen for the first
+//! time is looked up once however many requests ask (single-flight, in a
+//! task of its own, so a dropped request cancels nothing); idle tenants
+//! and tenants past the capacity are evicted by a sweep, their cells (and
+//! so their tasks) ending with the last request that holds them.
+
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::source::{Tenant, TenantSource, TenantStore, TenantToken};
+use crate::config::Config;
+use crate::error::Error;
+use crate::ids::{hash_id, IdMap};
+use crate::permissions::Permission;
+use crate::store::TokenStore;
+use crate::token::{Supply, TokenCell};
+
+/// How many shards the map has: enough that requests on many cores rarely
+/// meet on one lock.
+const SHARDS: usize = 32;
+
+/// Makes the store a tenant's renewals go to besides its source (Redis, a
+/// key naming the tenant).
+pub(crate) type StoreFor = Arc<dyn Fn(&str) -> Arc<dyn TokenStore> + Send + Sync>;
+
+/// Gives a new cell the stack's client for its own Graph calls.
+pub(crate) type Binder = Box<dyn Fn(&TokenCell) + Send + Sync>;
+
+/// The knobs of the tenant map.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) max_tenants: usize,
+    pub(crate) idle_after: Duration,
+    pub(crate) lookup_timeout: Duration,
+    pub(crate) store_for: Option<StoreFor>,
+}
+
+/// What the look-up of a phone number id ended in, for every request that
+/// waits on it.
+pub(crate) type Lookup = watch::Receiver<Option<Result<TokenCell, Error>>>;
+
+/// One shard of the map.
+type Shard = RwLock<IdMap<Arc<str>, Slot>>;
+
+enum Slot {
+    Resident(Resident),
+    Loading(Lookup),
+}
+
+struct Resident {
+    cell: TokenCell,
+    waba_id: Option<Arc<str>>,
+    /// The sweep epoch it was last used in.
+    seen: AtomicU32,
+}
+
+/// Every resident tenant, and how to make more.
+pub(crate) struct Registry {
+    pub(crate) source: Arc<dyn TenantSource>,
+    /// The settings every tenant's cell starts from (no token).
+    pub(crate) template: Config,
+    pub(crate) settings: Settings,
+    shards: Box<[Shard]>,
+    resident: AtomicUsize,
+    /// Advanced by each sweep: entries not seen for two whole epochs are
+    /// idle.
+    epoch: AtomicU32,
+    pub(crate) binder: OnceLock<Binder>,
+}
+
+impl Registry {
+    pub(crate) fn new(
+        source: Arc<dyn TenantSource>,
+        template: Config,
+        settings: Settings,
+    ) -> Registry {
+        Registry {
+            source,
+            template,
+            settings,
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            resident: AtomicUsize::new(0),
+            epoch: AtomicU32::new(0),
+            binder: OnceLock::new(),
+        }
+    }
+
+    fn shard(&self, id: &str) -> usize {
+        (hash_id(id) >> 59) as usize % SHARDS
+    }
+
+    fn read(&self, shard: usize) -> RwLockReadGuard<'_, IdMap<Arc<str>, Slot>> {
+        self.shards[shard].read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self, shard: usize) -> RwLockWriteGuard<'_, IdMap<Arc<str>, Slot>> {
+        self.shards[shard]
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The hot path: the cell of a resident tenant, marked seen.
+    #[inline]
+    pub(crate) fn resident(&self, id: &str) -> Option<TokenCell> {
+        let shard = self.read(self.shard(id));
+        let Some(Slot::Resident(entry)) = shard.get(id) else {
+            return None;
+        };
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        // Written only when it changes: most requests only read the line.
+        if entry.seen.load(Ordering::Relaxed) != epoch {
+            entry.seen.store(epoch, Ordering::Relaxed);
+        }
+        Some(entry.cell.clone())
+    }
+
+    /// The cell of `id`'s tenant, or the look-up to wait for (started here
+    /// when no request started it yet).
+    pub(crate) fn resolve(self: &Arc<Self>, id: &str) -> Result<TokenCell, Lookup> {
+        let mut shard = self.write(self.shard(id));
+        match shard.get(id) {
+            Some(Slot::Resident(entry)) => return Ok(entry.cell.clone()),
+            Some(Slot::Loading(lookup)) => return Err(lookup.clone()),
+            None => {}
+        }
+        let (publish, lookup) = watch::channel(None);
+        let id: Arc<str> = Arc::from(id);
+        shard.insert(id.clone(), Slot::Loading(lookup.clone()));
+        drop(shard);
+        tokio::spawn(self.clone().look_up(id, publish));
+        Err(lookup)
+    }
+
+    /// Asks the source for `id`'s tenant, bounded by the look-up timeout,
+    /// and publishes what it found (or why not) to every waiting request.
+    async fn look_up(
+        self: Arc<Self>,
+        id: Arc<str>,
+        publish: watch::Sender<Option<Result<TokenCell, Error>>>,
+    ) {
+        // However this ends (a panic in the source included), the slot
+        // does not stay loading.
+        let slot = LoadingSlot {
+            registry: &self,
+            id: &id,
+            settled: false,
+        };
+        let limit = self.settings.lookup_timeout;
+        let failed = |reason: String| Error::TenantLookup {
+            phone_number_id: id.to_string(),
+            reason,
+        };
+        let found = match tokio::time::timeout(limit, self.source.tenant(&id)).await {
+            Ok(Ok(Some(tenant))) => Ok(tenant),
+            Ok(Ok(None)) => Err(Error::UnknownTenant {
+                phone_number_id: id.to_string(),
+            }),
+            Ok(Err(e)) => Err(failed(e.to_string())),
+            Err(_) => Err(failed(format!("no answer within {limit:?}"))),
+        };
+        let outcome = found.map(|tenant| slot.settle(tenant));
+        let _ = publish.send(Some(outcome));
+    }
+
+    /// A cell for `tenant`, with the stack's client.
+    fn cell_for(&self, id: &Arc<str>, tenant: Tenant) -> TokenCell {
+        let mut config = self.template.clone();
+        config.token = None;
+        config.phone_number_id = Some(id.to_string());
+        if let Some(waba) = &tenant.waba_id {
+            config.business_account_id = Some(waba.clone());
+            if config.required_permissions.is_empty() {
+                config.required_permissions = vec![Permission::WhatsappBusinessMessaging];
+            }
+        }
+        let source = TenantToken {
+            source: self.source.clone(),
+            phone_number_id: id.clone(),
+            initial: tenant.token,
+            can_exchange: config.app_credentials().is_some(),
+            lookup_timeout: self.settings.lookup_timeout,
+        };
+        let store = TenantStore {
+            source: self.source.clone(),
+            phone_number_id: id.clone(),
+            shared: self.settings.store_for.as_ref().map(|make| make(id)),
+        };
+        let supply = Supply {
+            source: Some(Arc::new(source)),
+            store: Some(Arc::new(store)),
+        };
+        let cell = TokenCell::new(config, supply);
+        if let Some(bind) = self.binder.get() {
+            bind(&cell);
+        }
+        cell
+    }
+
+    /// Makes `tenant` the resident tenant of `id` now, replacing any.
+    pub(crate) fn install(&self, id: &str, tenant: Tenant) -> TokenCell {
+        let id: Arc<str> = Arc::from(id);
+        let waba_id = tenant.waba_id.as_deref().map(Arc::from);
+        let cell = self.cell_for(&id, tenant);
+        let entry = Resident {
+            cell: cell.clone(),
+            waba_id,
+            seen: AtomicU32::new(self.epoch.load(Ordering::Relaxed)),
+        };
+        let replaced = self
+            .write(self.shard(&id))
+            .insert(id.clone(), Slot::Resident(entry));
+        match replaced {
+            Some(Slot::Resident(old)) => old.cell.forget(&id),
+            _ => {
+                self.resident.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if self.len() > self.settings.max_tenants {
+            self.evict(false, Some(&id));
+        }
+        cell
+    }
+
+    /// Removes `id`'s tenant; its cell ends now (requests holding it fail).
+    pub(crate) fn forget(&self, id: &str) -> bool {
+        let mut shard = self.write(self.shard(id));
+        if !matches!(shard.get(id), Some(Slot::Resident(_))) {
+            return false;
+        }
+        let Some(Slot::Resident(entry)) = shard.remove(id) else {
+            return false;
+        };
+        drop(shard);
+        self.resident.fetch_sub(1, Ordering::Relaxed);
+        entry.cell.forget(id);
+        true
+    }
+
+    /// The phone number ids of the resident tenants of `waba_id`.
+    pub(crate) fn numbers_of(&self, waba_id: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for shard in 0..SHARDS {
+            for (id, slot) in self.read(shard).iter() {
+                if let Slot::Resident(entry) = slot {
+                    if entry.waba_id.as_deref() == Some(waba_id) {
+                        found.push(id.to_string());
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// How many tenants are resident.
+    pub(crate) fn len(&self) -> usize {
+        self.resident.load(Ordering::Relaxed)
+    }
+
+    /// Starts a new epoch, evicting the tenants not seen in the two before
+    /// it (idle ones) and, past the capacity, the least recently seen.
+    pub(crate) fn sweep(&self) -> usize {
+        self.evict(true, None)
+    }
+
+    /// Evicts idle tenants (starting a new epoch) and, past the capacity,
+    /// the least recently seen; never `keep`.
+    fn evict(&self, new_epoch: bool, keep: Option<&str>) -> usize {
+        let epoch = match new_epoch {
+            true => self.epoch.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
+            false => self.epoch.load(Ordering::Relaxed),
+        };
+        let mut capacity = Capacity::of(self, epoch);
+        let mut evicted = 0;
+        for shard in 0..SHARDS {
+            self.write(shard).retain(|id, slot| {
+                let Slot::Resident(entry) = slot else {
+                    return true;
+                };
+                if keep == Some(&**id) {
+                    return true;
+                }
+                let age = epoch.wrapping_sub(entry.seen.load(Ordering::Relaxed));
+                // Unused for two whole epochs (the sweeper's epochs are half
+                // `idle_after`): idle.
+                let idle = new_epoch && age >= 3;
+                if idle || capacity.evicts(age) {
+                    evicted += 1;
+                    return false;
+                }
+                true
+            });
+        }
+        self.resident.fetch_sub(evicted, Ordering::Relaxed);
+        evicted
+    }
+
+    /// How many epochs ago each resident tenant was seen.
+    fn ages(&self, epoch: u32) -> Vec<u32> {
+        let mut ages = Vec::with_capacity(self.len());
+        for shard in 0..SHARDS {
+            for slot in self.read(shard).values() {
+                if let Slot::Resident(entry) = slot {
+                    ages.push(epoch.wrapping_sub(entry.seen.load(Ordering::Relaxed)));
+                }
+            }
+        }
+        ages
+    }
+}
+
+/// Which tenants a sweep evicts for the capacity: the least recently
+/// seen, `excess` of them (ties, common with coarse epochs, broken in map
+/// order).
+struct Capacity {
+    /// Entries at least this old are candidates.
+    cutoff: Option<u32>,
+    /// How many of the candidates exactly at the cutoff may still go.
+    ties: usize,
+}
+
+impl Capacity {
+    fn of(registry: &Registry, epoch: u32) -> Capacity {
+        let max = registry.settings.max_tenants;
+        let over = registry.len().saturating_sub(max);
+        if over == 0 {
+            return Capacity {
+                cutoff: None,
+                ties: 0,
+            };
+        }
+        // Down to 90% of the capacity: room for the next few before the
+        // next scan.
+        let excess = over.saturating_add(max / 10);
+        let mut ages = registry.ages(epoch);
+        ages.sort_unstable_by(|a, b| b.cmp(a));
+        let Some(&cutoff) = ages.get(excess.min(ages.len()).saturating_sub(1)) else {
+            return Capacity {
+                cutoff: None,
+                ties: 0,
+            };
+        };
+        let older = ages.iter().take_while(|age| **age > cutoff).count();
+        Capacity {
+            cutoff: Some(cutoff),
+            ties: excess.saturating_sub(older),
+        }
+    }
+
+    fn evicts(&mut self, age: u32) -> bool {
+        match self.cutoff {
+            Some(cutoff) if age > cutoff => true,
+            Some(cutoff) if age == cutoff && self.ties > 0 => {
+                self.ties -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A loading slot until its look-up settles: a tenant then becomes
+/// resident; anything else (none found, a failure, a panic) clears it.
+struct LoadingSlot<'a> {
+    registry: &'a Registry,
+    id: &'a Arc<str>,
+    settled: bool,
+}
+
+impl LoadingSlot<'_> {
+    fn settle(mut self, tenant: Tenant) -> TokenCell {
+        self.settled = true;
+        self.registry.install(self.id, tenant)
+    }
+}
+
+impl Drop for LoadingSlot<'_> {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let mut shard = self.registry.write(self.registry.shard(self.id));
+        if matches!(shard.get(&**self.id), Some(Slot::Loading(_))) {
+            shard.remove(&**self.id);
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The tenant of a request, and the tenant map's residency rules.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::registry::{Registry, Settings};
+use super::*;
+use crate::config::Config;
+
+fn request(path: &str, named: Option<&str>) -> Request<()> {
+    let mut req = Request::post(path).body(()).unwrap();
+    if let Some(id) = named {
+        req.extensions_mut().insert(TenantId::new(id));
+    }
+    req
+}
+
+#[test]
+fn the_tenant_is_the_path_s_number_unless_a_call_names_one() {
+    let cases: Vec<(&str, Option<&str>, Result<&str, &str>)> = vec![
+        (
+            "/v25.0/106540352242922/messages",
+            None,
+            Ok("106540352242922"),
+        ),
+        (
+            "https://graph.facebook.com/v25.0/106540352242922/messages",
+            None,
+            Ok("106540352242922"),
+        ),
+        ("/106540352242922/media", None, Ok("106540352242922")),
+        ("/106540352242922", None, Ok("106540352242922")),
+        (
+            "/102290129340398/message_templates",
+            Some("106540352242922"),
+            Ok("106540352242922"),
+        ),
+        (
+            "/1015000000000001",
+            Some("106540352242922"),
+            Ok("106540352242922"),
+        ),
+        (
+            "/106540352242922/messages",
+            Some("106540352242922"),
+            Ok("106540352242922"),
+        ),
+        (
+            "/106540352242922/messages",
+            Some("107777777777777"),
+            Err("TenantMismatch"),
+        ),
+        ("/v25.0/debug_token", None, Err("NoTenant")),
+        ("/me/permissions", None, Err("NoTenant")),
+        ("/", None, Err("NoTenant")),
+    ];
+    for (path, named, want) in cases {
+        let req = request(path, named);
+        let got = tenant_of(&req).map_err(|e| match e {
+            Error::TenantMismatch { .. } => "TenantMismatch",
+            Error::NoTenant => "NoTenant",
+            _ => "other",
+        });
+        assert_eq!(got, want, "{path} {named:?}");
+    }
+}
+
+/// A source that counts its look-ups and knows every number below 1000.
+struct Counting(AtomicUsize);
+
+impl TenantSource for Counting {
+    fn tenant(
+        &self,
+        phone: &str,
+    ) -> crate::bounds::BoxFuture<'_, Result<Option<Tenant>, tower::BoxError>> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        let known = phone.parse::<u32>().is_ok_and(|n| n < 1000);
+        let tenant = known.then(|| Tenant::new(format!("EAAG-token-{phone}")).waba_id("waba-1"));
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            Ok(tenant)
+        })
+    }
+}
+
+fn registry(max_tenants: usize) -> (Arc<Registry>, Arc<Counting>) {
+    let source = Arc::new(Counting(AtomicUsize::new(0)));
+    let settings = Settings {
+        max_tenants,
+        idle_after: Duration::from_secs(60),
+        lookup_timeout: Duration::from_secs(1),
+        store_for: None,
+    };
+    let registry = Registry::new(source.clone(), Config::new(None), settings);
+    (Arc::new(registry), source)
+}
+
+async fn resolved(registry: &Arc<Registry>, id: &str) -> Result<crate::token::TokenCell, Error> {
+    match registry.resolve(id) {
+        Ok(cell) => Ok(cell),
+        Err(mut lookup) => loop {
+            if let Some(found) = lookup.borrow_and_update().clone() {
+                return found;
+            }
+            lookup.changed().await.unwrap();
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_number_is_looked_up_once_however_many_ask() {
+    let (registry, source) = registry(100);
+    let asks: Vec<_> = (0..50).map(|_| resolved(&registry, "7")).collect();
+    let cells = futures_all(asks).await;
+    assert_eq!(source.0.load(Ordering::SeqCst), 1);
+    let first = cells[0].as_ref().unwrap().clone();
+    assert!(cells.iter().all(|c| c.as_ref().unwrap().ptr_eq(&first)));
+    assert!(registry.resident("7").unwrap().ptr_eq(&first));
+    // Unknown numbers are not kept: each ask asks again.
+    for _ in 0..2 {
+        let err = resolved(&registry, "5000").await.unwrap_err();
+        assert!(
+            matches!(err, Error::UnknownTenant { ref phone_number_id } if phone_number_id == "5000")
+        );
+    }
+    assert_eq!(source.0.load(Ordering::SeqCst), 3);
+    assert_eq!(registry.len(), 1);
+}
+
+async fn futures_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(Box::pin(f));
+    }
+    let mut out = Vec::new();
+    // Polled together: all ask before the first look-up answers.
+    let joined = std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out.len() <= i {
+                out.resize_with(i + 1, || None);
+            }
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    });
+    joined.await;
+    out.into_iter().map(Option::unwrap).collect()
+}
+
+#[tokio::test]
+async fn idle_tenants_go_after_two_sweeps_and_busy_ones_stay() {
+    let (registry, _) = registry(100);
+    for id in ["1", "2", "3"] {
+        resolved(&registry, id).await.unwrap();
+    }
+    assert_eq!(registry.sweep(), 0, "seen this epoch");
+    registry.resident("1");
+    assert_eq!(registry.sweep(), 0);
+    registry.resident("1");
+    assert_eq!(registry.sweep(), 2, "2 and 3 unused for two sweeps");
+    assert!(registry.resident("1").is_some() && registry.resident("2").is_none());
+    assert_eq!(registry.len(), 1);
+}
+
+#[tokio::test]
+async fn past_the_capacity_the_least_recently_used_go() {
+    let (registry, _) = registry(10);
+    for n in 0..10 {
+        resolved(&registry, &n.to_string()).await.unwrap();
+    }
+    registry.sweep();
+    for n in 5..10 {
+        registry.resident(&n.to_string());
+    }
+    // The eleventh evicts down to 90%: two of the five least recently
+    // used (equally old: map order decides), never it nor a busier one.
+    resolved(&registry, "10").await.unwrap();
+    assert_eq!(registry.len(), 9);
+    let old_left = (0..5)
+        .filter(|n| registry.resident(&n.to_string()).is_some())
+        .count();
+    assert_eq!(old_left, 3);
+    for n in 5..=10 {
+        assert!(registry.resident(&n.to_string()).is_some(), "{n}");
+    }
+}
+
+#[tokio::test]
+async fn a_forgotten_tenant_s_cell_fails_every_request_holding_it() {
+    let (registry, source) = registry(10);
+    let cell = resolved(&registry, "7").await.unwrap();
+    assert!(registry.forget("7"));
+    assert!(!registry.forget("7"));
+    assert!(
+        matches!(cell.blocked(), Some(Error::TenantRemoved { ref phone_number_id }) if phone_number_id == "7")
+    );
+    assert_eq!(registry.len(), 0);
+    // The next request asks the source again.
+    let again = resolved(&registry, "7").await.unwrap();
+    assert!(!again.ptr_eq(&cell));
+    assert_eq!(source.0.load(Ordering::SeqCst), 2);
+    assert_eq!(registry.numbers_of("waba-1"), vec!["7".to_owned()]);
+}
