@@ -363,6 +363,15 @@ impl FakeGraph {
         tokens
     }
 
+    /// An Embedded Signup `code` the exchange will take once, onboarding
+    /// the business account `waba`.
+    pub fn add_signup_code(&self, code: &str, waba: &str) {
+        self.lock()
+            .tenancy
+            .signup_codes
+            .insert(code.into(), waba.into());
+    }
+
     /// The most `/debug_token` calls ever in flight at once.
     pub fn max_validations_in_flight(&self) -> u64 {
         self.lock().tenancy.max_validations_in_flight

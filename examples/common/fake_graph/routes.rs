@@ -296,6 +296,14 @@ pub(super) fn route_request(state: &mut State, parts: &http::request::Parts, bod
                     Some(460),
                     "Error validating access token: The session has been invalidated.",
                 )),
+                ExchangeMode::Issue if param("grant_type").is_none() && param("code").is_some() => {
+                    Some(super::tenants::exchange_code(
+                        state,
+                        param("client_id"),
+                        param("client_secret"),
+                        param("code"),
+                    ))
+                }
                 ExchangeMode::Issue => Some(exchange(
                     state,
                     param("grant_type"),

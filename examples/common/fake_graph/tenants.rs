@@ -57,6 +57,9 @@ pub(super) struct Tenancy {
     pub(super) max_validations_in_flight: u64,
     /// How long each `/debug_token` answer takes.
     pub(super) validation_delay: Duration,
+    /// Embedded Signup codes not yet exchanged → the business account each
+    /// onboards.
+    pub(super) signup_codes: HashMap<String, String>,
 }
 
 impl Tenancy {
@@ -117,4 +120,44 @@ pub(super) fn exchanged(state: &mut State, owner: Option<&str>) {
     if let Some(owner) = owner {
         *state.tenancy.exchanges.entry(owner.to_owned()).or_default() += 1;
     }
+}
+
+/// Embedded Signup: exchanges a signup `code` (once) for the business's
+/// token, which never expires, answered as integrations read it (only
+/// `access_token` is relied on; chatwoot's spec stubs `{access_token}`).
+pub(super) fn exchange_code(
+    state: &mut State,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    code: Option<String>,
+) -> Response<Full<Bytes>> {
+    if client_id.as_deref() != Some(state.config.app_id.as_str()) {
+        return graph_error(
+            400,
+            101,
+            None,
+            "Error validating application. Invalid application ID.",
+        );
+    }
+    if client_secret.is_none() || client_secret != state.config.app_secret {
+        return graph_error(400, 1, None, "Error validating client secret.");
+    }
+    // As reported for spent or unknown codes (SammyK/LaravelFacebookSdk#141).
+    let Some(waba) = code.and_then(|c| state.tenancy.signup_codes.remove(&c)) else {
+        return graph_error(400, 100, None, "This authorization code has been used.");
+    };
+    state.issued += 1;
+    let token = format!("EAAGsignup{:04}{}", state.issued, "s".repeat(24));
+    exchanged(state, Some(&waba));
+    state.tokens.insert(
+        token.clone(),
+        TokenState {
+            owner: Some(waba),
+            ..TokenState::default()
+        },
+    );
+    super::answers::json(
+        200,
+        format!(r#"{{"access_token":"{token}","token_type":"bearer"}}"#),
+    )
 }
