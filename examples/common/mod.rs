@@ -15,4 +15,5 @@ pub mod run;
 pub mod sender;
 pub mod setup;
 pub mod tenant_book;
+pub mod tenant_db;
 pub mod webhooks;

@@ -133,6 +133,14 @@ impl Tenants {
         onboard(&self.graph, code).await
     }
 
+    /// Waits until every resident tenant's token work due now is done (see
+    /// [`TokenCell::finish_work`]): for a graceful shutdown.
+    pub async fn finish_work(&self) {
+        for cell in self.registry.cells() {
+            cell.finish_work().await;
+        }
+    }
+
     /// Starts the sweeper once: a task that sweeps every half `idle_after`
     /// and ends with the tenant map.
     pub(crate) fn start_sweeping(&self) {

@@ -235,6 +235,37 @@ impl TokenCell {
         self.clone().settled().await.map(drop)
     }
 
+    /// Waits until the token work due now (a renewal ahead of expiry, a
+    /// validation) and the work under way are done: for a graceful
+    /// shutdown, so that a renewal started by the last requests reaches the
+    /// store before the process exits. Starts no work, and returns at once
+    /// when none is due.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let client = tower::service_fn(|_req: http::Request<tower_whatsapp_auth::ReplayBody>| async {
+    /// #     Ok::<_, tower::BoxError>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+    /// # });
+    /// let cell = tower_whatsapp_auth::WhatsAppAuthLayer::new("EAAG-token").token_cell(client);
+    /// cell.finish_work().await; // nothing started, nothing to wait for
+    /// assert_eq!(cell.stats().validations, 0);
+    /// # }
+    /// ```
+    pub async fn finish_work(&self) {
+        loop {
+            let mut changed = self.shared.published.subscribe();
+            // Held by the task while a job runs: this waits for it.
+            let started = self.shared.plan.lock().await.started;
+            let step = schedule::next_step(&self.current(), started, Instant::now());
+            let driven = self.shared.driven.load(Ordering::Acquire);
+            if !(matches!(step, schedule::Step::Run(_)) && driven) {
+                return;
+            }
+            let _ = changed.changed().await;
+        }
+    }
+
     /// The messages endpoint of the configured phone number; see
     /// [`WhatsAppAuthLayer::messages_url`](crate::WhatsAppAuthLayer::messages_url).
     pub fn messages_url(&self) -> Option<String> {

@@ -322,66 +322,6 @@ impl FakeGraph {
         }
     }
 
-    /// Messages accepted from `phone` (one of the businesses' numbers).
-    pub fn accepted_for(&self, phone: &str) -> u64 {
-        self.lock()
-            .tenancy
-            .accepted
-            .get(phone)
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// Calls on a business's phone number made with another business's
-    /// token: what a tenant-aware stack must never make.
-    pub fn wrong_business(&self) -> u64 {
-        self.lock().tenancy.wrong_business
-    }
-
-    /// Exchanges of tokens of the business account `waba`.
-    pub fn exchanges_for(&self, waba: &str) -> u64 {
-        self.lock()
-            .tenancy
-            .exchanges
-            .get(waba)
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// The valid tokens of the business account `waba`, oldest first.
-    pub fn tokens_of(&self, waba: &str) -> Vec<String> {
-        let state = self.lock();
-        let mut tokens: Vec<String> = state
-            .tokens
-            .iter()
-            .filter(|(_, t)| {
-                t.owner.as_deref() == Some(waba) && t.revoked.is_none() && !t.expired()
-            })
-            .map(|(token, _)| token.clone())
-            .collect();
-        tokens.sort();
-        tokens
-    }
-
-    /// An Embedded Signup `code` the exchange will take once, onboarding
-    /// the business account `waba`.
-    pub fn add_signup_code(&self, code: &str, waba: &str) {
-        self.lock()
-            .tenancy
-            .signup_codes
-            .insert(code.into(), waba.into());
-    }
-
-    /// The most `/debug_token` calls ever in flight at once.
-    pub fn max_validations_in_flight(&self) -> u64 {
-        self.lock().tenancy.max_validations_in_flight
-    }
-
-    /// Each `/debug_token` answer takes `delay` from now on.
-    pub fn set_validation_delay(&self, delay: Duration) {
-        self.lock().tenancy.validation_delay = delay;
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap()
     }
