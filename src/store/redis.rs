@@ -74,6 +74,27 @@ impl RedisTokenStore {
         }
     }
 
+    /// The store of one tenant of the tenant-aware stack: the same
+    /// connection, keys under `{prefix}:{phone_number_id}`, so each tenant
+    /// has its own token and its own refresh lock across replicas.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tower_whatsapp_auth::StoreError> {
+    /// use tower_whatsapp_auth::tenants::{tenant_fn, Tenant, WhatsAppTenantsLayer};
+    /// use tower_whatsapp_auth::RedisTokenStore;
+    /// let redis = RedisTokenStore::connect("redis://127.0.0.1:6379/", "whatsapp").await?;
+    /// # let source = tenant_fn(|_: String| async { Ok::<_, tower::BoxError>(None::<Tenant>) });
+    /// let layer = WhatsAppTenantsLayer::new(source)
+    ///     .store_per_tenant(move |phone_number_id| redis.for_tenant(phone_number_id));
+    /// # let _ = layer; Ok(()) }
+    /// ```
+    pub fn for_tenant(&self, phone_number_id: &str) -> RedisTokenStore {
+        RedisTokenStore::from_connection(
+            self.conn.clone(),
+            format!("{}:{phone_number_id}", self.prefix),
+        )
+    }
+
     fn key(&self, name: &str) -> String {
         format!("{}:{name}", self.prefix)
     }
