@@ -35,21 +35,73 @@ impl Hasher for IdHasher {
 /// A map keyed by phone number ids.
 pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
-/// The hash of `id`, as [`IdMap`] computes it.
-pub(crate) fn hash_id(id: &str) -> u64 {
+/// The hash of `key`, as [`IdMap`] computes it.
+pub(crate) fn hash_of<K: std::hash::Hash>(key: &K) -> u64 {
     use std::hash::BuildHasher;
-    BuildHasherDefault::<IdHasher>::default().hash_one(id)
+    BuildHasherDefault::<IdHasher>::default().hash_one(key)
+}
+
+/// A Graph id, as Graph issues them (phone number ids, account ids):
+/// digits, without a leading zero, that fit 64 bits. Kept as a number, a
+/// map keyed by it compares no strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct GraphId(u64);
+
+impl GraphId {
+    /// `id` as a Graph id, or `None` when it cannot be one.
+    #[inline]
+    pub(crate) fn parse(id: &str) -> Option<GraphId> {
+        let digits = id.as_bytes();
+        if digits.is_empty() || digits.len() > 19 || digits[0] == b'0' {
+            return None;
+        }
+        digits
+            .iter()
+            .try_fold(0u64, |n, d| {
+                d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+            })
+            .map(GraphId)
+    }
+}
+
+impl std::fmt::Display for GraphId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn ids_spread_over_shards() {
         let mut counts = [0u32; 32];
         for n in 0..32_000u64 {
-            let id = (106_540_352_242_922 + n).to_string();
-            counts[(super::hash_id(&id) >> 59) as usize] += 1;
+            let id = GraphId::parse(&(106_540_352_242_922 + n).to_string()).unwrap();
+            counts[(hash_of(&id) >> 59) as usize] += 1;
         }
         assert!(counts.iter().all(|c| (500..1500).contains(c)), "{counts:?}");
+    }
+
+    #[test]
+    fn graph_ids_are_digits_without_a_leading_zero_in_64_bits() {
+        for (id, want) in [
+            ("106540352242922", Some(106_540_352_242_922)),
+            ("9999999999999999999", Some(9_999_999_999_999_999_999)),
+            ("1", Some(1)),
+            ("99999999999999999999", None),
+            ("0123", None),
+            ("", None),
+            ("12a4", None),
+            ("-12", None),
+            ("+12", None),
+        ] {
+            assert_eq!(GraphId::parse(id).map(|g| g.0), want, "{id}");
+        }
+        assert_eq!(
+            GraphId::parse("106540352242922").unwrap().to_string(),
+            "106540352242922"
+        );
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod graph;
+pub mod tenant_graph;
 
 use std::path::PathBuf;
 use std::time::SystemTime;

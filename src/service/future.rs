@@ -73,13 +73,13 @@ impl<S> Replay<S> {
     /// copy of it.
     pub(super) fn keeping(
         req: &Request<ReplayBody>,
-        service: S,
-        policy: RefreshOn190,
+        service: impl FnOnce() -> S,
+        policy: &RefreshOn190,
     ) -> Option<Box<Self>> {
         let copy = policy.copy(req)?;
         Some(Box::new(Replay {
-            service,
-            policy,
+            service: service(),
+            policy: policy.clone(),
             copy,
         }))
     }

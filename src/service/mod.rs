@@ -6,6 +6,9 @@
 //! a `Retry` service.
 
 mod future;
+mod route;
+
+pub(crate) use route::Route;
 
 pub use future::ResponseFuture;
 
@@ -22,7 +25,6 @@ use tower_service::Service;
 
 use crate::body::{complete_body, within_limit, BufferRequest};
 use crate::body::{BytesBody, ReplayBody};
-use crate::capacity::give_back_for_later;
 use crate::classify::{Classify, GraphBody};
 use crate::refresh::RefreshOn190;
 use crate::token::TokenCell;
@@ -153,14 +155,14 @@ where
 /// may replay it: the request path of [`WhatsAppAuth`], and of the
 /// tenant-aware stack once it knows the tenant's cell.
 #[inline]
-pub(crate) fn respond<B, S>(
-    inner: &mut S,
+pub(crate) fn respond<B, R>(
+    mut route: R,
     policy: Option<&RefreshOn190>,
     body_limit: usize,
     req: Request<B>,
-) -> ResponseFuture<B, S>
+) -> ResponseFuture<B, R::Service>
 where
-    S: Service<Request<ReplayBody>> + Clone,
+    R: Route,
     B: BytesBody,
 {
     // The body is converted alone, so the request head moves only into
@@ -171,7 +173,7 @@ where
         Err(body) => {
             // A streaming body is read first, with no capacity held.
             let req = Request::from_parts(parts, body);
-            let service = give_back_for_later(inner);
+            let service = route.release();
             let buffer = BufferRequest::new(req, body_limit);
             return ResponseFuture::buffering(buffer, service, policy.cloned());
         }
@@ -180,9 +182,9 @@ where
     let Some(policy) = policy.filter(|_| req.body().is_replayable()) else {
         // Nothing can be replayed (the source cannot renew, or the body
         // was over the limit): just send.
-        return ResponseFuture::called(inner.call(req), None);
+        return ResponseFuture::called(route.call(req), None);
     };
     // The copy is taken before the request moves on.
-    let replay = Replay::keeping(&req, inner.clone(), policy.clone());
-    ResponseFuture::called(inner.call(req), replay)
+    let replay = Replay::keeping(&req, || route.spare(), policy);
+    ResponseFuture::called(route.call(req), replay)
 }

@@ -10,6 +10,7 @@ use super::signup::{onboard, Onboarded};
 use super::source::Tenant;
 use crate::calls::GraphIo;
 use crate::error::Error;
+use crate::ids::GraphId;
 use crate::token::TokenCell;
 use crate::webhook::Notification;
 
@@ -41,7 +42,7 @@ impl Tenants {
     /// The token cell of `phone_number_id`'s tenant, when it is resident:
     /// its stats, `ready()`, `diagnose()`.
     pub fn cell(&self, phone_number_id: &str) -> Option<TokenCell> {
-        self.registry.resident(phone_number_id)
+        self.registry.resident(GraphId::parse(phone_number_id)?)
     }
 
     /// How many tenants are resident.
@@ -60,7 +61,7 @@ impl Tenants {
     /// request for the number asks the [`TenantSource`](super::TenantSource)
     /// again. Whether it was resident.
     pub fn forget(&self, phone_number_id: &str) -> bool {
-        self.registry.forget(phone_number_id)
+        GraphId::parse(phone_number_id).is_some_and(|id| self.registry.forget(id))
     }
 
     /// [`forget`](Self::forget)s every resident tenant of the WhatsApp
@@ -68,13 +69,21 @@ impl Tenants {
     /// many.
     pub fn forget_business(&self, waba_id: &str) -> usize {
         let numbers = self.registry.numbers_of(waba_id);
-        numbers.iter().filter(|id| self.forget(id)).count()
+        numbers
+            .into_iter()
+            .filter(|&id| self.registry.forget(id))
+            .count()
     }
 
     /// Makes `tenant` the tenant of `phone_number_id` now, replacing the
-    /// resident one (a business onboarded again, with a new token).
-    pub fn replace(&self, phone_number_id: &str, tenant: Tenant) -> TokenCell {
-        self.registry.install(phone_number_id, tenant)
+    /// resident one (a business onboarded again, with a new token); its
+    /// cell. [`Error::UnknownTenant`] when `phone_number_id` cannot be a
+    /// Graph id (digits, no leading zero).
+    pub fn replace(&self, phone_number_id: &str, tenant: Tenant) -> Result<TokenCell, Error> {
+        let id = GraphId::parse(phone_number_id).ok_or_else(|| Error::UnknownTenant {
+            phone_number_id: phone_number_id.to_owned(),
+        })?;
+        Ok(self.registry.install(id, tenant))
     }
 
     /// Evicts the tenants not used between the last three sweeps (and,

@@ -79,6 +79,7 @@ use http::Request;
 
 use crate::error::Error;
 use crate::graph::path;
+use crate::ids::GraphId;
 
 /// Request extension: the phone number id whose tenant a request belongs
 /// to, for calls whose path names no phone number (a WhatsApp Business
@@ -107,17 +108,25 @@ impl TenantId {
 }
 
 /// The phone number id whose tenant `req` belongs to.
-pub(crate) fn tenant_of<B>(req: &Request<B>) -> Result<&str, Error> {
+#[inline]
+pub(crate) fn tenant_of<B>(req: &Request<B>) -> Result<GraphId, Error> {
     let uri_path = req.uri().path();
-    let named = req.extensions().get::<TenantId>();
-    match (named, path::message_sender(uri_path)) {
-        (Some(tenant), Some(sender)) if sender != tenant.as_str() => Err(Error::TenantMismatch {
-            phone_number_id: sender.to_owned(),
-            tenant: tenant.as_str().to_owned(),
-        }),
-        (Some(tenant), _) => Ok(tenant.as_str()),
-        (None, _) => path::node(uri_path).ok_or(Error::NoTenant),
-    }
+    let id = match req.extensions().get::<TenantId>() {
+        Some(tenant) => match path::message_sender(uri_path) {
+            Some(sender) if sender != tenant.as_str() => {
+                return Err(Error::TenantMismatch {
+                    phone_number_id: sender.to_owned(),
+                    tenant: tenant.as_str().to_owned(),
+                })
+            }
+            _ => tenant.as_str(),
+        },
+        None => path::node(uri_path).ok_or(Error::NoTenant)?,
+    };
+    // Graph issues no id that is not one: no source is asked about it.
+    GraphId::parse(id).ok_or_else(|| Error::UnknownTenant {
+        phone_number_id: id.to_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@ use crate::body::{BytesBody, ReplayBody};
 use crate::capacity::{give_back, give_back_for_later};
 use crate::classify::{Classify, GraphBody};
 use crate::refresh::RefreshOn190;
-use crate::service::{respond, ResponseFuture};
+use crate::service::{respond, ResponseFuture, Route};
 use crate::token::TokenCell;
-use crate::validate::ValidateIfNeeded;
+use crate::validate::{send_with, ValidateFuture, ValidateIfNeeded};
 
 /// The service built by [`WhatsAppTenantsLayer`](super::WhatsAppTenantsLayer):
 /// each request goes out with the token of the tenant it names, through
@@ -59,26 +59,38 @@ impl<S> WhatsAppTenants<S> {
     }
 }
 
-/// Sends `req` with `cell`'s token through the ready `inner` (which goes
-/// with the request; an unready clone stays).
-#[inline]
-pub(super) fn send_for<S, B, ResB>(
-    inner: &mut S,
-    cell: TokenCell,
-    req: Request<B>,
-    body_limit: usize,
-) -> ResponseFuture<B, ValidateIfNeeded<S>>
+/// A request's route through the stack's client with its tenant's cell:
+/// sent through the ready client in place (as `ValidateIfNeeded` would),
+/// with a `ValidateIfNeeded` built only for a later send.
+struct TenantRoute<'a, S> {
+    inner: &'a mut S,
+    cell: &'a TokenCell,
+}
+
+impl<S, ResB> Route for TenantRoute<'_, S>
 where
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
-    B: BytesBody,
 {
-    let unready = inner.clone();
-    let ready = std::mem::replace(inner, unready);
-    let policy = RefreshOn190::new(cell.clone());
-    let policy = policy.may_replay().then_some(policy);
-    let mut validate = ValidateIfNeeded::new(ready, cell);
-    respond(&mut validate, policy.as_ref(), body_limit, req)
+    type Service = ValidateIfNeeded<S>;
+
+    #[inline]
+    fn call(&mut self, req: Request<ReplayBody>) -> ValidateFuture<S> {
+        send_with(self.inner, self.cell, req)
+    }
+
+    fn spare(&self) -> ValidateIfNeeded<S> {
+        ValidateIfNeeded::new(self.inner.clone(), self.cell.clone())
+    }
+
+    fn release(&mut self) -> ValidateIfNeeded<S> {
+        ValidateIfNeeded::new(give_back_for_later(self.inner), self.cell.clone())
+    }
+}
+
+/// The renewal policy of `cell`'s requests, when its source can renew.
+fn policy_of(cell: &TokenCell) -> Option<RefreshOn190> {
+    cell.can_refresh().then(|| RefreshOn190::new(cell.clone()))
 }
 
 impl<S, B, ResB> Service<Request<B>> for WhatsAppTenants<S>
@@ -116,17 +128,21 @@ where
         };
         match found {
             Ok(cell) => {
-                TenantFuture::sending(send_for(&mut self.inner, cell, req, self.body_limit))
+                let route = TenantRoute {
+                    inner: &mut self.inner,
+                    cell: &cell,
+                };
+                let policy = policy_of(&cell);
+                TenantFuture::sending(respond(route, policy.as_ref(), self.body_limit, req))
             }
             Err(lookup) => {
-                let id = id.to_owned();
+                let id = id.to_string();
                 let inner = give_back_for_later(&mut self.inner);
                 let body_limit = self.body_limit;
                 // Once the tenant is known: its request path, with a service
                 // polled ready only then.
                 let then = Box::new(move |cell: TokenCell| {
-                    let policy = RefreshOn190::new(cell.clone());
-                    let policy = policy.may_replay().then_some(policy);
+                    let policy = policy_of(&cell);
                     let validate = ValidateIfNeeded::new(inner, cell);
                     ResponseFuture::when_ready(req, validate, policy, body_limit)
                 });

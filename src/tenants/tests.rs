@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::registry::{Registry, Settings};
 use super::*;
 use crate::config::Config;
+use crate::ids::GraphId;
 
 fn request(path: &str, named: Option<&str>) -> Request<()> {
     let mut req = Request::post(path).body(()).unwrap();
@@ -54,15 +55,32 @@ fn the_tenant_is_the_path_s_number_unless_a_call_names_one() {
         ("/v25.0/debug_token", None, Err("NoTenant")),
         ("/me/permissions", None, Err("NoTenant")),
         ("/", None, Err("NoTenant")),
+        // Digits Graph never issues as an id: no source is asked.
+        ("/0106540352242922/messages", None, Err("UnknownTenant")),
+        (
+            "/123456789012345678901/messages",
+            None,
+            Err("UnknownTenant"),
+        ),
+        (
+            "/102290129340398/media",
+            Some("+1 555"),
+            Err("UnknownTenant"),
+        ),
     ];
     for (path, named, want) in cases {
         let req = request(path, named);
         let got = tenant_of(&req).map_err(|e| match e {
             Error::TenantMismatch { .. } => "TenantMismatch",
             Error::NoTenant => "NoTenant",
+            Error::UnknownTenant { .. } => "UnknownTenant",
             _ => "other",
         });
-        assert_eq!(got, want, "{path} {named:?}");
+        assert_eq!(
+            got.map(|id| id.to_string()),
+            want.map(str::to_owned),
+            "{path} {named:?}"
+        );
     }
 }
 
@@ -96,8 +114,16 @@ fn registry(max_tenants: usize) -> (Arc<Registry>, Arc<Counting>) {
     (Arc::new(registry), source)
 }
 
-async fn resolved(registry: &Arc<Registry>, id: &str) -> Result<crate::token::TokenCell, Error> {
-    match registry.resolve(id) {
+/// `digits` as a Graph id.
+fn id(digits: &str) -> GraphId {
+    GraphId::parse(digits).unwrap()
+}
+
+async fn resolved(
+    registry: &Arc<Registry>,
+    digits: &str,
+) -> Result<crate::token::TokenCell, Error> {
+    match registry.resolve(id(digits)) {
         Ok(cell) => Ok(cell),
         Err(mut lookup) => loop {
             if let Some(found) = lookup.borrow_and_update().clone() {
@@ -116,7 +142,7 @@ async fn a_number_is_looked_up_once_however_many_ask() {
     assert_eq!(source.0.load(Ordering::SeqCst), 1);
     let first = cells[0].as_ref().unwrap().clone();
     assert!(cells.iter().all(|c| c.as_ref().unwrap().ptr_eq(&first)));
-    assert!(registry.resident("7").unwrap().ptr_eq(&first));
+    assert!(registry.resident(id("7")).unwrap().ptr_eq(&first));
     // Unknown numbers are not kept: each ask asks again.
     for _ in 0..2 {
         let err = resolved(&registry, "5000").await.unwrap_err();
@@ -165,34 +191,34 @@ async fn idle_tenants_go_after_two_sweeps_and_busy_ones_stay() {
         resolved(&registry, id).await.unwrap();
     }
     assert_eq!(registry.sweep(), 0, "seen this epoch");
-    registry.resident("1");
+    registry.resident(id("1"));
     assert_eq!(registry.sweep(), 0);
-    registry.resident("1");
+    registry.resident(id("1"));
     assert_eq!(registry.sweep(), 2, "2 and 3 unused for two sweeps");
-    assert!(registry.resident("1").is_some() && registry.resident("2").is_none());
+    assert!(registry.resident(id("1")).is_some() && registry.resident(id("2")).is_none());
     assert_eq!(registry.len(), 1);
 }
 
 #[tokio::test]
 async fn past_the_capacity_the_least_recently_used_go() {
     let (registry, _) = registry(10);
-    for n in 0..10 {
+    for n in 1..=10 {
         resolved(&registry, &n.to_string()).await.unwrap();
     }
     registry.sweep();
-    for n in 5..10 {
-        registry.resident(&n.to_string());
+    for n in 6..=10 {
+        registry.resident(id(&n.to_string()));
     }
     // The eleventh evicts down to 90%: two of the five least recently
     // used (equally old: map order decides), never it nor a busier one.
-    resolved(&registry, "10").await.unwrap();
+    resolved(&registry, "11").await.unwrap();
     assert_eq!(registry.len(), 9);
-    let old_left = (0..5)
-        .filter(|n| registry.resident(&n.to_string()).is_some())
+    let old_left = (1..=5)
+        .filter(|n| registry.resident(id(&n.to_string())).is_some())
         .count();
     assert_eq!(old_left, 3);
-    for n in 5..=10 {
-        assert!(registry.resident(&n.to_string()).is_some(), "{n}");
+    for n in 6..=11 {
+        assert!(registry.resident(id(&n.to_string())).is_some(), "{n}");
     }
 }
 
@@ -200,8 +226,8 @@ async fn past_the_capacity_the_least_recently_used_go() {
 async fn a_forgotten_tenant_s_cell_fails_every_request_holding_it() {
     let (registry, source) = registry(10);
     let cell = resolved(&registry, "7").await.unwrap();
-    assert!(registry.forget("7"));
-    assert!(!registry.forget("7"));
+    assert!(registry.forget(id("7")));
+    assert!(!registry.forget(id("7")));
     assert!(
         matches!(cell.blocked(), Some(Error::TenantRemoved { ref phone_number_id }) if phone_number_id == "7")
     );
@@ -210,5 +236,5 @@ async fn a_forgotten_tenant_s_cell_fails_every_request_holding_it() {
     let again = resolved(&registry, "7").await.unwrap();
     assert!(!again.ptr_eq(&cell));
     assert_eq!(source.0.load(Ordering::SeqCst), 2);
-    assert_eq!(registry.numbers_of("waba-1"), vec!["7".to_owned()]);
+    assert_eq!(registry.numbers_of("waba-1"), vec![id("7")]);
 }

@@ -64,6 +64,7 @@ mod service;
 
 pub use future::ValidateFuture;
 pub use layer::ValidateIfNeededLayer;
+pub(crate) use service::send_with;
 pub use service::ValidateIfNeeded;
 
 use http::Request;

@@ -61,25 +61,42 @@ where
     }
 
     #[inline]
-    fn call(&mut self, mut req: Request<ReplayBody>) -> Self::Future {
-        if req.uri().authority().is_none() {
-            // A bare path goes to the configured Graph base and version.
-            if let Some(uri) = self.cell.config().absolute(req.uri()) {
-                *req.uri_mut() = uri;
-            }
-        }
-        let repair = Repair::of(&req, &self.cell);
-        let stamped = self.cell.with_sendable(|generation, stamp| {
-            stamp.apply(&mut req);
-            generation
-        });
-        if let Some(generation) = stamped {
-            let future = self.inner.call(req);
-            return ValidateFuture::calling(future, self.cell.clone(), generation, repair);
-        }
-        // The token needs work first: give the reserved capacity back (the
-        // ready service is dropped) and poll a clone ready after the wait.
-        let service = give_back_for_later(&mut self.inner);
-        ValidateFuture::waiting(self.cell.clone(), req, service, repair)
+    fn call(&mut self, req: Request<ReplayBody>) -> Self::Future {
+        send_with(&mut self.inner, &self.cell, req)
     }
+}
+
+/// What [`ValidateIfNeeded`] does with a request, for a cell chosen per
+/// request (the tenant-aware stack's): stamps `req` with `cell`'s token
+/// and sends it through `inner` (ready), or, when the token needs work
+/// first, gives the reserved capacity back and waits.
+#[inline]
+pub(crate) fn send_with<S, ResB>(
+    inner: &mut S,
+    cell: &TokenCell,
+    mut req: Request<ReplayBody>,
+) -> ValidateFuture<S>
+where
+    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
+    S::Error: Into<BoxError>,
+{
+    if req.uri().authority().is_none() {
+        // A bare path goes to the configured Graph base and version.
+        if let Some(uri) = cell.config().absolute(req.uri()) {
+            *req.uri_mut() = uri;
+        }
+    }
+    let repair = Repair::of(&req, cell);
+    let stamped = cell.with_sendable(|generation, stamp| {
+        stamp.apply(&mut req);
+        generation
+    });
+    if let Some(generation) = stamped {
+        let future = inner.call(req);
+        return ValidateFuture::calling(future, cell.clone(), generation, repair);
+    }
+    // The token needs work first: give the reserved capacity back (the
+    // ready service is dropped) and poll a clone ready after the wait.
+    let service = give_back_for_later(inner);
+    ValidateFuture::waiting(cell.clone(), req, service, repair)
 }

@@ -15,7 +15,7 @@ impl Registry {
 
     /// Evicts idle tenants (starting a new epoch) and, past the capacity,
     /// the least recently seen; never `keep`.
-    pub(super) fn evict(&self, new_epoch: bool, keep: Option<&str>) -> usize {
+    pub(super) fn evict(&self, new_epoch: bool, keep: Option<crate::ids::GraphId>) -> usize {
         let epoch = match new_epoch {
             true => self.epoch.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
             false => self.epoch.load(Ordering::Relaxed),
@@ -27,7 +27,7 @@ impl Registry {
                 let Slot::Resident(entry) = slot else {
                     return true;
                 };
-                if keep == Some(&**id) {
+                if keep == Some(*id) {
                     return true;
                 }
                 let age = epoch.wrapping_sub(entry.seen.load(Ordering::Relaxed));

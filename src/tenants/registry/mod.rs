@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use super::source::{Tenant, TenantSource, TenantStore, TenantToken};
 use crate::config::Config;
 use crate::error::Error;
-use crate::ids::{hash_id, IdMap};
+use crate::ids::{hash_of, GraphId, IdMap};
 use crate::permissions::Permission;
 use crate::store::TokenStore;
 use crate::token::{Supply, TokenCell};
@@ -47,7 +47,7 @@ pub(crate) type Lookup = watch::Receiver<Option<Result<TokenCell, Error>>>;
 mod evict;
 
 /// One shard of the map.
-type Shard = RwLock<IdMap<Arc<str>, Slot>>;
+type Shard = RwLock<IdMap<GraphId, Slot>>;
 
 enum Slot {
     Resident(Resident),
@@ -92,15 +92,15 @@ impl Registry {
         }
     }
 
-    fn shard(&self, id: &str) -> usize {
-        (hash_id(id) >> 59) as usize % SHARDS
+    fn shard(&self, id: GraphId) -> usize {
+        (hash_of(&id) >> 59) as usize % SHARDS
     }
 
-    fn read(&self, shard: usize) -> RwLockReadGuard<'_, IdMap<Arc<str>, Slot>> {
+    fn read(&self, shard: usize) -> RwLockReadGuard<'_, IdMap<GraphId, Slot>> {
         self.shards[shard].read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self, shard: usize) -> RwLockWriteGuard<'_, IdMap<Arc<str>, Slot>> {
+    fn write(&self, shard: usize) -> RwLockWriteGuard<'_, IdMap<GraphId, Slot>> {
         self.shards[shard]
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -108,9 +108,9 @@ impl Registry {
 
     /// The hot path: the cell of a resident tenant, marked seen.
     #[inline]
-    pub(crate) fn resident(&self, id: &str) -> Option<TokenCell> {
+    pub(crate) fn resident(&self, id: GraphId) -> Option<TokenCell> {
         let shard = self.read(self.shard(id));
-        let Some(Slot::Resident(entry)) = shard.get(id) else {
+        let Some(Slot::Resident(entry)) = shard.get(&id) else {
             return None;
         };
         let epoch = self.epoch.load(Ordering::Relaxed);
@@ -123,16 +123,15 @@ impl Registry {
 
     /// The cell of `id`'s tenant, or the look-up to wait for (started here
     /// when no request started it yet).
-    pub(crate) fn resolve(self: &Arc<Self>, id: &str) -> Result<TokenCell, Lookup> {
+    pub(crate) fn resolve(self: &Arc<Self>, id: GraphId) -> Result<TokenCell, Lookup> {
         let mut shard = self.write(self.shard(id));
-        match shard.get(id) {
+        match shard.get(&id) {
             Some(Slot::Resident(entry)) => return Ok(entry.cell.clone()),
             Some(Slot::Loading(lookup)) => return Err(lookup.clone()),
             None => {}
         }
         let (publish, lookup) = watch::channel(None);
-        let id: Arc<str> = Arc::from(id);
-        shard.insert(id.clone(), Slot::Loading(lookup.clone()));
+        shard.insert(id, Slot::Loading(lookup.clone()));
         drop(shard);
         tokio::spawn(self.clone().look_up(id, publish));
         Err(lookup)
@@ -142,14 +141,14 @@ impl Registry {
     /// and publishes what it found (or why not) to every waiting request.
     async fn look_up(
         self: Arc<Self>,
-        id: Arc<str>,
+        id: GraphId,
         publish: watch::Sender<Option<Result<TokenCell, Error>>>,
     ) {
         // However this ends (a panic in the source included), the slot
         // does not stay loading.
         let slot = LoadingSlot {
             registry: &self,
-            id: &id,
+            id,
             settled: false,
         };
         let limit = self.settings.lookup_timeout;
@@ -157,7 +156,8 @@ impl Registry {
             phone_number_id: id.to_string(),
             reason,
         };
-        let found = match tokio::time::timeout(limit, self.source.tenant(&id)).await {
+        let name = id.to_string();
+        let found = match tokio::time::timeout(limit, self.source.tenant(&name)).await {
             Ok(Ok(Some(tenant))) => Ok(tenant),
             Ok(Ok(None)) => Err(Error::UnknownTenant {
                 phone_number_id: id.to_string(),
@@ -170,7 +170,8 @@ impl Registry {
     }
 
     /// A cell for `tenant`, with the stack's client.
-    fn cell_for(&self, id: &Arc<str>, tenant: Tenant) -> TokenCell {
+    fn cell_for(&self, id: GraphId, tenant: Tenant) -> TokenCell {
+        let id: Arc<str> = Arc::from(id.to_string());
         let mut config = self.template.clone();
         config.token = None;
         config.phone_number_id = Some(id.to_string());
@@ -190,7 +191,7 @@ impl Registry {
         let store = TenantStore {
             source: self.source.clone(),
             phone_number_id: id.clone(),
-            shared: self.settings.store_for.as_ref().map(|make| make(id)),
+            shared: self.settings.store_for.as_ref().map(|make| make(&id)),
         };
         let supply = Supply {
             source: Some(Arc::new(source)),
@@ -204,53 +205,50 @@ impl Registry {
     }
 
     /// Makes `tenant` the resident tenant of `id` now, replacing any.
-    pub(crate) fn install(&self, id: &str, tenant: Tenant) -> TokenCell {
-        let id: Arc<str> = Arc::from(id);
+    pub(crate) fn install(&self, id: GraphId, tenant: Tenant) -> TokenCell {
         let waba_id = tenant.waba_id.as_deref().map(Arc::from);
-        let cell = self.cell_for(&id, tenant);
+        let cell = self.cell_for(id, tenant);
         let entry = Resident {
             cell: cell.clone(),
             waba_id,
             seen: AtomicU32::new(self.epoch.load(Ordering::Relaxed)),
         };
-        let replaced = self
-            .write(self.shard(&id))
-            .insert(id.clone(), Slot::Resident(entry));
+        let replaced = self.write(self.shard(id)).insert(id, Slot::Resident(entry));
         match replaced {
-            Some(Slot::Resident(old)) => old.cell.forget(&id),
+            Some(Slot::Resident(old)) => old.cell.forget(&id.to_string()),
             _ => {
                 self.resident.fetch_add(1, Ordering::Relaxed);
             }
         }
         if self.len() > self.settings.max_tenants {
-            self.evict(false, Some(&id));
+            self.evict(false, Some(id));
         }
         cell
     }
 
     /// Removes `id`'s tenant; its cell ends now (requests holding it fail).
-    pub(crate) fn forget(&self, id: &str) -> bool {
+    pub(crate) fn forget(&self, id: GraphId) -> bool {
         let mut shard = self.write(self.shard(id));
-        if !matches!(shard.get(id), Some(Slot::Resident(_))) {
+        if !matches!(shard.get(&id), Some(Slot::Resident(_))) {
             return false;
         }
-        let Some(Slot::Resident(entry)) = shard.remove(id) else {
+        let Some(Slot::Resident(entry)) = shard.remove(&id) else {
             return false;
         };
         drop(shard);
         self.resident.fetch_sub(1, Ordering::Relaxed);
-        entry.cell.forget(id);
+        entry.cell.forget(&id.to_string());
         true
     }
 
     /// The phone number ids of the resident tenants of `waba_id`.
-    pub(crate) fn numbers_of(&self, waba_id: &str) -> Vec<String> {
+    pub(crate) fn numbers_of(&self, waba_id: &str) -> Vec<GraphId> {
         let mut found = Vec::new();
         for shard in 0..SHARDS {
             for (id, slot) in self.read(shard).iter() {
                 if let Slot::Resident(entry) = slot {
                     if entry.waba_id.as_deref() == Some(waba_id) {
-                        found.push(id.to_string());
+                        found.push(*id);
                     }
                 }
             }
@@ -281,7 +279,7 @@ impl Registry {
 /// resident; anything else (none found, a failure, a panic) clears it.
 struct LoadingSlot<'a> {
     registry: &'a Registry,
-    id: &'a Arc<str>,
+    id: GraphId,
     settled: bool,
 }
 
@@ -298,8 +296,8 @@ impl Drop for LoadingSlot<'_> {
             return;
         }
         let mut shard = self.registry.write(self.registry.shard(self.id));
-        if matches!(shard.get(&**self.id), Some(Slot::Loading(_))) {
-            shard.remove(&**self.id);
+        if matches!(shard.get(&self.id), Some(Slot::Loading(_))) {
+            shard.remove(&self.id);
         }
     }
 }
