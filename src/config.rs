@@ -66,6 +66,9 @@ pub(crate) struct Config {
     /// Shared by the cells of many tenants: validation calls in flight at
     /// once, bounded, so a cold start does not stampede Graph.
     pub validation_gate: Option<Arc<tokio::sync::Semaphore>>,
+    /// The cell holds one onboarded business's token in a tenant-aware
+    /// stack: a dead token's remedy is that business onboarding again.
+    pub tenant: bool,
 }
 
 impl Config {
@@ -97,6 +100,7 @@ impl Config {
             usage_warning: crate::classify::DEFAULT_USAGE_WARNING,
             exchange_method: ExchangeMethod::PostForm,
             validation_gate: None,
+            tenant: false,
         }
     }
 

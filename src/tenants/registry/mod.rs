@@ -174,6 +174,7 @@ impl Registry {
         let id: Arc<str> = Arc::from(id.to_string());
         let mut config = self.template.clone();
         config.token = None;
+        config.tenant = true;
         config.phone_number_id = Some(id.to_string());
         if let Some(waba) = &tenant.waba_id {
             config.business_account_id = Some(waba.clone());

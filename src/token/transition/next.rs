@@ -280,17 +280,30 @@ fn after_panic(cur: &Credential, delay: Duration, cx: &Context) -> Credential {
 
 /// `err` with a remediation that fits this configuration, where the
 /// generic one would mislead: an expired token that cannot be exchanged
-/// any more.
+/// any more; a business's token in a tenant-aware stack, which only that
+/// business can replace.
 pub(crate) fn advise(err: &GraphError, config: &Config, can_renew: bool) -> GraphError {
-    if err.kind() != ErrorKind::TokenExpired {
-        return err.clone();
+    let advised = match err.kind() {
+        ErrorKind::TokenExpired => err.advised(expired_advice(config, can_renew)),
+        _ => err.clone(),
+    };
+    if !(config.tenant && advised.kind().is_token_rejected()) {
+        return advised;
     }
+    // The reason stays (what Graph said happened); the remedy is the
+    // business's, not a user's log-in.
+    let hint = advised.hint();
+    let reason = hint.split_once(':').map_or(hint, |(reason, _)| reason);
+    advised.advised(&format!("{reason}: this business's token no longer works; have the business connect again through Embedded Signup, exchange its code with Tenants::exchange_code and install the token with Tenants::replace (or store it where your TenantSource reads it and Tenants::forget the number)"))
+}
+
+fn expired_advice(config: &Config, can_renew: bool) -> &'static str {
     let knows_expiry = config.use_debug_token && config.app_credentials().is_some();
-    err.advised(match (can_renew, knows_expiry) {
+    match (can_renew, knows_expiry) {
         (true, true) => "the token expired before it could be renewed, and Graph does not exchange an expired token: generate a new long-lived token (from then on the stack renews it ahead of expiry, knowing the expiry from /debug_token), or use a system-user token that never expires",
         (true, false) => "the token expired, and Graph does not exchange an expired token: generate a new long-lived token and keep validate_with_debug_token on, so the stack learns its expiry and renews it ahead of time; or use a system-user token that never expires",
         (false, _) => "the token expired and nothing renews it: configure the app id and secret (the stack then renews long-lived tokens ahead of expiry), or use a system-user token that never expires",
-    })
+    }
 }
 
 #[cfg(test)]

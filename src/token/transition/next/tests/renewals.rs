@@ -187,3 +187,34 @@ fn the_task_attaching_and_a_failed_first_fetch_keep_the_rest() {
     assert_eq!(shown(&again.state), "Pending(false)");
     assert!(again.attached);
 }
+
+#[test]
+fn a_dead_business_token_s_remedy_is_that_business_onboarding_again() {
+    let mut tenant = config();
+    tenant.tenant = true;
+    let one_token = config();
+    let onboard = "this business's token no longer works; have the business connect again through Embedded Signup";
+    // (error, tenant?, the advised hint starts with, and says)
+    let cases = [
+        (graph(190, Some(460), "password changed"), true, "the session was invalidated (password changed): ", Some(onboard)),
+        (graph(190, Some(458), "app removed"), true, "the app is not installed or was removed by the user: ", Some(onboard)),
+        (graph(190, None, "invalid token"), true, "invalid OAuth access token: ", Some(onboard)),
+        (graph(190, Some(463), "expired"), true, "the token expired before it could be renewed, and Graph does not exchange an expired token: ", Some(onboard)),
+        (graph(190, Some(460), "password changed"), false, "the session was invalidated (password changed): the user must log in again", None),
+        (graph(190, Some(463), "expired"), false, "the token expired before it could be renewed", None),
+        (graph(130429, None, "rate limit hit"), true, "Cloud API throughput limit reached", None),
+        (graph(10, None, "permission denied"), true, "permission denied", None),
+    ];
+    for (err, is_tenant, starts, says) in cases {
+        let config = if is_tenant { &tenant } else { &one_token };
+        let hint = advise(&err, config, true).hint().to_owned();
+        assert!(hint.starts_with(starts), "{hint}");
+        match says {
+            Some(remedy) => assert!(
+                hint.contains(remedy) && hint.contains("Tenants::replace"),
+                "{hint}"
+            ),
+            None => assert!(!hint.contains("Embedded Signup"), "{hint}"),
+        }
+    }
+}
