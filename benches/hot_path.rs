@@ -3,7 +3,11 @@
 //!    and with app credentials (renewal possible, so a copy is kept for a
 //!    replay), against tower-http's `SetRequestHeader` with a static bearer
 //!    value (the baseline), the same with a value built at run time, and the
-//!    bare service. The service checks every request: the
+//!    bare service; and against what a user writes by hand to get a replay
+//!    after a refused token: `SetRequestHeader` (a run-time value) under
+//!    tower's `Retry`, with a policy that keeps a copy of every request
+//!    (method, URI, version, headers, body) and sends it again once after
+//!    a 401. The service checks every request: the
 //!    bearer, the proof where one is due, and the body (the caller's bytes,
 //!    not a copy). Ratios from this run are printed at the end.
 //!
@@ -26,6 +30,7 @@ use http::{HeaderValue, Request, Response};
 use http_body::Body;
 use http_body_util::{Empty, Full};
 use tokio::runtime::Runtime;
+use tower::retry::{Policy, RetryLayer};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_http::set_header::SetRequestHeaderLayer;
 use tower_whatsapp_auth::WhatsAppAuthLayer;
@@ -90,6 +95,35 @@ impl Service<Request<Full<Bytes>>> for Bare {
     }
 }
 
+/// The replay a user writes by hand: tower's `Retry` keeping a copy of
+/// every request, sent again once after a 401.
+#[derive(Clone, Copy)]
+struct RetryOn401 {
+    retried: bool,
+}
+
+impl<B: Clone, ResB, E> Policy<Request<B>, Response<ResB>, E> for RetryOn401 {
+    type Future = Ready<()>;
+
+    fn retry(
+        &mut self,
+        _: &mut Request<B>,
+        result: &mut Result<Response<ResB>, E>,
+    ) -> Option<Ready<()>> {
+        let refused = matches!(result, Ok(res) if res.status() == http::StatusCode::UNAUTHORIZED);
+        (refused && !std::mem::replace(&mut self.retried, true)).then(|| ready(()))
+    }
+
+    fn clone_request(&mut self, req: &Request<B>) -> Option<Request<B>> {
+        let mut copy = Request::new(req.body().clone());
+        *copy.method_mut() = req.method().clone();
+        *copy.uri_mut() = req.uri().clone();
+        *copy.version_mut() = req.version();
+        *copy.headers_mut() = req.headers().clone();
+        Some(copy)
+    }
+}
+
 fn request() -> Request<Full<Bytes>> {
     Request::post(URL)
         .header("content-type", "application/json")
@@ -97,10 +131,11 @@ fn request() -> Request<Full<Bytes>> {
         .unwrap()
 }
 
-const IDS: [&str; 6] = [
+const IDS: [&str; 7] = [
     "bare",
     "set_request_header",
     "set_request_header_run_time_value",
+    "set_request_header_under_retry",
     "whatsapp_auth",
     "whatsapp_auth_with_app_secret",
     "whatsapp_auth_with_app_credentials",
@@ -139,11 +174,24 @@ fn hot_path(c: &mut Criterion) {
     let mut value = HeaderValue::from_str(&format!("Bearer {TOKEN}")).unwrap();
     value.set_sensitive(true);
     let set_run_time = ServiceBuilder::new()
-        .layer(SetRequestHeaderLayer::overriding(AUTHORIZATION, value))
+        .layer(SetRequestHeaderLayer::overriding(
+            AUTHORIZATION,
+            value.clone(),
+        ))
         .service(Checked { proof: false });
     group.bench_function(IDS[2], |b| {
         b.to_async(&rt)
             .iter(|| async { set_run_time.clone().oneshot(request()).await.unwrap() })
+    });
+
+    // The hand-written alternative to the layer with app credentials.
+    let by_hand = ServiceBuilder::new()
+        .layer(RetryLayer::new(RetryOn401 { retried: false }))
+        .layer(SetRequestHeaderLayer::overriding(AUTHORIZATION, value))
+        .service(Checked { proof: false });
+    group.bench_function(IDS[3], |b| {
+        b.to_async(&rt)
+            .iter(|| async { by_hand.clone().oneshot(request()).await.unwrap() })
     });
 
     // Validation is off: the checking service would refuse its call, and
@@ -155,7 +203,7 @@ fn hot_path(c: &mut Criterion) {
         (layer().app_credentials("1234", "app-secret"), true),
     ];
     let mut stacks = Vec::new();
-    for (id, (layer, proof)) in IDS[3..].iter().zip(layers) {
+    for (id, (layer, proof)) in IDS[4..].iter().zip(layers) {
         let stack = ServiceBuilder::new()
             .layer(layer)
             .service(Checked { proof });
@@ -174,11 +222,21 @@ fn hot_path(c: &mut Criterion) {
         (IDS[1], timed(&rt, set_header)),
         (IDS[0], timed(&rt, Bare)),
         (IDS[2], timed(&rt, set_run_time)),
+        (IDS[3], timed(&rt, by_hand)),
     ];
-    for (id, stack) in IDS[3..].iter().zip(stacks) {
+    for (id, stack) in IDS[4..].iter().zip(stacks) {
         variants.push((*id, timed(&rt, stack)));
     }
-    support::print_paired("hot_path", variants, 41, 20_000, "calls");
+    // With app credentials against the hand-written replay (variant 3).
+    let (by_hand, credentials) = (3, variants.len() - 1);
+    support::print_paired_with(
+        "hot_path",
+        variants,
+        41,
+        20_000,
+        "calls",
+        &[(credentials, by_hand)],
+    );
 }
 
 /// `n` calls of a clone of `svc` with `oneshot`, as in the criterion runs.

@@ -100,7 +100,20 @@ pub fn test_mode() -> bool {
 /// over the rounds is printed with its quartiles. Criterion's separate
 /// measurements, seconds apart, drift by more than the differences measured
 /// here on a 2-core machine; these ratios do not.
-pub fn print_paired(group: &str, mut variants: Vec<Timed<'_>>, rounds: usize, n: u64, unit: &str) {
+pub fn print_paired(group: &str, variants: Vec<Timed<'_>>, rounds: usize, n: u64, unit: &str) {
+    print_paired_with(group, variants, rounds, n, unit, &[]);
+}
+
+/// [`print_paired`], and for each `(variant, baseline)` of `pairs` (their
+/// indices) the median of that variant's per-round ratio to that baseline.
+pub fn print_paired_with(
+    group: &str,
+    mut variants: Vec<Timed<'_>>,
+    rounds: usize,
+    n: u64,
+    unit: &str,
+    pairs: &[(usize, usize)],
+) {
     if test_mode() || variants.is_empty() {
         return;
     }
@@ -131,6 +144,12 @@ pub fn print_paired(group: &str, mut variants: Vec<Timed<'_>>, rounds: usize, n:
         "\n{group}: paired, {rounds} rounds of {n} {unit} each; median time per one, and median time ratio to {} [quartiles]",
         variants[0].0
     );
+    for &(i, base) in pairs {
+        let mut against: Vec<f64> = (0..rounds).map(|r| times[i][r] / times[base][r]).collect();
+        let (q1, mid, q3) = quartiles(&mut against);
+        let (id, base) = (variants[i].0, variants[base].0);
+        println!("  {id} / {base}: {mid:.3}x  [{q1:.3}–{q3:.3}]");
+    }
     for (i, (id, _)) in variants.iter().enumerate() {
         let (q1, mid, q3) = quartiles(&mut ratios[i]);
         let (_, time, _) = quartiles(&mut times[i]);

@@ -41,11 +41,13 @@ use tower::BoxError;
 
 mod buffer;
 mod complete;
+mod kept;
 mod layer;
 mod whole;
 
 pub(crate) use buffer::{copy_request_into, BufferRequest, Gather};
 pub(crate) use complete::{complete, complete_body, within_limit, Prepared};
+pub(crate) use kept::KeptRequest;
 pub use layer::{BufferBody, BufferBodyFuture, BufferBodyLayer, NotReplayable};
 pub(crate) use whole::{prefixed_hint, Whole};
 

@@ -43,8 +43,8 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower::retry::Policy;
 
-use crate::body::copy_request_into;
 use crate::body::ReplayBody;
+use crate::body::{copy_request_into, KeptRequest};
 use crate::bounds::BoxFuture;
 use crate::graph::GraphError;
 use crate::refusal::Refusal;
@@ -92,6 +92,46 @@ impl RefreshOn190 {
         }
         copy_request_into(req, slot);
     }
+
+    /// What the stack's own response future keeps of `req` for a replay,
+    /// when one may come: the same as [`copy`](Self::copy), made cheaper.
+    #[inline]
+    pub(crate) fn keep(&self, req: &Request<ReplayBody>) -> Option<KeptRequest> {
+        self.keeps(req).then(|| KeptRequest::of_replayable(req))
+    }
+
+    /// Whether a copy of `req` is kept: a replay may still come, and its
+    /// body can be sent again.
+    #[inline]
+    pub(crate) fn keeps(&self, req: &Request<ReplayBody>) -> bool {
+        !self.replayed && req.body().is_replayable() && self.may_replay()
+    }
+
+    /// Whether `result` is a refusal this policy replays after (once): the
+    /// wait for the renewal, then. [`Policy::retry`] without the request.
+    pub(crate) fn grant<ResB, E>(
+        &mut self,
+        result: &Result<Response<ResB>, E>,
+    ) -> Option<RefreshFuture> {
+        if self.replayed {
+            return None;
+        }
+        let res = result.as_ref().ok()?;
+        let err = res.extensions().get::<GraphError>()?;
+        // Replayed only what the cell renews for (the layer below reported
+        // the refusal, with the generation it refused).
+        if Refusal::of(err, self.cell.can_refresh()) != Refusal::Renew {
+            return None;
+        }
+        res.extensions().get::<TokenGeneration>()?;
+        self.replayed = true;
+        let cell = self.cell.clone();
+        Some(RefreshFuture(Box::pin(async move {
+            // Whatever the renewal ends in, the replay finds out (and fails
+            // fast if the cell is dead or backing off).
+            let _ = cell.settled().await;
+        })))
+    }
 }
 
 /// The wait before a replay: until the cell's task has renewed the token
@@ -119,25 +159,9 @@ impl<ResB, E> Policy<Request<ReplayBody>, Response<ResB>, E> for RefreshOn190 {
         req: &mut Request<ReplayBody>,
         result: &mut Result<Response<ResB>, E>,
     ) -> Option<RefreshFuture> {
-        if self.replayed {
-            return None;
-        }
-        let res = result.as_ref().ok()?;
-        let err = res.extensions().get::<GraphError>()?;
-        // Replayed only what the cell renews for (the layer below reported
-        // the refusal, with the generation it refused).
-        if Refusal::of(err, self.cell.can_refresh()) != Refusal::Renew {
-            return None;
-        }
-        res.extensions().get::<TokenGeneration>()?;
-        self.replayed = true;
+        let wait = self.grant(result)?;
         req.extensions_mut().insert(Replayed);
-        let cell = self.cell.clone();
-        Some(RefreshFuture(Box::pin(async move {
-            // Whatever the renewal ends in, the replay finds out (and fails
-            // fast if the cell is dead or backing off).
-            let _ = cell.settled().await;
-        })))
+        Some(wait)
     }
 
     fn clone_request(&mut self, req: &Request<ReplayBody>) -> Option<Request<ReplayBody>> {

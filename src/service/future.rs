@@ -9,12 +9,12 @@ use std::task::{ready, Context, Poll};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
-use tower::retry::Policy;
 use tower::BoxError;
 use tower_service::Service;
 
-use crate::body::{BufferRequest, BytesBody, ReplayBody};
+use crate::body::{BufferRequest, BytesBody, KeptRequest, ReplayBody};
 use crate::refresh::{RefreshFuture, RefreshOn190};
+use crate::validate::Replayed;
 
 pin_project! {
     /// Response future of [`WhatsAppAuth`](super::WhatsAppAuth).
@@ -65,7 +65,7 @@ pub(super) struct Pending<S> {
 pub(super) struct Replay<S> {
     service: S,
     policy: RefreshOn190,
-    copy: Request<ReplayBody>,
+    copy: KeptRequest,
 }
 
 impl<S> Replay<S> {
@@ -76,11 +76,14 @@ impl<S> Replay<S> {
         service: impl FnOnce() -> S,
         policy: &RefreshOn190,
     ) -> Option<Box<Self>> {
-        let copy = policy.copy(req)?;
+        if !policy.keeps(req) {
+            return None;
+        }
+        // Built in the box: the copy is large to move.
         Some(Box::new(Replay {
             service: service(),
             policy: policy.clone(),
-            copy,
+            copy: KeptRequest::of_replayable(req),
         }))
     }
 }
@@ -177,10 +180,8 @@ where
                     send(*pending)
                 }
                 StateProj::Called { future, replay } => {
-                    let mut result = ready!(future.poll(cx));
-                    let wait = replay
-                        .as_mut()
-                        .and_then(|r| r.policy.retry(&mut r.copy, &mut result));
+                    let result = ready!(future.poll(cx));
+                    let wait = replay.as_mut().and_then(|r| r.policy.grant(&result));
                     let Some(wait) = wait else {
                         this.state.set(State::Done);
                         return Poll::Ready(result);
@@ -197,10 +198,12 @@ where
                         policy,
                         copy,
                     } = *replay;
+                    let mut req = copy.into_request();
+                    req.extensions_mut().insert(Replayed);
                     State::Renewing {
                         wait,
                         pending: Box::new(Pending {
-                            req: copy,
+                            req,
                             service,
                             policy: Some(policy),
                         }),
@@ -230,7 +233,7 @@ fn send<B, S: Service<Request<ReplayBody>>>(pending: Pending<S>) -> State<B, S> 
         mut service,
         policy,
     } = pending;
-    let copy = policy.as_ref().and_then(|p| p.copy(&req));
+    let copy = policy.as_ref().and_then(|p| p.keep(&req));
     let future = service.call(req);
     let replay = match (policy, copy) {
         (Some(policy), Some(copy)) => Some(Box::new(Replay {

@@ -1,17 +1,20 @@
 //! [`Stamp`]: a token and what every request carrying it needs, computed
 //! once per token: the `Authorization` value and the `appsecret_proof`,
-//! with the paths requests go to kept with the proof already added.
+//! with the URIs requests go to kept as they are sent (the configured base
+//! and version before a bare path, the proof added).
 
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
 use http::header::AUTHORIZATION;
-use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Uri};
 
 use crate::calls::proof;
 use crate::config::Config;
 use crate::secret::Secret;
+
+/// A URI as a request gave it, and as it is sent.
+type Target = (Uri, Uri);
 
 /// A token and everything derived from it, computed once per token.
 pub(crate) struct Stamp {
@@ -19,46 +22,43 @@ pub(crate) struct Stamp {
     bearer: HeaderValue,
     /// `appsecret_proof=<hex>`, with an app secret configured.
     proof: Option<Box<str>>,
-    /// Paths stamped before, as they were and with the proof added: clients
-    /// send to a handful of paths (nearly always the messages path), so a
-    /// hit saves building and parsing a new one. Paths without a query fill
-    /// these slots once, in order; reading a slot is an acquire load, with
-    /// no lock and nothing written. (The hit itself is a clone of the kept
-    /// path: a reference count.)
-    fixed: [OnceLock<(PathAndQuery, PathAndQuery)>; FIXED_PATHS],
-    /// The last path that missed `fixed` (one with a query, or any once
-    /// they are full), replaced at each miss: a client whose busy path came
-    /// after the slots filled up still gets hits.
-    last: ArcSwapOption<(PathAndQuery, PathAndQuery)>,
+    /// URIs stamped before, as they came and as they were sent: clients
+    /// send to a handful of URIs (nearly always the messages endpoint), so
+    /// a hit saves building and parsing a new one, and moving its parts.
+    /// URIs without a query fill these slots once, in order; reading a slot
+    /// is an acquire load, with no lock and nothing written. (The hit
+    /// itself is a clone of the kept URI: reference counts.)
+    fixed: [OnceLock<Box<Target>>; FIXED_URIS],
+    /// The last URI that missed `fixed` (one with a query, or any once they
+    /// are full), replaced at each miss: a client whose busy URI came after
+    /// the slots filled up still gets hits.
+    last: ArcSwapOption<Target>,
 }
 
-/// How many query-less paths a token keeps, for good, with the proof added.
-const FIXED_PATHS: usize = 4;
+/// How many query-less URIs a token keeps, for good, as they are sent.
+const FIXED_URIS: usize = 4;
 
 impl Stamp {
     /// `None` when the token cannot be sent in a header.
     pub(crate) fn new(token: Secret, config: &Config) -> Option<Stamp> {
         let bearer = proof::bearer(&token)?;
         let proof = proof::proof_pair(config.app_secret.as_ref(), &token);
-        let fixed: [OnceLock<_>; FIXED_PATHS] = Default::default();
-        // Seeded with the configured phone number's messages path.
-        let seed = proof.as_deref().and_then(|pair| {
-            let phone = config.phone_number_id.as_deref()?;
-            let uri: Uri = config.url(&format!("{phone}/messages")).parse().ok()?;
-            let from = uri.path_and_query()?.clone();
-            let to = proof::authorized_path(Some(&from), pair)?;
-            Some((from, to))
-        });
-        if let Some(seed) = seed {
-            let _ = fixed[0].set(seed);
-        }
-        Some(Stamp {
+        let stamp = Stamp {
             token,
             bearer,
             proof,
-            fixed,
+            fixed: Default::default(),
             last: ArcSwapOption::empty(),
-        })
+        };
+        // Seeded with the configured phone number's messages endpoint.
+        if let (Some(_), Some(url)) = (&stamp.proof, config.messages_url()) {
+            if let Ok(from) = url.parse::<Uri>() {
+                if let Some(to) = stamp.build(&from, config) {
+                    let _ = stamp.fixed[0].set(Box::new((from, to)));
+                }
+            }
+        }
+        Some(stamp)
     }
 
     /// The `appsecret_proof` value, with an app secret configured.
@@ -66,27 +66,28 @@ impl Stamp {
         self.proof.as_deref()?.split_once('=').map(|(_, v)| v)
     }
 
-    /// Sets `Authorization: Bearer …` (replacing any the caller set) and the
-    /// `appsecret_proof` query parameter.
-    pub(crate) fn apply<B>(&self, req: &mut Request<B>) {
+    /// Sets `Authorization: Bearer …` (replacing any the caller set) and
+    /// sends `req` where it goes: a bare path to the configured Graph base
+    /// and version, with the `appsecret_proof` query parameter.
+    #[inline]
+    pub(crate) fn apply<B>(&self, req: &mut Request<B>, config: &Config) {
         req.headers_mut().insert(AUTHORIZATION, self.bearer.clone());
-        let Some(pair) = &self.proof else { return };
-        let Some(from) = req.uri().path_and_query() else {
-            proof::set_path(req.uri_mut(), proof::authorized_path(None, pair));
+        if self.proof.is_none() && req.uri().authority().is_some() {
             return;
-        };
-        let path = self.known_path(from, pair);
-        proof::set_path(req.uri_mut(), path);
+        }
+        if let Some(to) = self.target(req.uri(), config) {
+            *req.uri_mut() = to;
+        }
     }
 
-    /// `from` with the proof `pair` added: kept from an earlier request to
-    /// the same path and query, or built (and kept).
+    /// Where a request to `from` is sent: kept from an earlier request to
+    /// the same URI, or built (and kept).
     #[inline]
-    fn known_path(&self, from: &PathAndQuery, pair: &str) -> Option<PathAndQuery> {
+    fn target(&self, from: &Uri, config: &Config) -> Option<Uri> {
         let mut free = None;
         for slot in &self.fixed {
             match slot.get() {
-                Some((known, with_proof)) if known == from => return Some(with_proof.clone()),
+                Some(kept) if same(&kept.0, from) => return Some(kept.1.clone()),
                 Some(_) => {}
                 None => {
                     free = Some(slot);
@@ -95,21 +96,48 @@ impl Stamp {
             }
         }
         if let Some(last) = &*self.last.load() {
-            if last.0 == *from {
+            if same(&last.0, from) {
                 return Some(last.1.clone());
             }
         }
-        let to = proof::authorized_path(Some(from), pair)?;
+        let to = self.build(from, config)?;
         let kept = (from.clone(), to.clone());
         match free {
             // Two requests may race for the slot: either value is right.
             Some(slot) if from.query().is_none() => {
-                let _ = slot.set(kept);
+                let _ = slot.set(Box::new(kept));
             }
             _ => self.last.store(Some(Arc::new(kept))),
         }
         Some(to)
     }
+
+    /// `from` as it is sent: absolute, with the proof.
+    fn build(&self, from: &Uri, config: &Config) -> Option<Uri> {
+        let absolute = match from.authority() {
+            None => config.absolute(from),
+            Some(_) => None,
+        };
+        let Some(pair) = &self.proof else {
+            return absolute;
+        };
+        let mut to = absolute.unwrap_or_else(|| from.clone());
+        let path = proof::authorized_path(to.path_and_query(), pair);
+        proof::set_path(&mut to, path);
+        Some(to)
+    }
+}
+
+/// The same URI, byte for byte (a case that differs only misses the cache).
+#[inline]
+fn same(a: &Uri, b: &Uri) -> bool {
+    fn pq(u: &Uri) -> Option<&str> {
+        u.path_and_query().map(|pq| pq.as_str())
+    }
+    fn host(u: &Uri) -> Option<&str> {
+        u.authority().map(|a| a.as_str())
+    }
+    pq(a) == pq(b) && host(a) == host(b) && a.scheme() == b.scheme()
 }
 
 #[cfg(test)]
@@ -123,19 +151,20 @@ mod tests {
         config
     }
 
-    /// Stamps a request to `uri`; gives back its path and query.
-    fn stamp_path(stamp: &Stamp, uri: &str) -> PathAndQuery {
+    /// Stamps a request to `uri`; gives back where it is sent.
+    fn stamp_uri(stamp: &Stamp, config: &Config, uri: &str) -> Uri {
         let mut req = Request::post(uri).body(()).unwrap();
-        stamp.apply(&mut req);
+        stamp.apply(&mut req, config);
         assert_eq!(req.headers()[AUTHORIZATION], "Bearer EAAG-token");
-        req.uri().path_and_query().unwrap().clone()
+        req.uri().clone()
     }
 
-    /// The path cache never sends one request to another's path: each
-    /// request keeps its own path and query, with the proof added, whether
-    /// its path is a kept one or not.
+    /// The URI cache never sends one request to another's URI: each request
+    /// goes to its own (a bare path under the configured base and version,
+    /// a version it names kept, its own host), with the proof added,
+    /// whether its URI is a kept one or not.
     #[test]
-    fn every_request_keeps_its_own_path_with_the_proof() {
+    fn every_request_goes_to_its_own_uri_with_the_proof() {
         let config = proof_config();
         let stamp = Stamp::new(Secret::new("EAAG-token"), &config).unwrap();
         let proof =
@@ -144,64 +173,94 @@ mod tests {
         let messages = format!("{base}/106540352242922/messages");
         let media = format!("{base}/106540352242922/media");
         let fields = format!("{base}/106540352242922?fields=id");
-        // More distinct paths than there are slots, each seen twice.
-        let more: Vec<String> = (0..FIXED_PATHS + 2)
+        let other_host = "http://127.0.0.1:9/v25.0/106540352242922/messages".to_owned();
+        let bare = "/106540352242922/messages".to_owned();
+        let bare_versioned = "/v24.0/106540352242922/messages".to_owned();
+        // More distinct URIs than there are slots, each seen twice.
+        let more: Vec<String> = (0..FIXED_URIS + 2)
             .map(|n| format!("{base}/{n}/messages"))
             .collect();
-        let first = [&messages, &media, &messages, &fields, &fields, &media];
+        let first = [
+            &messages,
+            &media,
+            &bare,
+            &messages,
+            &other_host,
+            &fields,
+            &bare_versioned,
+            &fields,
+            &media,
+            &bare,
+            &other_host,
+            &bare_versioned,
+        ];
         for uri in first.into_iter().chain(&more).chain(&more) {
+            let sent = if uri == &bare {
+                format!("{base}{bare}")
+            } else if uri == &bare_versioned {
+                format!("{}{bare_versioned}", config.graph_base)
+            } else {
+                uri.clone()
+            };
             let sep = if uri.contains('?') { '&' } else { '?' };
-            let stamped = format!("{}{}", config.graph_base, stamp_path(&stamp, uri));
-            assert_eq!(stamped, format!("{uri}{sep}appsecret_proof={proof}"));
+            let stamped = stamp_uri(&stamp, &config, uri).to_string();
+            assert_eq!(stamped, format!("{sent}{sep}appsecret_proof={proof}"));
         }
     }
 
-    /// What is kept: the configured messages path first, then query-less
-    /// paths in the order they came, for good; the last other path in its
-    /// own slot. A hit hands out the kept path itself (the same bytes).
+    /// Without an app secret: an absolute URI is sent as it is; a bare path
+    /// under the configured base and version.
     #[test]
-    fn kept_paths_fill_in_order_and_the_last_miss_is_kept_apart() {
+    fn without_a_proof_only_bare_paths_change() {
+        let mut config = proof_config();
+        config.app_secret = None;
+        let stamp = Stamp::new(Secret::new("EAAG-token"), &config).unwrap();
+        let absolute = "http://127.0.0.1:9/v25.0/1/messages?x=1";
+        for _ in 0..2 {
+            assert_eq!(stamp_uri(&stamp, &config, absolute).to_string(), absolute);
+            assert_eq!(
+                stamp_uri(&stamp, &config, "/1/media").to_string(),
+                format!("{}/{}/1/media", config.graph_base, config.graph_version)
+            );
+        }
+        assert!(stamp.fixed[0].get().is_some_and(|k| k.0 == "/1/media"));
+    }
+
+    /// What is kept: the configured messages endpoint first, then
+    /// query-less URIs in the order they came, for good; the last other URI
+    /// in its own slot. A hit hands out the kept URI itself (the same
+    /// bytes).
+    #[test]
+    fn kept_uris_fill_in_order_and_the_last_miss_is_kept_apart() {
         let config = proof_config();
         let stamp = Stamp::new(Secret::new("EAAG-token"), &config).unwrap();
-        let base = format!("/{}", config.graph_version);
-        let uri = |path: &str| format!("{}{base}/{path}", config.graph_base);
-        let kept = |i: usize| {
-            stamp.fixed[i]
-                .get()
-                .map(|(from, _)| from.as_str().to_owned())
-        };
-        let last = || {
-            stamp
-                .last
-                .load()
-                .as_ref()
-                .map(|kept| kept.0.as_str().to_owned())
-        };
+        let uri = |path: &str| format!("{}/{}/{path}", config.graph_base, config.graph_version);
+        let kept = |i: usize| stamp.fixed[i].get().map(|k| k.0.to_string());
+        let last = || stamp.last.load().as_ref().map(|k| k.0.to_string());
         // Seeded before any request.
-        assert_eq!(kept(0).unwrap(), format!("{base}/106540352242922/messages"));
+        assert_eq!(kept(0).unwrap(), uri("106540352242922/messages"));
         assert_eq!(kept(1), None);
         // A query goes to the last slot, not to a fixed one.
-        stamp_path(&stamp, &uri("106540352242922?fields=id"));
+        stamp_uri(&stamp, &config, &uri("106540352242922?fields=id"));
         assert_eq!(kept(1), None);
-        assert_eq!(last().unwrap(), format!("{base}/106540352242922?fields=id"));
-        for n in 1..=FIXED_PATHS {
-            stamp_path(&stamp, &uri(&format!("{n}/media")));
+        assert_eq!(last().unwrap(), uri("106540352242922?fields=id"));
+        for n in 1..=FIXED_URIS {
+            stamp_uri(&stamp, &config, &uri(&format!("{n}/media")));
         }
-        let fixed: Vec<_> = (0..FIXED_PATHS).map(|i| kept(i).unwrap()).collect();
-        assert_eq!(fixed[1..], [1, 2, 3].map(|n| format!("{base}/{n}/media")));
-        // Slots full: the fourth media path missed them and went last.
-        assert_eq!(last().unwrap(), format!("{base}/4/media"));
+        let fixed: Vec<_> = (0..FIXED_URIS).map(|i| kept(i).unwrap()).collect();
+        assert_eq!(fixed[1..], [1, 2, 3].map(|n| uri(&format!("{n}/media"))));
+        // Slots full: the fourth media URI missed them and went last.
+        assert_eq!(last().unwrap(), uri("4/media"));
         // Hits share the kept bytes, from a fixed slot and from the last one.
-        let hit = stamp_path(&stamp, &uri("106540352242922/messages"));
-        let fixed_0 = stamp.fixed[0].get().unwrap().1.as_str().as_ptr();
-        assert_eq!(hit.as_str().as_ptr(), fixed_0);
-        let hit = stamp_path(&stamp, &uri("4/media"));
-        let last_kept = stamp.last.load().as_ref().unwrap().1.as_str().as_ptr();
-        assert_eq!(hit.as_str().as_ptr(), last_kept);
-        // A new path replaces the last one; the fixed ones stay.
-        stamp_path(&stamp, &uri("5/media"));
-        assert_eq!(last().unwrap(), format!("{base}/5/media"));
-        let after: Vec<_> = (0..FIXED_PATHS).map(|i| kept(i).unwrap()).collect();
+        let pq = |u: &Uri| u.path_and_query().unwrap().as_str().as_ptr();
+        let hit = stamp_uri(&stamp, &config, &uri("106540352242922/messages"));
+        assert_eq!(pq(&hit), pq(&stamp.fixed[0].get().unwrap().1));
+        let hit = stamp_uri(&stamp, &config, &uri("4/media"));
+        assert_eq!(pq(&hit), pq(&stamp.last.load().as_ref().unwrap().1));
+        // A new URI replaces the last one; the fixed ones stay.
+        stamp_uri(&stamp, &config, &uri("5/media"));
+        assert_eq!(last().unwrap(), uri("5/media"));
+        let after: Vec<_> = (0..FIXED_URIS).map(|i| kept(i).unwrap()).collect();
         assert_eq!(after, fixed);
     }
 }

@@ -121,7 +121,7 @@ where
                     let mut req = waiting.req.take().expect("polled after completion");
                     // The latest token, which may be newer than the one waited for.
                     let stamped = this.cell.with_sendable(|generation, stamp| {
-                        stamp.apply(&mut req);
+                        stamp.apply(&mut req, this.cell.config());
                         generation
                     });
                     let Some(generation) = stamped else {

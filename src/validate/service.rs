@@ -80,15 +80,9 @@ where
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
 {
-    if req.uri().authority().is_none() {
-        // A bare path goes to the configured Graph base and version.
-        if let Some(uri) = cell.config().absolute(req.uri()) {
-            *req.uri_mut() = uri;
-        }
-    }
     let repair = Repair::of(&req, cell);
     let stamped = cell.with_sendable(|generation, stamp| {
-        stamp.apply(&mut req);
+        stamp.apply(&mut req, cell.config());
         generation
     });
     if let Some(generation) = stamped {

@@ -1,0 +1,149 @@
+//! [`KeptRequest`]: what a replay needs of a request, kept while it is out.
+//! Nearly every request is refused never, so the copy is made on every
+//! request and used almost never: it is made as cheaply as it can be. The
+//! body shares its bytes; a head with a few headers (Cloud API calls carry
+//! one or two) keeps them side by side in the copy itself, with no header
+//! map built (a map is two allocations, and two frees when the answer
+//! comes); the map is built only for the replay.
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Extensions, Method, Request, Uri, Version};
+
+use super::ReplayBody;
+
+/// How many headers a copy keeps without a map.
+const FEW: usize = 2;
+
+/// A copy of a request whose body can be sent again.
+pub(crate) struct KeptRequest {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: KeptHeaders,
+    extensions: Extensions,
+    body: ReplayBody,
+}
+
+/// The request's headers: a few side by side, or its map.
+enum KeptHeaders {
+    Few([Option<(HeaderName, HeaderValue)>; FEW]),
+    Map(HeaderMap),
+}
+
+impl KeptHeaders {
+    #[inline(always)]
+    fn of(headers: &HeaderMap) -> KeptHeaders {
+        if headers.len() > FEW {
+            return KeptHeaders::Map(headers.clone());
+        }
+        // `iter` yields every value, each with its name, names in the order
+        // the map holds them: appended in that order, the map is the same.
+        let mut few: [Option<(HeaderName, HeaderValue)>; FEW] = Default::default();
+        for (slot, (name, value)) in few.iter_mut().zip(headers.iter()) {
+            *slot = Some((name.clone(), value.clone()));
+        }
+        KeptHeaders::Few(few)
+    }
+
+    fn into_map(self) -> HeaderMap {
+        match self {
+            KeptHeaders::Map(map) => map,
+            KeptHeaders::Few(few) => {
+                let mut map = HeaderMap::with_capacity(FEW);
+                for (name, value) in few.into_iter().flatten() {
+                    map.append(name, value);
+                }
+                map
+            }
+        }
+    }
+}
+
+impl KeptRequest {
+    /// A copy of `req`, whose body [`is_replayable`](ReplayBody::is_replayable)
+    /// (a streaming body cannot be sent twice), sharing its bytes.
+    /// Infallible, so that it can be built where it is kept.
+    #[inline(always)]
+    pub(crate) fn of_replayable(req: &Request<ReplayBody>) -> KeptRequest {
+        KeptRequest {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            version: req.version(),
+            headers: KeptHeaders::of(req.headers()),
+            extensions: req.extensions().clone(),
+            body: req.body().try_clone().unwrap_or_default(),
+        }
+    }
+
+    /// The request again, as it was.
+    pub(crate) fn into_request(self) -> Request<ReplayBody> {
+        let mut req = Request::new(self.body);
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
+        *req.version_mut() = self.version;
+        *req.headers_mut() = self.headers.into_map();
+        *req.extensions_mut() = self.extensions;
+        req
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http::header::{ACCEPT, CONTENT_TYPE};
+
+    use super::*;
+
+    fn request(headers: &[(&'static str, &'static str)]) -> Request<ReplayBody> {
+        let mut req = Request::put("https://graph.facebook.com/v25.0/1/messages?a=b")
+            .version(Version::HTTP_2)
+            .body(ReplayBody::from(Bytes::from_static(b"{\"x\":1}")))
+            .unwrap();
+        for (name, value) in headers {
+            req.headers_mut().append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        req.extensions_mut().insert(7u32);
+        req
+    }
+
+    /// The replayed request is the request: every header value in order
+    /// (repeated names included), below, at and past the few kept side by
+    /// side; the body shares the same bytes.
+    #[test]
+    fn a_kept_request_comes_back_as_it_was() {
+        let headers = [
+            ("content-type", "application/json"),
+            ("accept", "a"),
+            ("accept", "b"),
+            ("x-one", "1"),
+            ("x-two", "2"),
+            ("accept", "c"),
+        ];
+        for count in 0..=headers.len() {
+            let req = request(&headers[..count]);
+            let back = KeptRequest::of_replayable(&req).into_request();
+            assert_eq!(back.method(), req.method());
+            assert_eq!(back.uri(), req.uri());
+            assert_eq!(back.version(), req.version());
+            assert_eq!(back.headers(), req.headers(), "{count} headers");
+            let order = |r: &Request<ReplayBody>| {
+                r.headers()
+                    .get_all(ACCEPT)
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(order(&back), order(&req));
+            assert_eq!(
+                back.headers().get(CONTENT_TYPE),
+                req.headers().get(CONTENT_TYPE)
+            );
+            assert_eq!(back.extensions().get::<u32>(), Some(&7));
+            let bytes = |r: &Request<ReplayBody>| r.body().as_bytes().unwrap().as_ptr();
+            assert_eq!(bytes(&back), bytes(&req), "shared, not copied");
+        }
+    }
+}
