@@ -8,6 +8,7 @@ use crate::classify::DEFAULT_ERROR_BODY_LIMIT;
 use crate::error::Error;
 use crate::permissions::Permission;
 use crate::secret::Secret;
+use crate::telemetry::Telemetry;
 
 /// Graph's public base URL.
 pub const DEFAULT_GRAPH_BASE: &str = "https://graph.facebook.com";
@@ -62,6 +63,8 @@ pub(crate) struct Config {
     pub error_body_limit: usize,
     pub usage_warning: f64,
     pub exchange_method: ExchangeMethod,
+    /// How each cell's metrics are made (nothing without the feature).
+    pub telemetry: Telemetry,
 }
 
 impl Config {
@@ -92,6 +95,7 @@ impl Config {
             error_body_limit: DEFAULT_ERROR_BODY_LIMIT,
             usage_warning: crate::classify::DEFAULT_USAGE_WARNING,
             exchange_method: ExchangeMethod::PostForm,
+            telemetry: Telemetry::default(),
         }
     }
 
@@ -219,6 +223,7 @@ impl std::fmt::Debug for Config {
             .field("exchange_method", &self.exchange_method)
             .field("required_permissions", &self.required_permissions)
             .field("business_account_id", &self.business_account_id)
+            .field("telemetry", &self.telemetry)
             .finish_non_exhaustive()
     }
 }

@@ -25,6 +25,7 @@ mod secret;
 pub mod service;
 pub mod source;
 pub mod store;
+pub mod telemetry;
 pub mod throughput;
 mod token;
 pub mod validate;

@@ -48,6 +48,7 @@ use crate::body::ReplayBody;
 use crate::bounds::BoxFuture;
 use crate::graph::GraphError;
 use crate::refusal::Refusal;
+use crate::telemetry::Stopwatch;
 use crate::token::TokenCell;
 use crate::validate::{Replayed, TokenGeneration};
 
@@ -132,11 +133,14 @@ impl<ResB, E> Policy<Request<ReplayBody>, Response<ResB>, E> for RefreshOn190 {
         res.extensions().get::<TokenGeneration>()?;
         self.replayed = true;
         req.extensions_mut().insert(Replayed);
+        self.cell.graph().metrics().replayed();
         let cell = self.cell.clone();
         Some(RefreshFuture(Box::pin(async move {
             // Whatever the renewal ends in, the replay finds out (and fails
             // fast if the cell is dead or backing off).
-            let _ = cell.settled().await;
+            let since = Stopwatch::start();
+            let _ = cell.clone().settled().await;
+            cell.graph().metrics().token_wait(since);
         })))
     }
 

@@ -11,13 +11,13 @@ use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::error::ThrottleReason;
 use super::lease::{Grant, Permit, Permits};
 use super::pace::{Pace, Ticket, Turn};
 use super::path::recipient;
 use super::schedule::period_of;
 use super::shared::{Ask, Budget};
 use super::verdict::Verdict;
+use crate::error::ThrottleReason;
 
 /// One phone number's pace.
 #[derive(Debug)]

@@ -7,10 +7,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::adapt::{Adapt, Tuning};
-use crate::error::ThrottleReason;
 use super::pair::Pairs;
 pub(crate) use super::schedule::Turn as Ticket;
 use super::schedule::{period_of, Schedule};
+use crate::error::ThrottleReason;
 
 /// What a message send is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
