@@ -25,7 +25,7 @@ use otel::Exported;
 use tower_whatsapp_auth::webhook::{
     sign, Deduplicator, DeliveryOutcome, MemoryDeduplicator, Notification, VerifySignatureLayer,
 };
-use tower_whatsapp_auth::{Error, Secret};
+use tower_whatsapp_auth::{token_fn, Error, ReplayBody, Secret, Token, WhatsAppAuthLayer};
 
 /// The first token is used once, then Graph says it expired: the request
 /// that hears it waits for the one renewal and is replayed once.
@@ -66,6 +66,43 @@ async fn a_token_expiry_counts_one_refusal_one_renewal_and_one_replay() {
     // The renewed token's lifetime, as the exchange said it.
     let left = got.gauge("whatsapp.token.expires_in").expect("an expiry");
     assert!((5_183_800.0..=5_183_944.0).contains(&left), "{left}");
+}
+
+/// A cell whose token comes from `token`, with no validation, the
+/// metrics going to `otel`.
+async fn cell_with(token: Token, otel: &Exported) -> tower_whatsapp_auth::TokenCell {
+    let client = service_fn(|_req: Request<ReplayBody>| async {
+        Ok::<_, tower::BoxError>(Response::new(http_body_util::Empty::<Bytes>::new()))
+    });
+    let source = token_fn(move |_| std::future::ready(Ok(token.clone())));
+    let cell = WhatsAppAuthLayer::from_source(source)
+        .without_validation()
+        .meter(otel.meter())
+        .token_cell(client);
+    cell.ready().await.unwrap();
+    cell
+}
+
+/// The expiry gauge reads the time left when it is read, on the clock of
+/// the runtime the cell runs on; a token that never expires has none.
+#[tokio::test(start_paused = true)]
+async fn the_expiry_gauge_reads_the_time_left_when_it_is_read() {
+    let hour = std::time::Duration::from_secs(3600);
+    let otel = Exported::new();
+    let _cell = cell_with(Token::new("EAAG-hour").expires_in(hour), &otel).await;
+    assert_eq!(
+        otel.collect().gauge("whatsapp.token.expires_in"),
+        Some(3600.0)
+    );
+    tokio::time::advance(hour / 2).await;
+    assert_eq!(
+        otel.collect().gauge("whatsapp.token.expires_in"),
+        Some(1800.0)
+    );
+
+    let otel = Exported::new();
+    let _cell = cell_with(Token::new("EAAG-forever").never_expires(), &otel).await;
+    assert_eq!(otel.collect().gauge("whatsapp.token.expires_in"), None);
 }
 
 /// A revoked token: Graph's refusal is counted once, by kind; nothing is

@@ -106,3 +106,22 @@ impl Deliveries {
     #[inline]
     pub(crate) fn record(&self, _outcome: DeliveryOutcome) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nothing to carry, so nothing to move or drop on any path.
+    #[test]
+    fn every_type_is_zero_sized() {
+        use std::mem::size_of;
+        let sizes = [
+            size_of::<Telemetry>(),
+            size_of::<Metrics>(),
+            size_of::<CallTimer>(),
+            size_of::<Stopwatch>(),
+            size_of::<Deliveries>(),
+        ];
+        assert_eq!(sizes, [0; 5]);
+    }
+}

@@ -48,22 +48,23 @@ impl Exported {
         self.provider.meter("tower-whatsapp-auth")
     }
 
-    /// Everything recorded so far (cumulative: the last export holds it all).
+    /// Everything recorded so far (cumulative: the last export holds it
+    /// all; with nothing recorded, nothing is exported).
     pub fn collect(&self) -> Snapshot {
         self.provider.force_flush().unwrap();
         let mut batches = self.exporter.get_finished_metrics().unwrap();
-        Snapshot(batches.pop().expect("one export"))
+        Snapshot(batches.pop().into_iter().collect())
     }
 }
 
-/// One export.
-pub struct Snapshot(ResourceMetrics);
+/// The last export, if any.
+pub struct Snapshot(Vec<ResourceMetrics>);
 
 impl Snapshot {
     /// Every counter's series with its value, zeros left out.
     pub fn counters(&self) -> BTreeMap<String, u64> {
         let mut out = BTreeMap::new();
-        for scope in self.0.scope_metrics() {
+        for scope in self.0.iter().flat_map(ResourceMetrics::scope_metrics) {
             for metric in scope.metrics() {
                 if let AggregatedMetrics::U64(MetricData::Sum(sum)) = metric.data() {
                     for point in sum.data_points().filter(|p| p.value() > 0) {
@@ -79,7 +80,7 @@ impl Snapshot {
     /// among their attributes.
     pub fn histogram_count(&self, name: &str, with: &[(&str, &str)]) -> u64 {
         let mut count = 0;
-        for scope in self.0.scope_metrics() {
+        for scope in self.0.iter().flat_map(ResourceMetrics::scope_metrics) {
             for metric in scope.metrics().filter(|m| m.name() == name) {
                 let AggregatedMetrics::F64(MetricData::Histogram(h)) = metric.data() else {
                     panic!("{name} is not an f64 histogram");
@@ -104,7 +105,7 @@ impl Snapshot {
     /// Every series of every histogram, as `name{key=value,…}`.
     pub fn histogram_series(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for scope in self.0.scope_metrics() {
+        for scope in self.0.iter().flat_map(ResourceMetrics::scope_metrics) {
             for metric in scope.metrics() {
                 if let AggregatedMetrics::F64(MetricData::Histogram(h)) = metric.data() {
                     out.extend(
@@ -120,7 +121,7 @@ impl Snapshot {
     /// The gauge `name`'s one value, if it has one.
     pub fn gauge(&self, name: &str) -> Option<f64> {
         let mut values = Vec::new();
-        for scope in self.0.scope_metrics() {
+        for scope in self.0.iter().flat_map(ResourceMetrics::scope_metrics) {
             for metric in scope.metrics().filter(|m| m.name() == name) {
                 if let AggregatedMetrics::F64(MetricData::Gauge(g)) = metric.data() {
                     values.extend(g.data_points().map(|p| p.value()));
