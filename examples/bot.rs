@@ -58,7 +58,11 @@ use tower_whatsapp_auth::webhook::{
 struct Bot {
     whatsapp: Stack,
     messages_url: String,
+    /// Ids of the messages answered.
     seen: Arc<MemoryDeduplicator>,
+    /// Ids of every message delivered, answered or not: a delivery whose
+    /// messages were all delivered before is a duplicate.
+    delivered: Arc<MemoryDeduplicator>,
     replies: Arc<tokio::sync::Mutex<JoinSet<()>>>,
 }
 
@@ -104,6 +108,10 @@ async fn main() -> ExitCode {
         messages_url,
         // Meta retries deliveries for days; a day's ids cover nearly all.
         seen: Arc::new(MemoryDeduplicator::new(
+            100_000,
+            Duration::from_secs(86_400),
+        )),
+        delivered: Arc::new(MemoryDeduplicator::new(
             100_000,
             Duration::from_secs(86_400),
         )),
@@ -159,14 +167,13 @@ async fn receive(State(bot): State<Bot>, body: Bytes) -> (Extension<DeliveryOutc
     let (mut messages, mut repeats) = (0, 0);
     for (_, message) in delivery.messages() {
         messages += 1;
-        let first = bot.seen.first_sighting(&message.id).await;
-        if matches!(first, Ok(false)) {
+        if matches!(bot.delivered.first_sighting(&message.id).await, Ok(false)) {
             repeats += 1;
         }
         let (Some(text), Some(sender)) = (message.text_body(), message.reply_to()) else {
             continue;
         };
-        match first {
+        match bot.seen.first_sighting(&message.id).await {
             Ok(true) => {}
             Ok(false) => {
                 println!(
