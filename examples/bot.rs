@@ -25,6 +25,11 @@
 //!   for a verified body that is not JSON); replies go out afterwards.
 //! - A message id seen before is acknowledged and not answered again;
 //!   statuses are acknowledged.
+//! - `GET /metrics` (built with the `opentelemetry` feature: `cargo run
+//!   --features opentelemetry --example bot`): the crate's metrics in
+//!   Prometheus text format, through `opentelemetry-prometheus`; each
+//!   delivery is counted as accepted, bad_signature, too_large, malformed
+//!   (not JSON) or duplicate (messages, every one seen before).
 //! - Ctrl-C or SIGTERM stops it cleanly, after the replies under way.
 
 mod common;
@@ -36,7 +41,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::handler::Handler;
 use axum::routing::get_service;
-use axum::Router;
+use axum::{Extension, Router};
 use bytes::Bytes;
 use common::sender::{build_stack_with_retries, describe, Stack};
 use common::setup::{self, env, Setup};
@@ -45,14 +50,19 @@ use http_body_util::Full;
 use tokio::task::JoinSet;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_whatsapp_auth::webhook::{
-    Deduplicator, Handshake, MemoryDeduplicator, Notification, VerifySignatureLayer,
+    Deduplicator, DeliveryOutcome, Handshake, MemoryDeduplicator, Notification, Recipient,
+    VerifySignatureLayer,
 };
 
 #[derive(Clone)]
 struct Bot {
     whatsapp: Stack,
     messages_url: String,
+    /// Ids of the messages answered.
     seen: Arc<MemoryDeduplicator>,
+    /// Ids of every message delivered, answered or not: a delivery whose
+    /// messages were all delivered before is a duplicate.
+    delivered: Arc<MemoryDeduplicator>,
     replies: Arc<tokio::sync::Mutex<JoinSet<()>>>,
 }
 
@@ -87,6 +97,10 @@ async fn main() -> ExitCode {
         Ok(setup) => setup,
         Err(code) => return code,
     };
+    #[cfg(feature = "opentelemetry")]
+    let metrics = metrics::Prometheus::new();
+    #[cfg(feature = "opentelemetry")]
+    let auth = auth.meter(metrics.meter());
     let messages_url = auth.messages_url().expect("a phone number id is set");
     let (whatsapp, _cell) = build_stack_with_retries(auth, Duration::from_secs(30), 3);
     let bot = Bot {
@@ -97,15 +111,24 @@ async fn main() -> ExitCode {
             100_000,
             Duration::from_secs(86_400),
         )),
+        delivered: Arc::new(MemoryDeduplicator::new(
+            100_000,
+            Duration::from_secs(86_400),
+        )),
         replies: Arc::default(),
     };
+    let signed = VerifySignatureLayer::new(app_secret);
+    #[cfg(feature = "opentelemetry")]
+    let signed = signed.meter(metrics.meter());
     let deliveries = ServiceBuilder::new()
-        .layer(VerifySignatureLayer::new(app_secret))
+        .layer(signed)
         .service(receive.with_state(bot.clone()));
     let app = Router::new().route(
         "/webhook",
         get_service(Handshake::new(verify_token)).post_service(deliveries),
     );
+    #[cfg(feature = "opentelemetry")]
+    let app = app.route("/metrics", metrics.route());
 
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(listener) => listener,
@@ -131,11 +154,22 @@ async fn main() -> ExitCode {
 }
 
 /// A verified delivery: answered at once; replies go out in the background.
-async fn receive(State(bot): State<Bot>, body: Bytes) -> StatusCode {
+/// The answer tells the signature layer what the delivery was (for the
+/// `whatsapp.webhook.deliveries` metric): malformed, a duplicate (messages,
+/// every one seen before), or else accepted.
+async fn receive(State(bot): State<Bot>, body: Bytes) -> (Extension<DeliveryOutcome>, StatusCode) {
     let Ok(delivery) = Notification::parse(&body) else {
-        return StatusCode::BAD_REQUEST;
+        return (
+            Extension(DeliveryOutcome::Malformed),
+            StatusCode::BAD_REQUEST,
+        );
     };
+    let (mut messages, mut repeats) = (0, 0);
     for (_, message) in delivery.messages() {
+        messages += 1;
+        if matches!(bot.delivered.first_sighting(&message.id).await, Ok(false)) {
+            repeats += 1;
+        }
         let (Some(text), Some(sender)) = (message.text_body(), message.reply_to()) else {
             continue;
         };
@@ -150,30 +184,86 @@ async fn receive(State(bot): State<Bot>, body: Bytes) -> StatusCode {
             }
             Err(e) => eprintln!("could not check {}: {e}; answering", message.id),
         }
-        let reply = sender.message(
-            "text",
-            serde_json::json!({ "body": format!("echo: {text}") }),
-        );
-        let (whatsapp, url, to) = (
-            bot.whatsapp.clone(),
-            bot.messages_url.clone(),
-            sender.id().to_owned(),
-        );
-        let mut replies = bot.replies.lock().await;
-        while replies.try_join_next().is_some() {} // reap the finished ones
-        replies.spawn(async move {
-            let req = Request::post(url)
-                .header("content-type", "application/json")
-                .body(Full::new(Bytes::from(reply.to_string())))
-                .expect("a valid request");
-            match whatsapp.oneshot(req).await {
-                Ok(res) if res.status().is_success() => println!("replied to {to}"),
-                Ok(res) => eprintln!("reply to {to} refused: HTTP {}", res.status()),
-                Err(e) => eprintln!("reply to {to} failed: {}", describe(&e).0),
-            }
-        });
+        reply(&bot, text, sender).await;
     }
-    StatusCode::OK
+    let outcome = match messages > 0 && repeats == messages {
+        true => DeliveryOutcome::Duplicate,
+        false => DeliveryOutcome::Accepted,
+    };
+    (Extension(outcome), StatusCode::OK)
+}
+
+/// Sends `echo: {text}` to `sender`, in the background.
+async fn reply(bot: &Bot, text: &str, sender: Recipient) {
+    let reply = sender.message(
+        "text",
+        serde_json::json!({ "body": format!("echo: {text}") }),
+    );
+    let (whatsapp, url, to) = (
+        bot.whatsapp.clone(),
+        bot.messages_url.clone(),
+        sender.id().to_owned(),
+    );
+    let mut replies = bot.replies.lock().await;
+    while replies.try_join_next().is_some() {} // reap the finished ones
+    replies.spawn(async move {
+        let req = Request::post(url)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(reply.to_string())))
+            .expect("a valid request");
+        match whatsapp.oneshot(req).await {
+            Ok(res) if res.status().is_success() => println!("replied to {to}"),
+            Ok(res) => eprintln!("reply to {to} refused: HTTP {}", res.status()),
+            Err(e) => eprintln!("reply to {to} failed: {}", describe(&e).0),
+        }
+    });
+}
+
+/// `GET /metrics`: the crate's instruments through an OpenTelemetry SDK
+/// whose reader is `opentelemetry-prometheus`, rendered as Prometheus
+/// text. Units are not appended to names, so each series is named as its
+/// instrument is, dots as underscores (counters end in `_total`).
+#[cfg(feature = "opentelemetry")]
+mod metrics {
+    use axum::routing::{get, MethodRouter};
+    use opentelemetry::metrics::{Meter, MeterProvider as _};
+    use opentelemetry_sdk::metrics::SdkMeterProvider;
+    use prometheus::{Encoder, Registry, TextEncoder};
+
+    pub struct Prometheus {
+        registry: Registry,
+        provider: SdkMeterProvider,
+    }
+
+    impl Prometheus {
+        pub fn new() -> Prometheus {
+            let registry = Registry::new();
+            let exporter = opentelemetry_prometheus::exporter()
+                .with_registry(registry.clone())
+                .without_units()
+                .build()
+                .expect("a new registry takes the exporter");
+            let provider = SdkMeterProvider::builder().with_reader(exporter).build();
+            Prometheus { registry, provider }
+        }
+
+        pub fn meter(&self) -> Meter {
+            self.provider.meter("tower-whatsapp-auth")
+        }
+
+        pub fn route<S: Clone + Send + Sync + 'static>(&self) -> MethodRouter<S> {
+            let registry = self.registry.clone();
+            get(move || {
+                let registry = registry.clone();
+                async move {
+                    let mut text = Vec::new();
+                    let encoder = TextEncoder::new();
+                    let _ = encoder.encode(&registry.gather(), &mut text);
+                    ([("content-type", encoder.format_type().to_owned())], text)
+                }
+            })
+        }
+    }
 }
 
 async fn stop_signal() {

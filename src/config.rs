@@ -9,6 +9,7 @@ use crate::classify::DEFAULT_ERROR_BODY_LIMIT;
 use crate::error::Error;
 use crate::permissions::Permission;
 use crate::secret::Secret;
+use crate::telemetry::Telemetry;
 
 /// Graph's public base URL.
 pub const DEFAULT_GRAPH_BASE: &str = "https://graph.facebook.com";
@@ -69,6 +70,8 @@ pub(crate) struct Config {
     /// The cell holds one onboarded business's token in a tenant-aware
     /// stack: a dead token's remedy is that business onboarding again.
     pub tenant: bool,
+    /// How each cell's metrics are made (nothing without the feature).
+    pub telemetry: Telemetry,
 }
 
 impl Config {
@@ -101,6 +104,7 @@ impl Config {
             exchange_method: ExchangeMethod::PostForm,
             validation_gate: None,
             tenant: false,
+            telemetry: Telemetry::default(),
         }
     }
 
@@ -226,6 +230,7 @@ impl std::fmt::Debug for Config {
             .field("exchange_method", &self.exchange_method)
             .field("required_permissions", &self.required_permissions)
             .field("business_account_id", &self.business_account_id)
+            .field("telemetry", &self.telemetry)
             .finish_non_exhaustive()
     }
 }

@@ -26,6 +26,7 @@ mod secret;
 pub mod service;
 pub mod source;
 pub mod store;
+pub mod telemetry;
 pub mod tenants;
 pub mod throughput;
 mod token;

@@ -17,6 +17,7 @@ use crate::bounds::HttpService;
 use crate::config::Config;
 use crate::error::TransportError;
 use crate::graph::GraphError;
+use crate::telemetry::Metrics;
 
 type Transport =
     BoxCloneService<Request<ReplayBody>, Response<UnsyncBoxBody<Bytes, BoxError>>, BoxError>;
@@ -33,6 +34,8 @@ pub(crate) struct GraphIo {
     /// Whether the client is a `ReqwestClient` (whose TLS `check` tests).
     #[cfg(feature = "reqwest")]
     reqwest: AtomicBool,
+    /// The cell's instruments (none without the `opentelemetry` feature).
+    metrics: Metrics,
 }
 
 /// Graph's answer to one of the stack's own calls, read up to a limit.
@@ -66,12 +69,18 @@ impl GraphIo {
     /// Graph I/O with no client yet: [`bind`](Self::bind) gives it one.
     pub(crate) fn new(config: Arc<Config>) -> GraphIo {
         GraphIo {
+            metrics: config.telemetry.metrics(),
             config,
             reads_by_get: AtomicBool::new(false),
             transport: Mutex::new(None),
             #[cfg(feature = "reqwest")]
             reqwest: AtomicBool::new(false),
         }
+    }
+
+    /// The instruments of the cell that owns this.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     fn transport(&self) -> std::sync::MutexGuard<'_, Option<Transport>> {
@@ -126,7 +135,8 @@ impl GraphIo {
 
     /// Sends `req` through a fresh clone of the transport: it waits for its
     /// own capacity (`poll_ready`), never a caller's. Reads the answer up
-    /// to the error body limit.
+    /// to the error body limit. The call is timed, and a Graph error in
+    /// its answer counted (with the `opentelemetry` feature).
     pub(crate) async fn send(&self, req: Request<ReplayBody>) -> Result<Answer, CallError> {
         let transport = self.transport().clone().ok_or(CallError::Unbound)?;
         let secrets = self.secrets_of(&req);
@@ -134,16 +144,35 @@ impl GraphIo {
             let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
             CallError::Transport(TransportError::new(e.as_ref(), &secrets))
         };
-        let res = transport.oneshot(req).await.map_err(failed)?;
+        let timer = self.metrics.call(req.method(), req.uri());
+        let res = match transport.oneshot(req).await {
+            Ok(res) => res,
+            Err(e) => {
+                timer.failed(None, "transport");
+                return Err(failed(e));
+            }
+        };
         let (parts, mut body) = res.into_parts();
         let mut gather = Gather::default();
         while let Some(frame) = body.frame().await {
-            if gather.push(frame.map_err(failed)?) > self.config.error_body_limit {
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(e) => {
+                    timer.failed(Some(parts.status), "transport");
+                    return Err(failed(e));
+                }
+            };
+            if gather.push(frame) > self.config.error_body_limit {
+                timer.failed(Some(parts.status), "too_large");
                 return Err(CallError::TooLarge);
             }
         }
+        timer.answered(parts.status);
         let body = gather.to_bytes();
         let error = GraphError::parse(parts.status, &body);
+        if let Some(error) = &error {
+            self.metrics.graph_error(error.kind());
+        }
         Ok(Answer {
             status: parts.status,
             body,

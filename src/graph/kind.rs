@@ -146,6 +146,11 @@ impl ErrorKind {
 }
 
 fn by_codes(code: i64, subcode: Option<i64>) -> ErrorKind {
+    // The app itself is refused: whatever the subcode says of the user's
+    // token, the app id is what to fix (and what `GraphError::kind` says).
+    if code == 101 {
+        return ErrorKind::Misconfigured;
+    }
     match subcode {
         Some(463) => return ErrorKind::TokenExpired,
         Some(458 | 459 | 460 | 464 | 466) => return ErrorKind::TokenRevoked,
@@ -161,7 +166,6 @@ fn by_codes(code: i64, subcode: Option<i64>) -> ErrorKind {
         3 | 10 | 200..=299 | 131005 => ErrorKind::PermissionMissing,
         4 | 17 | 32 | 341 | 613 | 80007 | 130429 | 131048 | 131056 => ErrorKind::RateLimited,
         1 | 2 | 1150 | 1200 | 131000 | 131016 | 133004 => ErrorKind::Transient,
-        101 => ErrorKind::Misconfigured,
         _ => ErrorKind::Other,
     }
 }

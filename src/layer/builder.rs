@@ -165,4 +165,43 @@ impl WhatsAppAuthLayer {
     pub fn require_permissions(self, permissions: &[Permission]) -> Self {
         self.with(|c| c.required_permissions = permissions.to_vec())
     }
+
+    /// Records the stack's metrics with `meter` (cargo feature
+    /// `opentelemetry`; see [`crate::telemetry`] for the instruments).
+    /// Without it, the global meter provider's meter is taken when the
+    /// first token cell is made (the first stack, or [`cell`](Self::cell)):
+    /// install your provider before that, or pass its meter here.
+    ///
+    /// ```
+    /// use opentelemetry::metrics::MeterProvider as _;
+    /// use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    /// use tower_whatsapp_auth::WhatsAppAuthLayer;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let client = tower::service_fn(|_req: http::Request<tower_whatsapp_auth::ReplayBody>| async {
+    /// #     Ok::<_, tower::BoxError>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+    /// # });
+    /// let exporter = InMemoryMetricExporter::default();
+    /// let provider = SdkMeterProvider::builder()
+    ///     .with_reader(PeriodicReader::builder(exporter.clone()).build())
+    ///     .build();
+    /// let cell = WhatsAppAuthLayer::new("EAAG-token")
+    ///     .meter(provider.meter("tower-whatsapp-auth"))
+    ///     .token_cell(client);
+    /// cell.ready().await.unwrap();
+    /// provider.force_flush().unwrap();
+    /// let exported = exporter.get_finished_metrics().unwrap();
+    /// let names: Vec<String> = exported
+    ///     .iter()
+    ///     .flat_map(|batch| batch.scope_metrics())
+    ///     .flat_map(|scope| scope.metrics())
+    ///     .map(|metric| metric.name().to_owned())
+    ///     .collect();
+    /// assert!(names.contains(&"whatsapp.token.validations".to_owned()), "{names:?}");
+    /// # }
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn meter(self, meter: opentelemetry::metrics::Meter) -> Self {
+        self.with(|c| c.telemetry = c.telemetry.clone().with_meter(meter))
+    }
 }

@@ -48,6 +48,7 @@ use crate::body::{copy_request_into, KeptRequest};
 use crate::bounds::BoxFuture;
 use crate::graph::GraphError;
 use crate::refusal::Refusal;
+use crate::telemetry::Stopwatch;
 use crate::token::TokenCell;
 use crate::validate::{Replayed, TokenGeneration};
 
@@ -125,11 +126,14 @@ impl RefreshOn190 {
         }
         res.extensions().get::<TokenGeneration>()?;
         self.replayed = true;
+        self.cell.graph().metrics().replayed();
         let cell = self.cell.clone();
         Some(RefreshFuture(Box::pin(async move {
             // Whatever the renewal ends in, the replay finds out (and fails
             // fast if the cell is dead or backing off).
-            let _ = cell.settled().await;
+            let since = Stopwatch::start();
+            let _ = cell.clone().settled().await;
+            cell.graph().metrics().token_wait(since);
         })))
     }
 }

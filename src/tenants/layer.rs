@@ -44,6 +44,7 @@ impl WhatsAppTenantsLayer {
                 idle_after: Duration::from_secs(15 * 60),
                 lookup_timeout: Duration::from_secs(5),
                 store_for: None,
+                metrics_per_tenant: false,
             },
             validations_in_flight: 16,
             built: Arc::default(),
@@ -105,6 +106,26 @@ impl WhatsAppTenantsLayer {
     ) -> Self {
         let make: StoreFor = Arc::new(move |id| Arc::new(store(id)) as Arc<dyn TokenStore>);
         self.with(|l| l.tenants.store_for = Some(make))
+    }
+
+    /// Labels every tenant's metrics (validations, renewals, Graph errors,
+    /// replays, waits, the expiry gauge, the stack's own calls) with
+    /// `whatsapp.phone_number_id`: one series per tenant, so mind how many
+    /// tenants an alert or a dashboard spans. Off by default: the
+    /// tenants' measurements then add up in the same series.
+    ///
+    /// ```
+    /// # use tower_whatsapp_auth::tenants::{tenant_fn, Tenant, WhatsAppTenantsLayer};
+    /// # let source = tenant_fn(|_: String| async { Ok::<_, tower::BoxError>(None::<Tenant>) });
+    /// let meter = opentelemetry::global::meter("whatsapp");
+    /// let layer = WhatsAppTenantsLayer::new(source)
+    ///     .configure(|auth| auth.app_credentials("1234567890", "app-secret").meter(meter))
+    ///     .metrics_per_tenant(true);
+    /// # let _ = layer;
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn metrics_per_tenant(self, per_tenant: bool) -> Self {
+        self.with(|l| l.tenants.metrics_per_tenant = per_tenant)
     }
 
     /// Checks the settings without sending anything; see

@@ -109,6 +109,7 @@ fn registry(max_tenants: usize) -> (Arc<Registry>, Arc<Counting>) {
         idle_after: Duration::from_secs(60),
         lookup_timeout: Duration::from_secs(1),
         store_for: None,
+        metrics_per_tenant: false,
     };
     let registry = Registry::new(source.clone(), Config::new(None), settings);
     (Arc::new(registry), source)

@@ -17,6 +17,7 @@ use crate::bounds::BoxFuture;
 use crate::capacity::give_back;
 use crate::error::Error;
 use crate::graph::GraphError;
+use crate::telemetry::Stopwatch;
 use crate::token::Credential;
 use crate::token::TokenCell;
 
@@ -45,6 +46,9 @@ struct Waiting<S> {
     settle: Option<BoxFuture<'static, Result<Arc<Credential>, Error>>>,
     req: Option<Request<ReplayBody>>,
     service: S,
+    /// When the current wait began (read only with the `opentelemetry`
+    /// feature).
+    since: Stopwatch,
 }
 
 impl<S: Service<Request<ReplayBody>>> ValidateFuture<S> {
@@ -75,6 +79,7 @@ impl<S: Service<Request<ReplayBody>>> ValidateFuture<S> {
                     settle: Some(Box::pin(cell.clone().settled())),
                     req: Some(req),
                     service,
+                    since: Stopwatch::start(),
                 }),
             },
             cell,
@@ -104,6 +109,7 @@ where
                     };
                     res.extensions_mut()
                         .insert(TokenGeneration(*this.generation));
+                    this.cell.graph().metrics().graph_error(err.kind());
                     this.cell.observe(*this.generation, &err);
                     let err = this.cell.advise(&err);
                     return Poll::Ready(match outcome(&err, *this.repair) {
@@ -113,8 +119,10 @@ where
                 }
                 StateProj::Waiting { waiting } => {
                     if let Some(settle) = waiting.settle.as_mut() {
-                        ready!(settle.as_mut().poll(cx))?;
+                        let settled = ready!(settle.as_mut().poll(cx));
                         waiting.settle = None;
+                        this.cell.graph().metrics().token_wait(waiting.since);
+                        settled?;
                     }
                     ready!(waiting.service.poll_ready(cx))
                         .map_err(|e| this.cell.transport_error(e.into()))?;
@@ -129,6 +137,7 @@ where
                         // capacity back and wait once more.
                         waiting.req = Some(req);
                         waiting.settle = Some(Box::pin(this.cell.clone().settled()));
+                        waiting.since = Stopwatch::start();
                         give_back(&mut waiting.service);
                         continue;
                     };

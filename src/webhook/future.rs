@@ -16,12 +16,14 @@ use tower_service::Service;
 use super::signature::verify_signature;
 use crate::body::Gather;
 use crate::secret::Secret;
+use crate::telemetry::{Deliveries, DeliveryOutcome};
 
 pin_project! {
     /// Response future of [`VerifySignature`](super::VerifySignature).
     pub struct VerifySignatureFuture<S: Service<Request<Out>>, ReqB, Out> {
         #[pin]
         state: State<S, ReqB, Out>,
+        deliveries: Deliveries,
     }
 }
 
@@ -33,7 +35,12 @@ pin_project! {
             _out: PhantomData<fn() -> Out>,
         },
         Calling { #[pin] future: S::Future },
-        Refused { status: StatusCode, reason: &'static str },
+        Refused {
+            status: StatusCode,
+            reason: &'static str,
+            // What to count it as: nothing for a body that broke off.
+            outcome: Option<DeliveryOutcome>,
+        },
     }
 }
 
@@ -52,6 +59,7 @@ impl<S: Service<Request<Out>>, ReqB: Body, Out> VerifySignatureFuture<S, ReqB, O
         service: S,
         secrets: Arc<[Secret]>,
         limit: usize,
+        deliveries: Deliveries,
     ) -> Self {
         let (parts, body) = req.into_parts();
         let declared = parts
@@ -62,10 +70,7 @@ impl<S: Service<Request<Out>>, ReqB: Body, Out> VerifySignatureFuture<S, ReqB, O
             || body.size_hint().lower() > limit as u64
         {
             // Too large by its own account: refused before reading a byte.
-            State::Refused {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                reason: "webhook body too large",
-            }
+            too_large()
         } else {
             State::Reading {
                 reading: Some(Box::new(Reading {
@@ -79,7 +84,15 @@ impl<S: Service<Request<Out>>, ReqB: Body, Out> VerifySignatureFuture<S, ReqB, O
                 _out: PhantomData,
             }
         };
-        VerifySignatureFuture { state }
+        VerifySignatureFuture { state, deliveries }
+    }
+}
+
+fn too_large<S: Service<Request<Out>>, ReqB, Out>() -> State<S, ReqB, Out> {
+    State::Refused {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        reason: "webhook body too large",
+        outcome: Some(DeliveryOutcome::TooLarge),
     }
 }
 
@@ -91,6 +104,43 @@ fn refusal<B: From<Bytes>>(status: StatusCode, reason: &'static str) -> Response
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     res
+}
+
+/// The body read whole: the inner service called with it, if the
+/// signature matches.
+fn verified<S, ReqB, Out>(reading: Reading<S, ReqB>) -> State<S, ReqB, Out>
+where
+    S: Service<Request<Out>>,
+    Out: From<Bytes>,
+{
+    let Reading {
+        parts,
+        gather,
+        mut service,
+        secrets,
+        ..
+    } = reading;
+    let bytes = gather.to_bytes();
+    match verify_signature(&secrets, &parts.headers, &bytes) {
+        Ok(()) => {
+            let req = Request::from_parts(parts, Out::from(bytes));
+            State::Calling {
+                future: service.call(req),
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "webhook delivery refused");
+            State::Refused {
+                status: StatusCode::UNAUTHORIZED,
+                reason: match error {
+                    super::SignatureError::Missing => "missing X-Hub-Signature-256",
+                    super::SignatureError::Malformed => "malformed X-Hub-Signature-256",
+                    _ => "signature does not match",
+                },
+                outcome: Some(DeliveryOutcome::BadSignature),
+            }
+        }
+    }
 }
 
 impl<S, ReqB, Out, ResB> Future for VerifySignatureFuture<S, ReqB, Out>
@@ -106,19 +156,34 @@ where
         let mut this = self.project();
         loop {
             let next = match this.state.as_mut().project() {
-                StateProj::Refused { status, reason } => {
+                StateProj::Refused {
+                    status,
+                    reason,
+                    outcome,
+                } => {
+                    if let Some(outcome) = outcome.take() {
+                        this.deliveries.record(outcome);
+                    }
                     return Poll::Ready(Ok(refusal(*status, reason)));
                 }
-                StateProj::Calling { future } => return future.poll(cx),
+                StateProj::Calling { future } => {
+                    let result = ready!(future.poll(cx));
+                    // What the service says the delivery was; else accepted.
+                    let outcome = result
+                        .as_ref()
+                        .ok()
+                        .and_then(|res| res.extensions().get::<DeliveryOutcome>())
+                        .copied()
+                        .unwrap_or(DeliveryOutcome::Accepted);
+                    this.deliveries.record(outcome);
+                    return Poll::Ready(result);
+                }
                 StateProj::Reading { reading, .. } => {
                     let r = reading.as_mut().expect("polled after completion");
                     match ready!(r.body.as_mut().poll_frame(cx)) {
                         Some(Ok(frame)) => {
                             if r.gather.push(frame) > r.limit {
-                                State::Refused {
-                                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                                    reason: "webhook body too large",
-                                }
+                                too_large()
                             } else {
                                 continue;
                             }
@@ -126,40 +191,9 @@ where
                         Some(Err(_)) => State::Refused {
                             status: StatusCode::BAD_REQUEST,
                             reason: "could not read the webhook body",
+                            outcome: None,
                         },
-                        None => {
-                            let Reading {
-                                parts,
-                                gather,
-                                mut service,
-                                secrets,
-                                ..
-                            } = *reading.take().expect("checked");
-                            let bytes = gather.to_bytes();
-                            match verify_signature(&secrets, &parts.headers, &bytes) {
-                                Ok(()) => {
-                                    let req = Request::from_parts(parts, Out::from(bytes));
-                                    State::Calling {
-                                        future: service.call(req),
-                                    }
-                                }
-                                Err(error) => {
-                                    tracing::warn!(%error, "webhook delivery refused");
-                                    State::Refused {
-                                        status: StatusCode::UNAUTHORIZED,
-                                        reason: match error {
-                                            super::SignatureError::Missing => {
-                                                "missing X-Hub-Signature-256"
-                                            }
-                                            super::SignatureError::Malformed => {
-                                                "malformed X-Hub-Signature-256"
-                                            }
-                                            _ => "signature does not match",
-                                        },
-                                    }
-                                }
-                            }
-                        }
+                        None => verified(*reading.take().expect("checked")),
                     }
                 }
             };

@@ -9,6 +9,7 @@ use tower_layer::Layer;
 
 use super::VerifySignature;
 use crate::secret::Secret;
+use crate::telemetry::Telemetry;
 
 /// Largest webhook body read by default: 1 MiB.
 pub const DEFAULT_WEBHOOK_LIMIT: usize = 1024 * 1024;
@@ -19,6 +20,7 @@ pub const DEFAULT_WEBHOOK_LIMIT: usize = 1024 * 1024;
 pub struct VerifySignatureLayer<Out = Full<Bytes>> {
     pub(super) secrets: Arc<[Secret]>,
     pub(super) limit: usize,
+    telemetry: Telemetry,
     _out: PhantomData<fn() -> Out>,
 }
 
@@ -29,6 +31,7 @@ impl VerifySignatureLayer {
         VerifySignatureLayer {
             secrets: Arc::from([app_secret.into()]),
             limit: DEFAULT_WEBHOOK_LIMIT,
+            telemetry: Telemetry::default(),
             _out: PhantomData,
         }
     }
@@ -60,7 +63,30 @@ impl<Out> VerifySignatureLayer<Out> {
         VerifySignatureLayer {
             secrets: self.secrets,
             limit: self.limit,
+            telemetry: self.telemetry,
             _out: PhantomData,
+        }
+    }
+
+    /// Counts deliveries in `whatsapp.webhook.deliveries` with `meter`
+    /// (cargo feature `opentelemetry`) instead of the global provider's
+    /// meter, taken when [`layer`](Layer::layer) is called without one;
+    /// see [`crate::telemetry`] and [`DeliveryOutcome`](crate::telemetry::DeliveryOutcome).
+    ///
+    /// ```
+    /// use opentelemetry::metrics::MeterProvider as _;
+    /// use opentelemetry_sdk::metrics::SdkMeterProvider;
+    /// use tower_whatsapp_auth::webhook::VerifySignatureLayer;
+    ///
+    /// let provider = SdkMeterProvider::builder().build();
+    /// let layer = VerifySignatureLayer::new("app-secret").meter(provider.meter("my-app"));
+    /// # let _ = layer;
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn meter(self, meter: opentelemetry::metrics::Meter) -> Self {
+        VerifySignatureLayer {
+            telemetry: self.telemetry.with_meter(meter),
+            ..self
         }
     }
 }
@@ -70,6 +96,7 @@ impl<Out> Clone for VerifySignatureLayer<Out> {
         VerifySignatureLayer {
             secrets: self.secrets.clone(),
             limit: self.limit,
+            telemetry: self.telemetry.clone(),
             _out: PhantomData,
         }
     }
@@ -87,6 +114,11 @@ impl<Out> std::fmt::Debug for VerifySignatureLayer<Out> {
 impl<S, Out> Layer<S> for VerifySignatureLayer<Out> {
     type Service = VerifySignature<S, Out>;
     fn layer(&self, inner: S) -> Self::Service {
-        VerifySignature::new(inner, self.secrets.clone(), self.limit)
+        VerifySignature::new(
+            inner,
+            self.secrets.clone(),
+            self.limit,
+            self.telemetry.deliveries(),
+        )
     }
 }

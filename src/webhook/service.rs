@@ -11,6 +11,7 @@ use tower_service::Service;
 
 use super::future::VerifySignatureFuture;
 use crate::secret::Secret;
+use crate::telemetry::Deliveries;
 
 /// Middleware that lets through only webhook deliveries Meta signed: it
 /// reads the body (up to a limit: 413 past it, without reading further),
@@ -22,15 +23,22 @@ pub struct VerifySignature<S, Out> {
     inner: S,
     secrets: Arc<[Secret]>,
     limit: usize,
+    deliveries: Deliveries,
     _out: PhantomData<fn() -> Out>,
 }
 
 impl<S, Out> VerifySignature<S, Out> {
-    pub(super) fn new(inner: S, secrets: Arc<[Secret]>, limit: usize) -> Self {
+    pub(super) fn new(
+        inner: S,
+        secrets: Arc<[Secret]>,
+        limit: usize,
+        deliveries: Deliveries,
+    ) -> Self {
         VerifySignature {
             inner,
             secrets,
             limit,
+            deliveries,
             _out: PhantomData,
         }
     }
@@ -53,7 +61,12 @@ impl<S, Out> VerifySignature<S, Out> {
 
 impl<S: Clone, Out> Clone for VerifySignature<S, Out> {
     fn clone(&self) -> Self {
-        VerifySignature::new(self.inner.clone(), self.secrets.clone(), self.limit)
+        VerifySignature::new(
+            self.inner.clone(),
+            self.secrets.clone(),
+            self.limit,
+            self.deliveries.clone(),
+        )
     }
 }
 
@@ -86,6 +99,12 @@ where
         // The ready service goes with the future; a fresh clone stays.
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
-        VerifySignatureFuture::new(req, ready, self.secrets.clone(), self.limit)
+        VerifySignatureFuture::new(
+            req,
+            ready,
+            self.secrets.clone(),
+            self.limit,
+            self.deliveries.clone(),
+        )
     }
 }

@@ -39,6 +39,11 @@ fn codes_and_subcodes_follow_the_table() {
         // Meta's business-scoped user ids page: a BSUID recipient is not
         // supported for this message (authentication templates).
         (131062, None, ErrorKind::Other),
+        // The app refused (101): its id is what to fix, whatever the
+        // subcode says of the user's token (as `GraphError::kind` says).
+        (101, None, ErrorKind::Misconfigured),
+        (101, Some(458), ErrorKind::Misconfigured),
+        (101, Some(463), ErrorKind::Misconfigured),
     ];
     for (code, sub, kind) in cases {
         assert_eq!(ErrorKind::from_codes(code, sub), kind, "{code}/{sub:?}");

@@ -24,6 +24,9 @@ use crate::token::{Supply, TokenCell};
 /// meet on one lock.
 const SHARDS: usize = 32;
 
+/// The attribute naming a tenant on its metrics, when asked for.
+const TENANT_ATTRIBUTE: &str = "whatsapp.phone_number_id";
+
 /// Makes the store a tenant's renewals go to besides its source (Redis, a
 /// key naming the tenant).
 pub(crate) type StoreFor = Arc<dyn Fn(&str) -> Arc<dyn TokenStore> + Send + Sync>;
@@ -38,6 +41,8 @@ pub(crate) struct Settings {
     pub(crate) idle_after: Duration,
     pub(crate) lookup_timeout: Duration,
     pub(crate) store_for: Option<StoreFor>,
+    /// Each tenant's metrics carry its phone number id.
+    pub(crate) metrics_per_tenant: bool,
 }
 
 /// What the look-up of a phone number id ended in, for every request that
@@ -176,6 +181,12 @@ impl Registry {
         config.token = None;
         config.tenant = true;
         config.phone_number_id = Some(id.to_string());
+        if self.settings.metrics_per_tenant {
+            config.telemetry = config
+                .telemetry
+                .clone()
+                .with_attribute(TENANT_ATTRIBUTE, &*id);
+        }
         if let Some(waba) = &tenant.waba_id {
             config.business_account_id = Some(waba.clone());
             if config.required_permissions.is_empty() {

@@ -20,6 +20,7 @@ use crate::graph::GraphError;
 use crate::source::FetchReason;
 
 mod events;
+mod metrics;
 mod next;
 
 pub(crate) use next::{advise, next};
@@ -174,6 +175,12 @@ impl TokenCell {
             }
             _ => {}
         }
+        metrics::record(
+            self.graph().metrics(),
+            &transition,
+            &self.current(),
+            context.can_renew,
+        );
         events::emit(&transition, &before, &self.current(), changed);
         changed
     }
