@@ -227,6 +227,18 @@ fn hot_path(c: &mut Criterion) {
     for (id, stack) in IDS[4..].iter().zip(stacks) {
         variants.push((*id, timed(&rt, stack)));
     }
+    // `HOT_PATH_CALLS=<id>:<n>`: only `n` calls of one variant, for an
+    // instruction count (see the README's Performance section).
+    if let Ok(only) = std::env::var("HOT_PATH_CALLS") {
+        let (id, n) = only.split_once(':').expect("HOT_PATH_CALLS=<id>:<calls>");
+        let n = n.parse().expect("a number of calls");
+        let (_, run) = variants
+            .iter_mut()
+            .find(|(v, _)| *v == id)
+            .expect("a variant's id");
+        run(n);
+        return;
+    }
     // With app credentials against the hand-written replay (variant 3).
     let (by_hand, credentials) = (3, variants.len() - 1);
     support::print_paired_with(

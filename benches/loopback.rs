@@ -1,6 +1,7 @@
 //! 2. Loopback throughput: a hyper-util client with the layer against a hyper
 //!    server on 127.0.0.1, versus the same client without it, at 1 and 64
-//!    requests in flight (64 requests per iteration).
+//!    requests in flight (64 requests per iteration); then in paired rounds
+//!    beside a second bare client, whose drift from the first is the noise.
 //!
 //! ```text
 //! cargo bench --bench loopback
@@ -71,12 +72,12 @@ async fn server() -> String {
     format!("http://{addr}")
 }
 
-/// The bare client, the layered one, and the layered one's token cell.
-fn stacks(base: &str) -> (Stack, Stack, tower_whatsapp_auth::TokenCell) {
-    let bare: Client<HttpConnector, Full<Bytes>> =
+/// A client without the layer, with its own connection pool: it sets the
+/// header itself.
+fn bare() -> Stack {
+    let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
-    // A client without the layer sets the header itself.
-    let bare = bare
+    let bare = client
         .map_request(|mut req: Request<Full<Bytes>>| {
             let bearer = http::HeaderValue::from_static(BEARER);
             req.headers_mut()
@@ -91,6 +92,11 @@ fn stacks(base: &str) -> (Stack, Stack, tower_whatsapp_auth::TokenCell) {
                 body.collect().await?.to_bytes(),
             ))
         });
+    BoxCloneService::new(bare)
+}
+
+/// The layered client, and its token cell.
+fn layered(base: &str) -> (Stack, tower_whatsapp_auth::TokenCell) {
     let client: Client<HttpConnector, ReplayBody> =
         Client::builder(TokioExecutor::new()).build_http();
     let layered = ServiceBuilder::new()
@@ -111,11 +117,7 @@ fn stacks(base: &str) -> (Stack, Stack, tower_whatsapp_auth::TokenCell) {
             ))
         },
     );
-    (
-        BoxCloneService::new(bare),
-        BoxCloneService::new(layered),
-        cell,
-    )
+    (BoxCloneService::new(layered), cell)
 }
 
 async fn batch(stack: Stack, url: String, in_flight: usize) {
@@ -151,7 +153,11 @@ fn loopback(c: &mut Criterion) {
         .unwrap();
     let base = rt.block_on(server());
     let url = format!("{base}/v24.0/1/messages");
-    let (bare, layered, cell) = stacks(&base);
+    let bare_client = bare();
+    // A second bare client, with its own pool: paired with the first, it
+    // shows how far two identical clients drift apart on this machine.
+    let bare_again = bare();
+    let (layered, cell) = layered(&base);
     // Validate once and warm the pools; measured with the token validated
     // (not retrying a validation that found no verdict).
     rt.block_on(batch(layered.clone(), url.clone(), 1));
@@ -164,9 +170,9 @@ fn loopback(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(6));
     for (id, stack, in_flight) in [
-        (IDS[0], &bare, 1),
+        (IDS[0], &bare_client, 1),
         (IDS[1], &layered, 1),
-        (IDS[2], &bare, 64),
+        (IDS[2], &bare_client, 64),
         (IDS[3], &layered, 64),
     ] {
         group.bench_function(id, |b| {
@@ -176,22 +182,32 @@ fn loopback(c: &mut Criterion) {
     }
     group.finish();
 
-    // The same batches again, paired round by round (see `support`).
-    for (title, in_flight, ids) in [
-        ("loopback, 1 in flight", 1, &IDS[..2]),
-        ("loopback, 64 in flight", BATCH, &IDS[2..]),
+    // The same batches again, paired round by round (see `support`), with
+    // the second bare client beside them (an A/A pair: the drift between
+    // two identical clients is the noise any ratio here carries).
+    for (title, in_flight) in [
+        ("loopback, 1 in flight", 1),
+        ("loopback, 64 in flight", BATCH),
     ] {
-        let variants = [(ids[0], &bare), (ids[1], &layered)]
-            .into_iter()
-            .map(|(id, stack)| {
-                let (stack, url) = (stack.clone(), url.clone());
-                let run = support::timed(&rt, move || batch(stack.clone(), url.clone(), in_flight));
-                (id, run)
-            })
-            .collect();
-        support::print_paired(title, variants, 31, 6, "batches of 64");
+        let variants = [
+            ("bare", &bare_client),
+            ("bare, a second client", &bare_again),
+            ("whatsapp_auth", &layered),
+        ]
+        .into_iter()
+        .map(|(id, stack)| {
+            let (stack, url) = (stack.clone(), url.clone());
+            let run = support::timed(&rt, move || batch(stack.clone(), url.clone(), in_flight));
+            (id, run)
+        })
+        .collect();
+        support::print_paired(title, variants, ROUNDS, BATCHES, "batches of 64");
     }
 }
+
+/// Paired rounds, and batches per variant in each round.
+const ROUNDS: usize = 41;
+const BATCHES: u64 = 10;
 
 fn main() {
     let started = std::time::SystemTime::now();
