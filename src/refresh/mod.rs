@@ -94,20 +94,6 @@ impl RefreshOn190 {
         copy_request_into(req, slot);
     }
 
-    /// What the stack's own response future keeps of `req` for a replay,
-    /// when one may come: the same as [`copy`](Self::copy), made cheaper.
-    #[inline]
-    pub(crate) fn keep(&self, req: &Request<ReplayBody>) -> Option<KeptRequest> {
-        self.keeps(req).then(|| KeptRequest::of_replayable(req))
-    }
-
-    /// Whether a copy of `req` is kept: a replay may still come, and its
-    /// body can be sent again.
-    #[inline]
-    pub(crate) fn keeps(&self, req: &Request<ReplayBody>) -> bool {
-        !self.replayed && req.body().is_replayable() && self.may_replay()
-    }
-
     /// Whether `result` is a refusal this policy replays after (once): the
     /// wait for the renewal, then. [`Policy::retry`] without the request.
     pub(crate) fn grant<ResB, E>(
@@ -117,25 +103,47 @@ impl RefreshOn190 {
         if self.replayed {
             return None;
         }
-        let res = result.as_ref().ok()?;
-        let err = res.extensions().get::<GraphError>()?;
-        // Replayed only what the cell renews for (the layer below reported
-        // the refusal, with the generation it refused).
-        if Refusal::of(err, self.cell.can_refresh()) != Refusal::Renew {
-            return None;
-        }
-        res.extensions().get::<TokenGeneration>()?;
+        let wait = replay_after(&self.cell, result)?;
         self.replayed = true;
-        self.cell.graph().metrics().replayed();
-        let cell = self.cell.clone();
-        Some(RefreshFuture(Box::pin(async move {
-            // Whatever the renewal ends in, the replay finds out (and fails
-            // fast if the cell is dead or backing off).
-            let since = Stopwatch::start();
-            let _ = cell.clone().settled().await;
-            cell.graph().metrics().token_wait(since);
-        })))
+        Some(wait)
     }
+}
+
+/// What the stack's own response future keeps of `req`, sent with `cell`'s
+/// token, for a replay, when one may come (its body can be sent again, and
+/// the cell renews): the same as [`RefreshOn190`]'s `clone_request`, made
+/// cheaper.
+#[inline]
+pub(crate) fn keep(cell: &TokenCell, req: &Request<ReplayBody>) -> Option<KeptRequest> {
+    (req.body().is_replayable() && cell.can_refresh()).then(|| KeptRequest::of_replayable(req))
+}
+
+/// Whether `result`, the answer to a request sent with `cell`'s token, is a
+/// refusal that is replayed after: the wait for the renewal, then. The
+/// decision of [`RefreshOn190`], for a caller that keeps the once-only
+/// flag itself (the stack's own response future, which holds the cell in
+/// its service and so keeps no policy).
+pub(crate) fn replay_after<ResB, E>(
+    cell: &TokenCell,
+    result: &Result<Response<ResB>, E>,
+) -> Option<RefreshFuture> {
+    let res = result.as_ref().ok()?;
+    let err = res.extensions().get::<GraphError>()?;
+    // Replayed only what the cell renews for (the layer below reported
+    // the refusal, with the generation it refused).
+    if Refusal::of(err, cell.can_refresh()) != Refusal::Renew {
+        return None;
+    }
+    res.extensions().get::<TokenGeneration>()?;
+    cell.graph().metrics().replayed();
+    let cell = cell.clone();
+    Some(RefreshFuture(Box::pin(async move {
+        // Whatever the renewal ends in, the replay finds out (and fails
+        // fast if the cell is dead or backing off).
+        let since = Stopwatch::start();
+        let _ = cell.clone().settled().await;
+        cell.graph().metrics().token_wait(since);
+    })))
 }
 
 /// The wait before a replay: until the cell's task has renewed the token

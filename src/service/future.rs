@@ -1,7 +1,9 @@
 //! [`ResponseFuture`]: buffer (streaming bodies only), send, and replay once
 //! after a renewal, as tower's `Retry` future does: one state enum, each
 //! state carrying its own data. What only buffering and replays need is
-//! boxed, so the future of a plain send stays small.
+//! boxed, so the future of a plain send stays small. The decision to replay
+//! is [`RefreshOn190`](crate::RefreshOn190)'s, made with the token cell the
+//! service already holds: a request keeps no policy of its own.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,11 +15,13 @@ use tower::BoxError;
 use tower_service::Service;
 
 use crate::body::{BufferRequest, BytesBody, KeptRequest, ReplayBody};
-use crate::refresh::{RefreshFuture, RefreshOn190};
-use crate::validate::Replayed;
+use crate::refresh::{keep, replay_after, RefreshFuture};
+use crate::token::TokenCell;
+use crate::validate::{Replayed, ValidateFuture, ValidateIfNeeded};
 
 pin_project! {
-    /// Response future of [`WhatsAppAuth`](super::WhatsAppAuth).
+    /// Response future of [`WhatsAppAuth`](super::WhatsAppAuth): `S` is the
+    /// service below [`ValidateIfNeeded`].
     pub struct ResponseFuture<B, S: Service<Request<ReplayBody>>> {
         #[pin]
         state: State<B, S>,
@@ -29,17 +33,17 @@ pin_project! {
     #[project_replace = StateOwned]
     enum State<B, S: Service<Request<ReplayBody>>> {
         /// Reading a streaming body, holding no capacity; then sending it
-        /// with the service (and the policy, when the stack can renew).
+        /// with the service (replayable when the stack can renew).
         Buffering {
             buffer: Pin<Box<BufferRequest<B>>>,
-            next: Box<(S, Option<RefreshOn190>)>,
+            next: Box<(ValidateIfNeeded<S>, bool)>,
         },
         /// Waiting for the service to be ready to send a request.
         Sending { pending: Box<Pending<S>> },
         /// Sent; what a replay needs, when one may come.
         Called {
             #[pin]
-            future: S::Future,
+            future: ValidateFuture<S>,
             replay: Option<Box<Replay<S>>>,
         },
         /// Graph refused the token: waiting for the renewal, then the copy
@@ -56,33 +60,32 @@ pin_project! {
 /// A request to send once the service is ready.
 pub(super) struct Pending<S> {
     req: Request<ReplayBody>,
-    service: S,
-    policy: Option<RefreshOn190>,
+    service: ValidateIfNeeded<S>,
+    /// Whether a copy is kept for a replay (none after the replay).
+    replays: bool,
 }
 
-/// What a replay needs: the service, the policy that decides it, and the
-/// copy of the request sent.
+/// What a replay needs: the service (whose cell decides it) and the copy
+/// of the request sent.
 pub(super) struct Replay<S> {
-    service: S,
-    policy: RefreshOn190,
+    service: ValidateIfNeeded<S>,
     copy: KeptRequest,
 }
 
 impl<S> Replay<S> {
-    /// What a replay of `req` with `service` needs, when the policy keeps a
-    /// copy of it.
+    /// What a replay of `req`, sent with `cell`'s token, needs: a copy of
+    /// it and a service, when a replay may come.
     pub(super) fn keeping(
         req: &Request<ReplayBody>,
-        service: impl FnOnce() -> S,
-        policy: &RefreshOn190,
+        cell: &TokenCell,
+        service: impl FnOnce() -> ValidateIfNeeded<S>,
     ) -> Option<Box<Self>> {
-        if !policy.keeps(req) {
+        if !(req.body().is_replayable() && cell.can_refresh()) {
             return None;
         }
         // Built in the box: the copy is large to move.
         Some(Box::new(Replay {
             service: service(),
-            policy: policy.clone(),
             copy: KeptRequest::of_replayable(req),
         }))
     }
@@ -91,7 +94,7 @@ impl<S> Replay<S> {
 impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
     /// `future` sends a request that `replay` may send again.
     #[inline]
-    pub(super) fn called(future: S::Future, replay: Option<Box<Replay<S>>>) -> Self {
+    pub(super) fn called(future: ValidateFuture<S>, replay: Option<Box<Replay<S>>>) -> Self {
         ResponseFuture {
             state: State::Called { future, replay },
         }
@@ -101,8 +104,8 @@ impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
     /// its body read first when it streams.
     pub(crate) fn when_ready(
         req: Request<B>,
-        service: S,
-        policy: Option<RefreshOn190>,
+        service: ValidateIfNeeded<S>,
+        replays: bool,
         body_limit: usize,
     ) -> Self
     where
@@ -117,27 +120,27 @@ impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
                         pending: Box::new(Pending {
                             req: Request::from_parts(parts, body),
                             service,
-                            policy,
+                            replays,
                         }),
                     },
                 }
             }
             Err(body) => {
                 let buffer = BufferRequest::new(Request::from_parts(parts, body), body_limit);
-                ResponseFuture::buffering(buffer, service, policy)
+                ResponseFuture::buffering(buffer, service, replays)
             }
         }
     }
 
     pub(super) fn buffering(
         buffer: BufferRequest<B>,
-        service: S,
-        policy: Option<RefreshOn190>,
+        service: ValidateIfNeeded<S>,
+        replays: bool,
     ) -> Self {
         ResponseFuture {
             state: State::Buffering {
                 buffer: Box::pin(buffer),
-                next: Box::new((service, policy)),
+                next: Box::new((service, replays)),
             },
         }
     }
@@ -146,7 +149,8 @@ impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
 impl<B, S, ResB> Future for ResponseFuture<B, S>
 where
     B: BytesBody,
-    S: Service<Request<ReplayBody>, Response = Response<ResB>, Error = BoxError>,
+    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
+    S::Error: Into<BoxError>,
 {
     type Output = Result<Response<ResB>, BoxError>;
 
@@ -161,12 +165,12 @@ where
                     else {
                         unreachable!("in the buffering state")
                     };
-                    let (service, policy) = *next;
+                    let (service, replays) = *next;
                     State::Sending {
                         pending: Box::new(Pending {
                             req,
                             service,
-                            policy,
+                            replays,
                         }),
                     }
                 }
@@ -181,7 +185,9 @@ where
                 }
                 StateProj::Called { future, replay } => {
                     let result = ready!(future.poll(cx));
-                    let wait = replay.as_mut().and_then(|r| r.policy.grant(&result));
+                    let wait = replay
+                        .as_ref()
+                        .and_then(|r| replay_after(r.service.token_cell(), &result));
                     let Some(wait) = wait else {
                         this.state.set(State::Done);
                         return Poll::Ready(result);
@@ -193,19 +199,16 @@ where
                     else {
                         unreachable!("a replay was granted")
                     };
-                    let Replay {
-                        service,
-                        policy,
-                        copy,
-                    } = *replay;
+                    let Replay { service, copy } = *replay;
                     let mut req = copy.into_request();
                     req.extensions_mut().insert(Replayed);
+                    // Replayed once: the replay keeps no copy.
                     State::Renewing {
                         wait,
                         pending: Box::new(Pending {
                             req,
                             service,
-                            policy: Some(policy),
+                            replays: false,
                         }),
                     }
                 }
@@ -225,23 +228,20 @@ where
     }
 }
 
-/// Sends `pending` with its (ready) service, keeping a copy when its
-/// policy may replay it.
-fn send<B, S: Service<Request<ReplayBody>>>(pending: Pending<S>) -> State<B, S> {
+/// Sends `pending` with its (ready) service, keeping a copy when it may be
+/// replayed.
+fn send<B, S, ResB>(pending: Pending<S>) -> State<B, S>
+where
+    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
+    S::Error: Into<BoxError>,
+{
     let Pending {
         req,
         mut service,
-        policy,
+        replays,
     } = pending;
-    let copy = policy.as_ref().and_then(|p| p.keep(&req));
+    let copy = replays.then(|| keep(service.token_cell(), &req)).flatten();
     let future = service.call(req);
-    let replay = match (policy, copy) {
-        (Some(policy), Some(copy)) => Some(Box::new(Replay {
-            service,
-            policy,
-            copy,
-        })),
-        _ => None,
-    };
+    let replay = copy.map(|copy| Box::new(Replay { service, copy }));
     State::Called { future, replay }
 }

@@ -89,9 +89,10 @@ pub type ReqwestWhatsApp<ReqB = http_body_util::Full<bytes::Bytes>> =
 #[derive(Clone, Debug)]
 pub struct WhatsAppAuth<S> {
     inner: ValidateIfNeeded<Classify<S>>,
-    /// `None` when the source cannot renew: nothing is ever replayed, and a
-    /// clone of the stack (one per request, with `oneshot`) skips it.
-    policy: Option<RefreshOn190>,
+    /// Whether requests keep a copy for a replay: [`RefreshOn190`]'s rule,
+    /// decided with the cell `inner` holds (so a clone of the stack, one
+    /// per request with `oneshot`, counts one reference to it, not two).
+    replays: bool,
     body_limit: usize,
 }
 
@@ -103,7 +104,7 @@ impl<S> WhatsAppAuth<S> {
     ) -> WhatsAppAuth<S> {
         WhatsAppAuth {
             inner,
-            policy: policy.may_replay().then_some(policy),
+            replays: policy.may_replay(),
             body_limit,
         }
     }
@@ -139,7 +140,7 @@ where
 {
     type Response = Response<GraphBody<ResB>>;
     type Error = BoxError;
-    type Future = ResponseFuture<B, ValidateIfNeeded<Classify<S>>>;
+    type Future = ResponseFuture<B, Classify<S>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx)
@@ -147,20 +148,21 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        respond(&mut self.inner, self.policy.as_ref(), self.body_limit, req)
+        respond(&mut self.inner, self.replays, self.body_limit, req)
     }
 }
 
-/// Sends `req` through `inner` (ready), keeping a copy for `policy` when it
-/// may replay it: the request path of [`WhatsAppAuth`], and of the
-/// tenant-aware stack once it knows the tenant's cell.
+/// Sends `req` through `route` (ready), keeping a copy when it may be
+/// replayed (`replays`, and the cell renews): the request path of
+/// [`WhatsAppAuth`], and of the tenant-aware stack once it knows the
+/// tenant's cell.
 #[inline]
 pub(crate) fn respond<B, R>(
     mut route: R,
-    policy: Option<&RefreshOn190>,
+    replays: bool,
     body_limit: usize,
     req: Request<B>,
-) -> ResponseFuture<B, R::Service>
+) -> ResponseFuture<B, R::Inner>
 where
     R: Route,
     B: BytesBody,
@@ -175,16 +177,15 @@ where
             let req = Request::from_parts(parts, body);
             let service = route.release();
             let buffer = BufferRequest::new(req, body_limit);
-            return ResponseFuture::buffering(buffer, service, policy.cloned());
+            return ResponseFuture::buffering(buffer, service, replays);
         }
     };
     let req = Request::from_parts(parts, body);
-    let Some(policy) = policy.filter(|_| req.body().is_replayable()) else {
-        // Nothing can be replayed (the source cannot renew, or the body
-        // was over the limit): just send.
+    if !replays {
+        // Nothing is ever replayed (the source cannot renew): just send.
         return ResponseFuture::called(route.call(req), None);
-    };
+    }
     // The copy is taken before the request moves on.
-    let replay = Replay::keeping(&req, || route.spare(), policy);
+    let replay = Replay::keeping(&req, route.cell(), || route.spare());
     ResponseFuture::called(route.call(req), replay)
 }

@@ -4,45 +4,57 @@
 //! service; the tenant-aware stack through its client with the tenant's
 //! cell, without building a service for the send itself.
 
-use http::Request;
+use http::{Request, Response};
+use tower::BoxError;
 use tower_service::Service;
 
 use crate::body::ReplayBody;
 use crate::capacity::give_back_for_later;
+use crate::token::TokenCell;
+use crate::validate::{ValidateFuture, ValidateIfNeeded};
 
-/// The services a request goes through.
+/// The services a request goes through: `ValidateIfNeeded` over `Inner`.
 pub(crate) trait Route {
-    /// The service of the later sends.
-    type Service: Service<Request<ReplayBody>> + Clone;
+    /// The service below `ValidateIfNeeded`.
+    type Inner: Service<Request<ReplayBody>> + Clone;
+
+    /// The token state the request is sent with.
+    fn cell(&self) -> &TokenCell;
 
     /// Sends `req` through the ready service.
-    fn call(
-        &mut self,
-        req: Request<ReplayBody>,
-    ) -> <Self::Service as Service<Request<ReplayBody>>>::Future;
+    fn call(&mut self, req: Request<ReplayBody>) -> ValidateFuture<Self::Inner>;
 
     /// A service for a send later, to poll ready then.
-    fn spare(&self) -> Self::Service;
+    fn spare(&self) -> ValidateIfNeeded<Self::Inner>;
 
     /// Gives back what the ready service reserved, and a service to send
     /// with once the wait is over.
-    fn release(&mut self) -> Self::Service;
+    fn release(&mut self) -> ValidateIfNeeded<Self::Inner>;
 }
 
-impl<S: Service<Request<ReplayBody>> + Clone> Route for &mut S {
-    type Service = S;
+impl<S, ResB> Route for &mut ValidateIfNeeded<S>
+where
+    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
+    S::Error: Into<BoxError>,
+{
+    type Inner = S;
 
     #[inline]
-    fn call(&mut self, req: Request<ReplayBody>) -> S::Future {
-        (**self).call(req)
+    fn cell(&self) -> &TokenCell {
+        self.token_cell()
     }
 
     #[inline]
-    fn spare(&self) -> S {
+    fn call(&mut self, req: Request<ReplayBody>) -> ValidateFuture<S> {
+        Service::call(&mut **self, req)
+    }
+
+    #[inline]
+    fn spare(&self) -> ValidateIfNeeded<S> {
         (**self).clone()
     }
 
-    fn release(&mut self) -> S {
+    fn release(&mut self) -> ValidateIfNeeded<S> {
         give_back_for_later(*self)
     }
 }

@@ -19,8 +19,8 @@ use crate::token::TokenCell;
 
 pin_project! {
     /// Response future of [`WhatsAppTenants`](super::WhatsAppTenants):
-    /// `V` is the tenant's request path (`ValidateIfNeeded` over the
-    /// client).
+    /// `V` is the service below the tenant's `ValidateIfNeeded` (the
+    /// client, classified).
     pub struct TenantFuture<B, V: Service<Request<ReplayBody>>> {
         #[pin]
         state: State<B, V>,
@@ -89,7 +89,8 @@ impl<B, V: Service<Request<ReplayBody>>> TenantFuture<B, V> {
 impl<B, V, ResB> Future for TenantFuture<B, V>
 where
     B: BytesBody,
-    V: Service<Request<ReplayBody>, Response = Response<ResB>, Error = BoxError>,
+    V: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
+    V::Error: Into<BoxError>,
 {
     type Output = Result<Response<ResB>, BoxError>;
 

@@ -12,7 +12,6 @@ use super::tenant_of;
 use crate::body::{BytesBody, ReplayBody};
 use crate::capacity::{give_back, give_back_for_later};
 use crate::classify::{Classify, GraphBody};
-use crate::refresh::RefreshOn190;
 use crate::service::{respond, ResponseFuture, Route};
 use crate::token::TokenCell;
 use crate::validate::{send_with, ValidateFuture, ValidateIfNeeded};
@@ -72,7 +71,12 @@ where
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
 {
-    type Service = ValidateIfNeeded<S>;
+    type Inner = S;
+
+    #[inline]
+    fn cell(&self) -> &TokenCell {
+        self.cell
+    }
 
     #[inline]
     fn call(&mut self, req: Request<ReplayBody>) -> ValidateFuture<S> {
@@ -88,11 +92,6 @@ where
     }
 }
 
-/// The renewal policy of `cell`'s requests, when its source can renew.
-fn policy_of(cell: &TokenCell) -> Option<RefreshOn190> {
-    cell.can_refresh().then(|| RefreshOn190::new(cell.clone()))
-}
-
 impl<S, B, ResB> Service<Request<B>> for WhatsAppTenants<S>
 where
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone + Send + 'static,
@@ -103,7 +102,7 @@ where
 {
     type Response = Response<GraphBody<ResB>>;
     type Error = BoxError;
-    type Future = TenantFuture<B, ValidateIfNeeded<Classify<S>>>;
+    type Future = TenantFuture<B, Classify<S>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx)
@@ -132,8 +131,9 @@ where
                     inner: &mut self.inner,
                     cell: &cell,
                 };
-                let policy = policy_of(&cell);
-                TenantFuture::sending(respond(route, policy.as_ref(), self.body_limit, req))
+                // Replayed as `RefreshOn190` would, when the source renews.
+                let replays = cell.can_refresh();
+                TenantFuture::sending(respond(route, replays, self.body_limit, req))
             }
             Err(lookup) => {
                 let id = id.to_string();
@@ -142,9 +142,9 @@ where
                 // Once the tenant is known: its request path, with a service
                 // polled ready only then.
                 let then = Box::new(move |cell: TokenCell| {
-                    let policy = policy_of(&cell);
+                    let replays = cell.can_refresh();
                     let validate = ValidateIfNeeded::new(inner, cell);
-                    ResponseFuture::when_ready(req, validate, policy, body_limit)
+                    ResponseFuture::when_ready(req, validate, replays, body_limit)
                 });
                 TenantFuture::resolving(id, lookup, then)
             }
