@@ -34,7 +34,7 @@ impl KeptHeaders {
     #[inline(always)]
     fn of(headers: &HeaderMap) -> KeptHeaders {
         if headers.len() > FEW {
-            return KeptHeaders::Map(headers.clone());
+            return KeptHeaders::map(headers);
         }
         // `iter` yields every value, each with its name, names in the order
         // the map holds them: appended in that order, the map is the same.
@@ -43,6 +43,13 @@ impl KeptHeaders {
             *slot = Some((name.clone(), value.clone()));
         }
         KeptHeaders::Few(few)
+    }
+
+    /// More headers than a few: the whole map, cloned (out of line: rare
+    /// for Cloud API calls, and kept off the hot path's code).
+    #[inline(never)]
+    fn map(headers: &HeaderMap) -> KeptHeaders {
+        KeptHeaders::Map(headers.clone())
     }
 
     fn into_map(self) -> HeaderMap {

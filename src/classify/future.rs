@@ -83,60 +83,81 @@ where
 {
     type Output = Result<Response<GraphBody<ResB>>, BoxError>;
 
+    // A success is the path nearly every request takes: it is all this
+    // function holds, and reading an error answer is out of line.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        loop {
-            match this.state.as_mut().project() {
-                ClassifyProj::Calling { future } => {
-                    let mut res = ready!(future.poll(cx)).map_err(Into::into)?;
-                    note_usage(&mut res, this.settings.usage_warning);
-                    if res.status().as_u16() < 400 {
-                        return Poll::Ready(Ok(res.map(GraphBody::passthrough)));
-                    }
-                    // Error answers are rare: boxing the body here keeps the
-                    // success path free of it and lets the unread rest move on.
-                    let (parts, body) = res.into_parts();
-                    this.state.set(ClassifyState::Reading {
-                        reading: Box::new(Reading {
-                            parts: Some(parts),
-                            body: Some(Box::pin(body)),
-                            gather: Gather::default(),
-                        }),
-                    });
-                }
-                ClassifyProj::Reading { reading } => {
-                    let Reading {
-                        parts,
-                        body,
-                        gather,
-                    } = &mut **reading;
-                    let stream = body.as_mut().expect("polled after completion");
-                    let overflow = match ready!(stream.as_mut().poll_frame(cx)) {
-                        Some(Ok(frame)) => {
-                            if gather.push(frame) <= this.settings.limit {
-                                continue;
-                            }
-                            true
-                        }
-                        Some(Err(e)) => return Poll::Ready(Err(e.into())),
-                        None => false,
-                    };
-                    let mut parts = parts.take().expect("polled after completion");
-                    let gathered = std::mem::take(gather);
-                    let read = gathered.to_bytes();
-                    let body = if overflow {
-                        GraphBody::prefixed(gathered.into_prefix(), body.take().expect("checked"))
-                    } else {
-                        drop(body.take());
-                        GraphBody::buffered(read.clone(), gathered.trailers)
-                    };
-                    if let Some(err) = GraphError::parse(parts.status, &read) {
-                        tracing::debug!(code = err.code(), subcode = ?err.subcode(), status = parts.status.as_u16(), "graph error answer");
-                        parts.extensions.insert(err);
-                    }
-                    return Poll::Ready(Ok(Response::from_parts(parts, body)));
+        if let ClassifyProj::Calling { future } = this.state.as_mut().project() {
+            let mut res = ready!(future.poll(cx)).map_err(Into::into)?;
+            note_usage(&mut res, this.settings.usage_warning);
+            if res.status().as_u16() < 400 {
+                return Poll::Ready(Ok(res.map(GraphBody::passthrough)));
+            }
+            this.state.set(reading(res));
+        }
+        let ClassifyProj::Reading { reading } = this.state.project() else {
+            unreachable!("reading an error answer")
+        };
+        read_error(reading, this.settings.limit, cx)
+    }
+}
+
+/// The state that reads the error answer `res`. Error answers are rare:
+/// boxing the body here keeps the success path free of it and lets the
+/// unread rest move on.
+#[inline(never)]
+fn reading<F, ResB>(res: Response<ResB>) -> ClassifyState<F, ResB> {
+    let (parts, body) = res.into_parts();
+    ClassifyState::Reading {
+        reading: Box::new(Reading {
+            parts: Some(parts),
+            body: Some(Box::pin(body)),
+            gather: Gather::default(),
+        }),
+    }
+}
+
+/// Reads an error answer's body (up to `limit`) and parses it: the answer,
+/// with the Graph error found in its extensions.
+#[inline(never)]
+fn read_error<ResB>(
+    reading: &mut Reading<ResB>,
+    limit: usize,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Response<GraphBody<ResB>>, BoxError>>
+where
+    ResB: Body<Data = Bytes>,
+    ResB::Error: Into<BoxError>,
+{
+    let Reading {
+        parts,
+        body,
+        gather,
+    } = reading;
+    let stream = body.as_mut().expect("polled after completion");
+    let overflow = loop {
+        match ready!(stream.as_mut().poll_frame(cx)) {
+            Some(Ok(frame)) => {
+                if gather.push(frame) > limit {
+                    break true;
                 }
             }
+            Some(Err(e)) => return Poll::Ready(Err(e.into())),
+            None => break false,
         }
+    };
+    let mut parts = parts.take().expect("polled after completion");
+    let gathered = std::mem::take(gather);
+    let read = gathered.to_bytes();
+    let body = if overflow {
+        GraphBody::prefixed(gathered.into_prefix(), body.take().expect("checked"))
+    } else {
+        drop(body.take());
+        GraphBody::buffered(read.clone(), gathered.trailers)
+    };
+    if let Some(err) = GraphError::parse(parts.status, &read) {
+        tracing::debug!(code = err.code(), subcode = ?err.subcode(), status = parts.status.as_u16(), "graph error answer");
+        parts.extensions.insert(err);
     }
+    Poll::Ready(Ok(Response::from_parts(parts, body)))
 }

@@ -123,18 +123,30 @@ pub(crate) fn keep(cell: &TokenCell, req: &Request<ReplayBody>) -> Option<KeptRe
 /// decision of [`RefreshOn190`], for a caller that keeps the once-only
 /// flag itself (the stack's own response future, which holds the cell in
 /// its service and so keeps no policy).
+#[inline]
 pub(crate) fn replay_after<ResB, E>(
     cell: &TokenCell,
     result: &Result<Response<ResB>, E>,
 ) -> Option<RefreshFuture> {
     let res = result.as_ref().ok()?;
+    // Nearly every answer carries no Graph error: decided here, inline.
     let err = res.extensions().get::<GraphError>()?;
+    replay_after_error(cell, err, res.extensions())
+}
+
+/// [`replay_after`] for an answer carrying `err`.
+#[inline(never)]
+fn replay_after_error(
+    cell: &TokenCell,
+    err: &GraphError,
+    extensions: &http::Extensions,
+) -> Option<RefreshFuture> {
     // Replayed only what the cell renews for (the layer below reported
     // the refusal, with the generation it refused).
     if Refusal::of(err, cell.can_refresh()) != Refusal::Renew {
         return None;
     }
-    res.extensions().get::<TokenGeneration>()?;
+    extensions.get::<TokenGeneration>()?;
     cell.graph().metrics().replayed();
     let cell = cell.clone();
     Some(RefreshFuture(Box::pin(async move {

@@ -154,35 +154,13 @@ where
 {
     type Output = Result<Response<ResB>, BoxError>;
 
+    // The answer to a request sent once is the path nearly every request
+    // takes: it is all this function holds, and the rare states are
+    // handled out of line, so the hot path's code stays small.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
             let next = match this.state.as_mut().project() {
-                StateProj::Buffering { buffer, .. } => {
-                    let req = ready!(buffer.as_mut().poll(cx))?;
-                    let StateOwned::Buffering { next, .. } =
-                        this.state.as_mut().project_replace(State::Done)
-                    else {
-                        unreachable!("in the buffering state")
-                    };
-                    let (service, replays) = *next;
-                    State::Sending {
-                        pending: Box::new(Pending {
-                            req,
-                            service,
-                            replays,
-                        }),
-                    }
-                }
-                StateProj::Sending { pending } => {
-                    ready!(pending.service.poll_ready(cx))?;
-                    let StateOwned::Sending { pending } =
-                        this.state.as_mut().project_replace(State::Done)
-                    else {
-                        unreachable!("in the sending state")
-                    };
-                    send(*pending)
-                }
                 StateProj::Called { future, replay } => {
                     let result = ready!(future.poll(cx));
                     let wait = replay
@@ -192,40 +170,87 @@ where
                         this.state.set(State::Done);
                         return Poll::Ready(result);
                     };
-                    let StateOwned::Called {
-                        replay: Some(replay),
-                        ..
-                    } = this.state.as_mut().project_replace(State::Done)
-                    else {
-                        unreachable!("a replay was granted")
-                    };
-                    let Replay { service, copy } = *replay;
-                    let mut req = copy.into_request();
-                    req.extensions_mut().insert(Replayed);
-                    // Replayed once: the replay keeps no copy.
-                    State::Renewing {
-                        wait,
-                        pending: Box::new(Pending {
-                            req,
-                            service,
-                            replays: false,
-                        }),
-                    }
+                    replaying(this.state.as_mut(), wait)
                 }
-                StateProj::Renewing { wait, .. } => {
-                    ready!(Pin::new(wait).poll(cx));
-                    let StateOwned::Renewing { pending, .. } =
-                        this.state.as_mut().project_replace(State::Done)
-                    else {
-                        unreachable!("in the renewing state")
-                    };
-                    State::Sending { pending }
-                }
-                StateProj::Done => panic!("ResponseFuture polled after completion"),
+                _ => ready!(advance(this.state.as_mut(), cx))?,
             };
             this.state.set(next);
         }
     }
+}
+
+/// Graph refused the token of the request `state` sent: the state that
+/// waits for the renewal and then sends the copy.
+#[inline(never)]
+fn replaying<B, S>(state: Pin<&mut State<B, S>>, wait: RefreshFuture) -> State<B, S>
+where
+    S: Service<Request<ReplayBody>>,
+{
+    let StateOwned::Called {
+        replay: Some(replay),
+        ..
+    } = state.project_replace(State::Done)
+    else {
+        unreachable!("a replay was granted")
+    };
+    let Replay { service, copy } = *replay;
+    let mut req = copy.into_request();
+    req.extensions_mut().insert(Replayed);
+    // Replayed once: the replay keeps no copy.
+    State::Renewing {
+        wait,
+        pending: Box::new(Pending {
+            req,
+            service,
+            replays: false,
+        }),
+    }
+}
+
+/// The states before a send: the next state once `state` is done.
+#[inline(never)]
+fn advance<B, S, ResB>(
+    mut state: Pin<&mut State<B, S>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<State<B, S>, BoxError>>
+where
+    B: BytesBody,
+    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
+    S::Error: Into<BoxError>,
+{
+    let next = match state.as_mut().project() {
+        StateProj::Buffering { buffer, .. } => {
+            let req = ready!(buffer.as_mut().poll(cx))?;
+            let StateOwned::Buffering { next, .. } = state.project_replace(State::Done) else {
+                unreachable!("in the buffering state")
+            };
+            let (service, replays) = *next;
+            State::Sending {
+                pending: Box::new(Pending {
+                    req,
+                    service,
+                    replays,
+                }),
+            }
+        }
+        StateProj::Sending { pending } => {
+            ready!(pending.service.poll_ready(cx))?;
+            let StateOwned::Sending { pending } = state.project_replace(State::Done) else {
+                unreachable!("in the sending state")
+            };
+            send(*pending)
+        }
+        StateProj::Renewing { wait, .. } => {
+            ready!(Pin::new(wait).poll(cx));
+            let StateOwned::Renewing { pending, .. } = state.project_replace(State::Done) else {
+                unreachable!("in the renewing state")
+            };
+            State::Sending { pending }
+        }
+        StateProj::Called { .. } => unreachable!("answered in `poll`"),
+        StateProj::Done => panic!("ResponseFuture polled after completion"),
+    };
+    Poll::Ready(Ok(next))
 }
 
 /// Sends `pending` with its (ready) service, keeping a copy when it may be

@@ -100,6 +100,18 @@ impl Stamp {
                 return Some(last.1.clone());
             }
         }
+        self.miss(from, free, config)
+    }
+
+    /// A URI not kept: built, and kept in `free` (a slot left) or as the
+    /// last. Out of line: rare, and kept off the hot path's code.
+    #[inline(never)]
+    fn miss(
+        &self,
+        from: &Uri,
+        free: Option<&OnceLock<Box<Target>>>,
+        config: &Config,
+    ) -> Option<Uri> {
         let to = self.build(from, config)?;
         let kept = (from.clone(), to.clone());
         match free {

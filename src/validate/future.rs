@@ -96,56 +96,97 @@ where
 {
     type Output = Result<Response<ResB>, BoxError>;
 
+    // A send whose answer carries no Graph error is the path nearly every
+    // request takes: it is all this function holds, and the rest is out
+    // of line, so the hot path's code stays small.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
-                    let cell = &*this.cell;
-                    let mut res =
-                        ready!(future.poll(cx)).map_err(|e| cell.transport_error(e.into()))?;
-                    let Some(err) = res.extensions().get::<GraphError>().cloned() else {
-                        return Poll::Ready(Ok(res));
+                    let res = match ready!(future.poll(cx)) {
+                        Ok(res) => res,
+                        Err(e) => return Poll::Ready(Err(this.cell.transport_error(e.into()))),
                     };
-                    res.extensions_mut()
-                        .insert(TokenGeneration(*this.generation));
-                    this.cell.graph().metrics().graph_error(err.kind());
-                    this.cell.observe(*this.generation, &err);
-                    let err = this.cell.advise(&err);
-                    return Poll::Ready(match outcome(&err, *this.repair) {
-                        Ok(()) => Ok(res),
-                        Err(error) => Err(error.into()),
-                    });
+                    if res.extensions().get::<GraphError>().is_none() {
+                        return Poll::Ready(Ok(res));
+                    }
+                    return Poll::Ready(answered_with_error(
+                        res,
+                        this.cell,
+                        *this.generation,
+                        *this.repair,
+                    ));
                 }
                 StateProj::Waiting { waiting } => {
-                    if let Some(settle) = waiting.settle.as_mut() {
-                        let settled = ready!(settle.as_mut().poll(cx));
-                        waiting.settle = None;
-                        this.cell.graph().metrics().token_wait(waiting.since);
-                        settled?;
-                    }
-                    ready!(waiting.service.poll_ready(cx))
-                        .map_err(|e| this.cell.transport_error(e.into()))?;
-                    let mut req = waiting.req.take().expect("polled after completion");
-                    // The latest token, which may be newer than the one waited for.
-                    let stamped = this.cell.with_sendable(|generation, stamp| {
-                        stamp.apply(&mut req, this.cell.config());
-                        generation
-                    });
-                    let Some(generation) = stamped else {
-                        // It changed again while we got ready: give the
-                        // capacity back and wait once more.
-                        waiting.req = Some(req);
-                        waiting.settle = Some(Box::pin(this.cell.clone().settled()));
-                        waiting.since = Stopwatch::start();
-                        give_back(&mut waiting.service);
-                        continue;
-                    };
+                    let (generation, future) = ready!(poll_waiting(waiting, this.cell, cx))?;
                     *this.generation = generation;
-                    let future = waiting.service.call(req);
                     this.state.set(State::Calling { future });
                 }
             }
         }
+    }
+}
+
+/// What `res`, carrying a Graph error, says about the token sent (of
+/// `generation`): noted in the cell, and the answer or error that goes up.
+#[inline(never)]
+fn answered_with_error<ResB>(
+    mut res: Response<ResB>,
+    cell: &TokenCell,
+    generation: u64,
+    repair: Repair,
+) -> Result<Response<ResB>, BoxError> {
+    let err = res
+        .extensions()
+        .get::<GraphError>()
+        .cloned()
+        .expect("checked by the caller");
+    res.extensions_mut().insert(TokenGeneration(generation));
+    cell.graph().metrics().graph_error(err.kind());
+    cell.observe(generation, &err);
+    let err = cell.advise(&err);
+    match outcome(&err, repair) {
+        Ok(()) => Ok(res),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// A request waiting for the token: once it is usable and the service
+/// ready, the request stamped and sent, with the generation it carries.
+#[inline(never)]
+fn poll_waiting<S>(
+    waiting: &mut Waiting<S>,
+    cell: &TokenCell,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(u64, S::Future), BoxError>>
+where
+    S: Service<Request<ReplayBody>> + Clone,
+    S::Error: Into<BoxError>,
+{
+    loop {
+        if let Some(settle) = waiting.settle.as_mut() {
+            let settled = ready!(settle.as_mut().poll(cx));
+            waiting.settle = None;
+            cell.graph().metrics().token_wait(waiting.since);
+            settled?;
+        }
+        ready!(waiting.service.poll_ready(cx)).map_err(|e| cell.transport_error(e.into()))?;
+        let mut req = waiting.req.take().expect("polled after completion");
+        // The latest token, which may be newer than the one waited for.
+        let stamped = cell.with_sendable(|generation, stamp| {
+            stamp.apply(&mut req, cell.config());
+            generation
+        });
+        let Some(generation) = stamped else {
+            // It changed again while we got ready: give the capacity back
+            // and wait once more.
+            waiting.req = Some(req);
+            waiting.settle = Some(Box::pin(cell.clone().settled()));
+            waiting.since = Stopwatch::start();
+            give_back(&mut waiting.service);
+            continue;
+        };
+        return Poll::Ready(Ok((generation, waiting.service.call(req))));
     }
 }

@@ -89,8 +89,22 @@ where
         let future = inner.call(req);
         return ValidateFuture::calling(future, cell.clone(), generation, repair);
     }
-    // The token needs work first: give the reserved capacity back (the
-    // ready service is dropped) and poll a clone ready after the wait.
+    wait_for_token(inner, cell, req, repair)
+}
+
+/// The token needs work first: gives the reserved capacity back (the ready
+/// service is dropped) and polls a clone ready after the wait. Out of line:
+/// rare, and kept off the hot path's code.
+#[inline(never)]
+fn wait_for_token<S>(
+    inner: &mut S,
+    cell: &TokenCell,
+    req: Request<ReplayBody>,
+    repair: Repair,
+) -> ValidateFuture<S>
+where
+    S: Service<Request<ReplayBody>> + Clone,
+{
     let service = give_back_for_later(inner);
     ValidateFuture::waiting(cell.clone(), req, service, repair)
 }
