@@ -182,6 +182,26 @@ fn loopback(c: &mut Criterion) {
     }
     group.finish();
 
+    // `LOOPBACK_BATCHES=<bare|whatsapp_auth>:<in flight>:<n>`: only `n`
+    // batches of one client, for an instruction count (the README's
+    // Performance section).
+    if let Ok(only) = std::env::var("LOOPBACK_BATCHES") {
+        let mut parts = only.split(':');
+        let stack = match parts.next() {
+            Some("bare") => &bare_client,
+            Some("whatsapp_auth") => &layered,
+            _ => panic!("LOOPBACK_BATCHES=<bare|whatsapp_auth>:<in flight>:<batches>"),
+        };
+        let in_flight = parts
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("in flight");
+        let n: usize = parts.next().and_then(|n| n.parse().ok()).expect("batches");
+        for _ in 0..n {
+            rt.block_on(batch(stack.clone(), url.clone(), in_flight));
+        }
+        return;
+    }
     // The same batches again, paired round by round (see `support`), with
     // the second bare client beside them (an A/A pair: the drift between
     // two identical clients is the noise any ratio here carries).

@@ -41,12 +41,22 @@ const BUSINESS_USAGE_HEADER: HeaderName = HeaderName::from_static(BUSINESS_USE_C
 
 /// Puts Graph's usage headers, read, in the response extensions, and warns
 /// when usage passes `warn_at` percent.
+#[inline]
 fn note_usage<B>(res: &mut Response<B>, warn_at: f64) {
-    let headers = res.headers();
-    if !headers.contains_key(APP_USAGE_HEADER) && !headers.contains_key(BUSINESS_USAGE_HEADER) {
+    // One pass over the names the answer carries (a handful to a score),
+    // each compared by its length first: cheaper than two hashed look-ups
+    // of these long names, on every answer.
+    let carries = |name: &HeaderName| *name == APP_USAGE_HEADER || *name == BUSINESS_USAGE_HEADER;
+    if !res.headers().keys().any(carries) {
         return;
     }
-    let Some(usage) = Usage::from_headers(headers) else {
+    read_usage(res, warn_at);
+}
+
+/// [`note_usage`] for an answer that carries a usage header.
+#[inline(never)]
+fn read_usage<B>(res: &mut Response<B>, warn_at: f64) {
+    let Some(usage) = Usage::from_headers(res.headers()) else {
         return;
     };
     if usage.max_percent() >= warn_at {
