@@ -199,38 +199,61 @@ impl std::fmt::Debug for ReplayBody {
     }
 }
 
+// The complete body is the common case, and each method's part for it is
+// a few instructions: inlined into the client that polls it, with the
+// streaming rest out of line.
 impl Body for ReplayBody {
     type Data = Bytes;
     type Error = BoxError;
 
+    #[inline]
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.get_mut().kind {
             Kind::Full(whole) => Poll::Ready(whole.next_frame().map(Ok)),
-            Kind::Streaming(s) => match s.prefix.pop_front() {
-                Some(chunk) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
-                None => {
-                    let rest = s.rest.get_mut().unwrap_or_else(|p| p.into_inner());
-                    Pin::new(rest).poll_frame(cx)
-                }
-            },
+            Kind::Streaming(s) => s.poll_frame(cx),
         }
     }
 
+    #[inline]
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Full(whole) => whole.is_end_stream(),
-            Kind::Streaming(s) => s.prefix.is_empty() && s.with_rest(|r| r.is_end_stream()),
+            Kind::Streaming(s) => s.is_end_stream(),
         }
     }
 
+    #[inline]
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Full(whole) => whole.size_hint(),
-            Kind::Streaming(s) => prefixed_hint(&s.prefix, s.with_rest(|r| r.size_hint())),
+            Kind::Streaming(s) => s.size_hint(),
         }
+    }
+}
+
+impl Streaming {
+    #[inline(never)]
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.prefix.pop_front() {
+            Some(chunk) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
+            None => {
+                let rest = self.rest.get_mut().unwrap_or_else(|p| p.into_inner());
+                Pin::new(rest).poll_frame(cx)
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn is_end_stream(&self) -> bool {
+        self.prefix.is_empty() && self.with_rest(|r| r.is_end_stream())
+    }
+
+    #[inline(never)]
+    fn size_hint(&self) -> SizeHint {
+        prefixed_hint(&self.prefix, self.with_rest(|r| r.size_hint()))
     }
 }
 

@@ -39,11 +39,13 @@ impl Whole {
     }
 
     /// How many bytes are left to yield.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.data.as_ref().map_or(0, Bytes::len)
     }
 
     /// The next frame: the data (unless empty), then the trailers.
+    #[inline]
     pub(crate) fn next_frame(&mut self) -> Option<Frame<Bytes>> {
         if let Some(data) = self.data.take().filter(|d| !d.is_empty()) {
             return Some(Frame::data(data));
@@ -51,10 +53,12 @@ impl Whole {
         self.trailers.take().map(|t| Frame::trailers(*t))
     }
 
+    #[inline]
     pub(crate) fn is_end_stream(&self) -> bool {
         self.data.as_ref().is_none_or(Bytes::is_empty) && self.trailers.is_none()
     }
 
+    #[inline]
     pub(crate) fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.len() as u64)
     }
