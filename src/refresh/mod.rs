@@ -11,9 +11,9 @@
 //! once, and only complete bodies ([`ReplayBody`]) are copied; without a
 //! renewable source nothing is copied at all.
 //!
-//! [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer) drives this same policy
-//! from its own response future. Assembled by hand, the same parts give the
-//! same outcomes:
+//! [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer)'s response future keeps
+//! copies and replays by this policy's rules (the same functions decide).
+//! Assembled by hand, the same parts give the same outcomes:
 //!
 //! ```
 //! use tower::retry::RetryLayer;
@@ -87,7 +87,8 @@ impl RefreshOn190 {
         req: &Request<ReplayBody>,
         slot: &mut Option<Request<ReplayBody>>,
     ) {
-        if self.replayed || !self.may_replay() {
+        // The stack's own rule, before the one replay.
+        if self.replayed || !keeps(&self.cell, req) {
             *slot = None;
             return;
         }
@@ -115,7 +116,15 @@ impl RefreshOn190 {
 /// cheaper.
 #[inline]
 pub(crate) fn keep(cell: &TokenCell, req: &Request<ReplayBody>) -> Option<KeptRequest> {
-    (req.body().is_replayable() && cell.can_refresh()).then(|| KeptRequest::of_replayable(req))
+    keeps(cell, req).then(|| KeptRequest::of_replayable(req))
+}
+
+/// Whether a copy of `req`, sent with `cell`'s token, is kept for a replay:
+/// its body can be sent again, and the cell renews. The rule of
+/// [`RefreshOn190`]'s `clone_request` before its one replay.
+#[inline]
+pub(crate) fn keeps(cell: &TokenCell, req: &Request<ReplayBody>) -> bool {
+    req.body().is_replayable() && cell.can_refresh()
 }
 
 /// Whether `result`, the answer to a request sent with `cell`'s token, is a

@@ -15,7 +15,7 @@ use tower::BoxError;
 use tower_service::Service;
 
 use crate::body::{BufferRequest, BytesBody, KeptRequest, ReplayBody};
-use crate::refresh::{keep, replay_after, RefreshFuture};
+use crate::refresh::{keep, keeps, replay_after, RefreshFuture};
 use crate::token::TokenCell;
 use crate::validate::{Replayed, ValidateFuture, ValidateIfNeeded};
 
@@ -80,7 +80,7 @@ impl<S> Replay<S> {
         cell: &TokenCell,
         service: impl FnOnce() -> ValidateIfNeeded<S>,
     ) -> Option<Box<Self>> {
-        if !(req.body().is_replayable() && cell.can_refresh()) {
+        if !keeps(cell, req) {
             return None;
         }
         // Built in the box: the copy is large to move.

@@ -1,9 +1,11 @@
 //! [`WhatsAppAuth`]: the service [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer)
 //! builds, in the shape of tower-http's `FollowRedirect`: it owns the ready
-//! inner service (`ValidateIfNeeded<Classify<S>>`) and a [`RefreshOn190`]
-//! policy, and its response future drives the policy's `clone_request` and
-//! `retry` itself, as tower's `Retry` would, without a per-request clone of
-//! a `Retry` service.
+//! inner service (`ValidateIfNeeded<Classify<S>>`), and its response future
+//! keeps the copy and replays it as tower's `Retry` would drive a
+//! [`RefreshOn190`]: with the policy's own rules (which requests keep a
+//! copy, which answers are replayed, once), decided with the token cell the
+//! inner service holds, without a per-request clone of a `Retry` service or
+//! of the policy.
 
 mod future;
 mod route;
