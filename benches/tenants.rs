@@ -96,6 +96,22 @@ fn hot_path(c: &mut Criterion, rt: &Runtime) {
     });
     group.finish();
     let same = tenants.clone();
+    // `TENANTS_CALLS=<one_token|one_tenant>:<n>`: only `n` messages through
+    // one of the two, for an instruction count (see the README).
+    if let Ok(only) = std::env::var("TENANTS_CALLS") {
+        let (id, n) = only.split_once(':').expect("TENANTS_CALLS=<id>:<messages>");
+        let n: usize = n.parse().expect("a number of messages");
+        rt.block_on(async {
+            for _ in 0..n {
+                match id {
+                    "one_token" => send(&one, &phones[0]).await,
+                    "one_tenant" => send(&same, &phones[0]).await,
+                    _ => panic!("one_token or one_tenant"),
+                }
+            }
+        });
+        std::process::exit(0);
+    }
     let one_tenant: Vec<support::Timed> = vec![
         ("one_token", support::timed(rt, || send(&one, &phones[0]))),
         (

@@ -8,41 +8,139 @@ pub(crate) fn is_version(segment: &str) -> bool {
     let Some(digits) = segment.strip_prefix('v') else {
         return false;
     };
-    let (major, minor) = digits.split_once('.').unwrap_or((digits, "0"));
+    let (major, minor) = match digits.bytes().position(|b| b == b'.') {
+        Some(dot) => (&digits[..dot], &digits[dot + 1..]),
+        None => (digits, "0"),
+    };
     let number = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
     number(major) && number(minor)
 }
 
-/// The segments of `path` after its version segment, if it has one.
-fn after_version(path: &str) -> impl Iterator<Item = &str> {
-    let mut segments = path.split('/').skip(1).peekable();
-    if segments.peek().is_some_and(|s| is_version(s)) {
-        segments.next();
+/// What follows the first slash of `s`, if it has one.
+#[inline]
+fn after_slash(s: &str) -> Option<&str> {
+    let slash = s.bytes().position(|b| b == b'/')?;
+    Some(&s[slash + 1..])
+}
+
+/// The first segment of `s`, and what follows its slash, if one does.
+/// Paths are short, and the tenant-aware stack and the shaper read one on
+/// every request: a byte scan, where a general string search (`split`,
+/// `find`) costs more than the scan.
+#[inline]
+fn segment(s: &str) -> (&str, Option<&str>) {
+    match s.bytes().position(|b| b == b'/') {
+        Some(slash) => (&s[..slash], Some(&s[slash + 1..])),
+        None => (s, None),
     }
-    segments
+}
+
+/// The first segment of `path` after its version segment (if it has one),
+/// and what follows that segment's slash.
+#[inline]
+fn after_version(path: &str) -> Option<(&str, Option<&str>)> {
+    let (first, rest) = segment(after_slash(path)?);
+    if is_version(first) {
+        Some(segment(rest?))
+    } else {
+        Some((first, rest))
+    }
 }
 
 /// The node a path addresses: `106540352242922` in
 /// `/v25.0/106540352242922/messages` or `/106540352242922`. `None` for a
 /// path whose node is not a numeric id (`/debug_token`, `/me`, `/oauth/…`).
+/// One scan of the digits finds the node and its end: the tenant-aware
+/// stack reads it on every request.
 pub(crate) fn node(path: &str) -> Option<&str> {
-    let node = after_version(path).next()?;
-    (!node.is_empty() && node.len() <= 32 && node.bytes().all(|b| b.is_ascii_digit()))
-        .then_some(node)
+    let mut rest = after_slash(path)?;
+    if rest.starts_with('v') {
+        // A version segment, then the node; any other segment starting
+        // with `v` is not a numeric id.
+        let (version, after) = segment(rest);
+        if !is_version(version) {
+            return None;
+        }
+        rest = after?;
+    }
+    let end = rest
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let ends_segment = matches!(rest.as_bytes().get(end), None | Some(b'/'));
+    (end > 0 && end <= 32 && ends_segment).then(|| &rest[..end])
 }
 
 /// The phone number id of a message send (`/{phone-number-id}/messages`,
 /// with or without a version segment), or `None` for any other call.
 pub(crate) fn message_sender(path: &str) -> Option<&str> {
     let path = path.strip_suffix('/').unwrap_or(path);
-    let mut rest = after_version(path);
-    let (number, edge) = (rest.next()?, rest.next()?);
-    (edge == "messages" && rest.next().is_none() && !number.is_empty()).then_some(number)
+    let (number, rest) = after_version(path)?;
+    let (edge, rest) = segment(rest?);
+    (edge == "messages" && rest.is_none() && !number.is_empty()).then_some(number)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The readings by `str::split`, which the byte scans replace.
+    fn by_split(path: &str) -> (Option<&str>, Option<&str>) {
+        let after = || {
+            let mut segments = path.split('/').skip(1).peekable();
+            if segments.peek().is_some_and(|s| is_version(s)) {
+                segments.next();
+            }
+            segments
+        };
+        let node = after()
+            .next()
+            .filter(|n| !n.is_empty() && n.len() <= 32 && n.bytes().all(|b| b.is_ascii_digit()));
+        let trimmed = path.strip_suffix('/').unwrap_or(path);
+        let mut rest = {
+            let mut segments = trimmed.split('/').skip(1).peekable();
+            if segments.peek().is_some_and(|s| is_version(s)) {
+                segments.next();
+            }
+            segments
+        };
+        let sender = match (rest.next(), rest.next()) {
+            (Some(number), Some("messages")) if rest.next().is_none() && !number.is_empty() => {
+                Some(number)
+            }
+            _ => None,
+        };
+        (node, sender)
+    }
+
+    /// Every path built from these pieces reads the same as by `split`.
+    #[test]
+    fn byte_scans_read_paths_as_split_does() {
+        let pieces = [
+            "", "/", "v25.0", "v9", "1065", "messages", "me", "x", "v25.x",
+        ];
+        let (mut count, mut nodes, mut senders) = (0, 0, 0);
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in ["", "/", "messages", "/messages/"] {
+                        let path = format!("{a}/{b}/{c}{d}");
+                        for path in [path.clone(), format!("/{path}"), path.replace("//", "/")] {
+                            let ours = (node(&path), message_sender(&path));
+                            assert_eq!(ours, by_split(&path), "{path:?}");
+                            count += 1;
+                            nodes += usize::from(ours.0.is_some());
+                            senders += usize::from(ours.1.is_some());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            count > 2_000 && nodes > 50 && senders > 10,
+            "{count} {nodes} {senders}"
+        );
+    }
 
     #[test]
     fn versions_are_v_and_digits() {
