@@ -108,11 +108,12 @@ where
                         Ok(res) => res,
                         Err(e) => return Poll::Ready(Err(this.cell.transport_error(e.into()))),
                     };
-                    if res.extensions().get::<GraphError>().is_none() {
+                    let Some(err) = res.extensions().get::<GraphError>().cloned() else {
                         return Poll::Ready(Ok(res));
-                    }
+                    };
                     return Poll::Ready(answered_with_error(
                         res,
+                        err,
                         this.cell,
                         *this.generation,
                         *this.repair,
@@ -128,20 +129,17 @@ where
     }
 }
 
-/// What `res`, carrying a Graph error, says about the token sent (of
-/// `generation`): noted in the cell, and the answer or error that goes up.
+/// What `res`, carrying the Graph error `err`, says about the token sent
+/// (of `generation`): noted in the cell, and the answer or error that goes
+/// up.
 #[inline(never)]
 fn answered_with_error<ResB>(
     mut res: Response<ResB>,
+    err: GraphError,
     cell: &TokenCell,
     generation: u64,
     repair: Repair,
 ) -> Result<Response<ResB>, BoxError> {
-    let err = res
-        .extensions()
-        .get::<GraphError>()
-        .cloned()
-        .expect("checked by the caller");
     res.extensions_mut().insert(TokenGeneration(generation));
     cell.graph().metrics().graph_error(err.kind());
     cell.observe(generation, &err);
