@@ -185,12 +185,17 @@ fn rss() -> Option<u64> {
     Some(pages * 4096)
 }
 
-fn resident_and_idle(count: usize) {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// A runtime on a paused clock: idle time passes without waiting for it.
+fn paused_runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn resident_and_idle(count: usize) {
+    let rt = paused_runtime();
     rt.block_on(async {
         let graph = TenantGraph::default();
         let stack = layer().layer(graph.clone());
@@ -227,11 +232,7 @@ fn resident_and_idle(count: usize) {
 }
 
 fn cold_start(count: usize) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
+    let rt = paused_runtime();
     rt.block_on(async {
         let graph = TenantGraph::with_delay(Duration::from_millis(20));
         let stack = layer().max_validations_in_flight(16).layer(graph.clone());

@@ -264,12 +264,7 @@ where
     S: Service<Request<Full<Bytes>>> + Clone + 'a,
     S::Error: std::fmt::Debug,
 {
-    support::timed(rt, move || {
-        let svc = svc.clone();
-        async move {
-            svc.oneshot(request()).await.unwrap();
-        }
-    })
+    support::timed_oneshot(rt, svc, request)
 }
 
 fn main() {

@@ -61,6 +61,17 @@ fn env(fake: &FakeGraph, config: &FakeConfig) -> Vec<(String, String)> {
     ]
 }
 
+/// A Graph fake that holds `tenants`, with the platform's app secret.
+async fn fake_for(tenants: &[FakeTenant]) -> (FakeConfig, FakeGraph) {
+    let config = FakeConfig {
+        app_secret: Some(SECRET.into()),
+        tenants: tenants.to_vec(),
+        ..FakeConfig::default()
+    };
+    let fake = FakeGraph::start(config.clone()).await;
+    (config, fake)
+}
+
 async fn run(envs: &[(String, String)], db: &std::path::Path, count: &str) -> Output {
     let db = db.to_str().unwrap();
     let args = [
@@ -90,12 +101,7 @@ fn assert_no_secret(shown: &str, tenants: &[FakeTenant], more: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_uses_the_renewed_token_and_exchanges_nothing() {
     let tenants = businesses();
-    let config = FakeConfig {
-        app_secret: Some(SECRET.into()),
-        tenants: tenants.clone(),
-        ..FakeConfig::default()
-    };
-    let fake = FakeGraph::start(config.clone()).await;
+    let (config, fake) = fake_for(&tenants).await;
     let db = database("twice", &tenants);
     let out = run(&env(&fake, &config), &db, "5").await;
     let shown = printed(&out);
@@ -132,12 +138,7 @@ async fn a_second_run_uses_the_renewed_token_and_exchanges_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_business_is_reported_with_its_reason_and_fix_and_exits_1() {
     let tenants = businesses();
-    let config = FakeConfig {
-        app_secret: Some(SECRET.into()),
-        tenants: tenants.clone(),
-        ..FakeConfig::default()
-    };
-    let fake = FakeGraph::start(config.clone()).await;
+    let (config, fake) = fake_for(&tenants).await;
     fake.revoke(&tenants[2].token, 460);
     let db = database("revoked", &tenants);
     let out = run(&env(&fake, &config), &db, "3").await;

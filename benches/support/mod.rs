@@ -85,6 +85,26 @@ where
     })
 }
 
+/// [`timed`] for a service: `n` calls of a clone of `svc` with `oneshot`,
+/// each with a request from `request`, as in the criterion runs.
+pub fn timed_oneshot<'a, S>(
+    rt: &'a tokio::runtime::Runtime,
+    svc: S,
+    request: fn() -> http::Request<http_body_util::Full<bytes::Bytes>>,
+) -> Box<dyn FnMut(u64) -> std::time::Duration + 'a>
+where
+    S: tower::Service<http::Request<http_body_util::Full<bytes::Bytes>>> + Clone + 'a,
+    S::Error: std::fmt::Debug,
+{
+    use tower::ServiceExt;
+    timed(rt, move || {
+        let svc = svc.clone();
+        async move {
+            svc.oneshot(request()).await.unwrap();
+        }
+    })
+}
+
 /// Whether criterion runs in test mode (each benchmark once, for its
 /// assertions), where timings mean nothing: with `--test`, or without
 /// `--bench` (as `cargo test --benches` runs it), criterion's own rule.

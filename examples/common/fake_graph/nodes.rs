@@ -136,6 +136,29 @@ pub(super) fn bearer(parts: &http::request::Parts) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Graph's answer refusing the app's id or secret on an OAuth call (a
+/// token exchange, an Embedded Signup code), or `None` when they are the
+/// app's. As captured: diowa/icare#5 (a wrong client_id),
+/// php-graph-sdk#538 (a wrong client_secret).
+pub(super) fn app_refused(
+    state: &State,
+    client_id: &Option<String>,
+    client_secret: &Option<String>,
+) -> Option<Response<Full<Bytes>>> {
+    if client_id.as_deref() != Some(state.config.app_id.as_str()) {
+        return Some(graph_error(
+            400,
+            101,
+            None,
+            "Error validating application. Invalid application ID.",
+        ));
+    }
+    if client_secret.is_none() || *client_secret != state.config.app_secret {
+        return Some(graph_error(400, 1, None, "Error validating client secret."));
+    }
+    None
+}
+
 pub(super) fn exchange(
     state: &mut State,
     grant_type: Option<String>,
@@ -146,18 +169,8 @@ pub(super) fn exchange(
     if grant_type.as_deref() != Some("fb_exchange_token") {
         return graph_error(400, 100, None, "Invalid grant_type");
     }
-    // As captured: diowa/icare#5 (a wrong client_id), php-graph-sdk#538
-    // (a wrong client_secret).
-    if client_id.as_deref() != Some(state.config.app_id.as_str()) {
-        return graph_error(
-            400,
-            101,
-            None,
-            "Error validating application. Invalid application ID.",
-        );
-    }
-    if client_secret.is_none() || client_secret != state.config.app_secret {
-        return graph_error(400, 1, None, "Error validating client secret.");
+    if let Some(refused) = app_refused(state, &client_id, &client_secret) {
+        return refused;
     }
     let Some(current) = current else {
         return graph_error(400, 100, None, "Missing fb_exchange_token");

@@ -11,6 +11,7 @@ use http::Response;
 use http_body_util::Full;
 
 use super::answers::graph_error;
+use super::nodes::app_refused;
 use super::{FakeGraph, State, TokenState};
 
 /// One business's phone number in the fake, and the token it onboarded
@@ -131,16 +132,8 @@ pub(super) fn exchange_code(
     client_secret: Option<String>,
     code: Option<String>,
 ) -> Response<Full<Bytes>> {
-    if client_id.as_deref() != Some(state.config.app_id.as_str()) {
-        return graph_error(
-            400,
-            101,
-            None,
-            "Error validating application. Invalid application ID.",
-        );
-    }
-    if client_secret.is_none() || client_secret != state.config.app_secret {
-        return graph_error(400, 1, None, "Error validating client secret.");
+    if let Some(refused) = app_refused(state, &client_id, &client_secret) {
+        return refused;
     }
     // As reported for spent or unknown codes (SammyK/LaravelFacebookSdk#141).
     let Some(waba) = code.and_then(|c| state.tenancy.signup_codes.remove(&c)) else {
