@@ -1,9 +1,12 @@
 //! [`ResponseFuture`]: buffer (streaming bodies only), send, and replay once
 //! after a renewal, as tower's `Retry` future does: one state enum, each
 //! state carrying its own data. What only buffering and replays need is
-//! boxed, so the future of a plain send stays small. The decision to replay
-//! is [`RefreshOn190`](crate::RefreshOn190)'s, made with the token cell the
-//! service already holds: a request keeps no policy of its own.
+//! boxed, so the future of a plain send stays small. A request sent with a
+//! ready token is one future deep: the client's (classified) future is
+//! polled here, and its answer read as [`ValidateFuture`] reads it (the
+//! same function). The decision to replay is
+//! [`RefreshOn190`](crate::RefreshOn190)'s, made with the cell the request
+//! was sent with: a request keeps no policy of its own.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,9 +18,11 @@ use tower::BoxError;
 use tower_service::Service;
 
 use crate::body::{BufferRequest, BytesBody, KeptRequest, ReplayBody};
+use crate::graph::GraphError;
 use crate::refresh::{keep, keeps, replay_after, RefreshFuture};
 use crate::token::TokenCell;
-use crate::validate::{Replayed, ValidateFuture, ValidateIfNeeded};
+use crate::validate::{answered, send_with, Dispatched, Replayed, SentWith};
+use crate::validate::{ValidateFuture, ValidateIfNeeded};
 
 pin_project! {
     /// Response future of [`WhatsAppAuth`](super::WhatsAppAuth): `S` is the
@@ -40,8 +45,18 @@ pin_project! {
         },
         /// Waiting for the service to be ready to send a request.
         Sending { pending: Box<Pending<S>> },
-        /// Sent; what a replay needs, when one may come.
+        /// Sent with a ready token (nearly every request): the future of
+        /// the service below `ValidateIfNeeded`, polled here directly, and
+        /// what a replay needs, when one may come.
         Called {
+            #[pin]
+            future: S::Future,
+            sent: SentWith,
+            replay: Option<Box<Replay<S>>>,
+        },
+        /// Waiting for the token, then sent, in `ValidateIfNeeded`'s
+        /// future.
+        Validating {
             #[pin]
             future: ValidateFuture<S>,
             replay: Option<Box<Replay<S>>>,
@@ -57,6 +72,12 @@ pin_project! {
     }
 }
 
+/// What a poll of a state leads to.
+enum Step<B, S: Service<Request<ReplayBody>>, R> {
+    Next(State<B, S>),
+    Answer(Result<R, BoxError>),
+}
+
 /// A request to send once the service is ready.
 pub(super) struct Pending<S> {
     req: Request<ReplayBody>,
@@ -65,10 +86,10 @@ pub(super) struct Pending<S> {
     replays: bool,
 }
 
-/// What a replay needs: the service (whose cell decides it) and the copy
-/// of the request sent.
+/// What a replay needs besides the cell the request was sent with: the
+/// service below `ValidateIfNeeded`, and the copy of the request.
 pub(super) struct Replay<S> {
-    service: ValidateIfNeeded<S>,
+    inner: S,
     copy: KeptRequest,
 }
 
@@ -78,25 +99,41 @@ impl<S> Replay<S> {
     pub(super) fn keeping(
         req: &Request<ReplayBody>,
         cell: &TokenCell,
-        service: impl FnOnce() -> ValidateIfNeeded<S>,
+        inner: impl FnOnce() -> S,
     ) -> Option<Box<Self>> {
         if !keeps(cell, req) {
             return None;
         }
         // Built in the box: the copy is large to move.
         Some(Box::new(Replay {
-            service: service(),
+            inner: inner(),
             copy: KeptRequest::of_replayable(req),
         }))
     }
 }
 
-impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
-    /// `future` sends a request that `replay` may send again.
+impl<B, S: Service<Request<ReplayBody>>> State<B, S> {
+    /// The state of a request `dispatched` (sent, or waiting for the
+    /// token), which `replay` may send again.
     #[inline]
-    pub(super) fn called(future: ValidateFuture<S>, replay: Option<Box<Replay<S>>>) -> Self {
+    fn dispatched(dispatched: Dispatched<S>, replay: Option<Box<Replay<S>>>) -> Self {
+        match dispatched {
+            Dispatched::Sent(future, sent) => State::Called {
+                future,
+                sent,
+                replay,
+            },
+            Dispatched::Waiting(future) => State::Validating { future, replay },
+        }
+    }
+}
+
+impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
+    /// A request `dispatched`, which `replay` may send again.
+    #[inline]
+    pub(super) fn dispatched(dispatched: Dispatched<S>, replay: Option<Box<Replay<S>>>) -> Self {
         ResponseFuture {
-            state: State::Called { future, replay },
+            state: State::dispatched(dispatched, replay),
         }
     }
 
@@ -154,65 +191,88 @@ where
 {
     type Output = Result<Response<ResB>, BoxError>;
 
-    // The answer to a request sent once is the path nearly every request
-    // takes: it is all this function holds, and the rare states are
-    // handled out of line, so the hot path's code stays small.
+    // An answer without a Graph error to a request sent once is the path
+    // nearly every request takes: it is all this function holds, and the
+    // rest is handled out of line, so the hot path's code stays small.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
-            let next = match this.state.as_mut().project() {
-                StateProj::Called { future, replay } => {
-                    let result = ready!(future.poll(cx));
-                    let wait = replay
-                        .as_ref()
-                        .and_then(|r| replay_after(r.service.token_cell(), &result));
-                    let Some(wait) = wait else {
+            let step = match this.state.as_mut().project() {
+                StateProj::Called { future, .. } => match ready!(future.poll(cx)) {
+                    Ok(res) if res.extensions().get::<GraphError>().is_none() => {
                         this.state.set(State::Done);
-                        return Poll::Ready(result);
-                    };
-                    replaying(this.state.as_mut(), wait)
-                }
-                _ => ready!(advance(this.state.as_mut(), cx))?,
+                        return Poll::Ready(Ok(res));
+                    }
+                    result => after_answer(this.state.as_mut(), result),
+                },
+                _ => ready!(advance(this.state.as_mut(), cx)),
             };
-            this.state.set(next);
+            match step {
+                Step::Next(next) => this.state.set(next),
+                Step::Answer(answer) => {
+                    this.state.set(State::Done);
+                    return Poll::Ready(answer);
+                }
+            }
         }
     }
 }
 
-/// Graph refused the token of the request `state` sent: the state that
-/// waits for the renewal and then sends the copy.
+/// The request `state` sent was answered with a Graph error, or its client
+/// failed: what goes up, or the replay.
 #[inline(never)]
-fn replaying<B, S>(state: Pin<&mut State<B, S>>, wait: RefreshFuture) -> State<B, S>
+fn after_answer<B, S, ResB, E>(
+    state: Pin<&mut State<B, S>>,
+    result: Result<Response<ResB>, E>,
+) -> Step<B, S, Response<ResB>>
+where
+    S: Service<Request<ReplayBody>>,
+    E: Into<BoxError>,
+{
+    let StateOwned::Called { sent, replay, .. } = state.project_replace(State::Done) else {
+        unreachable!("answered in the called state")
+    };
+    let result = answered(result, &sent);
+    replay_or_answer(result, replay.map(|replay| (replay, sent.cell)))
+}
+
+/// `result` goes up, unless it is a refusal of the token that `replay`
+/// (with the cell the request was sent with) sends again after the
+/// renewal.
+fn replay_or_answer<B, S, ResB>(
+    result: Result<Response<ResB>, BoxError>,
+    replay: Option<(Box<Replay<S>>, TokenCell)>,
+) -> Step<B, S, Response<ResB>>
 where
     S: Service<Request<ReplayBody>>,
 {
-    let StateOwned::Called {
-        replay: Some(replay),
-        ..
-    } = state.project_replace(State::Done)
-    else {
-        unreachable!("a replay was granted")
+    let Some((replay, cell)) = replay else {
+        return Step::Answer(result);
     };
-    let Replay { service, copy } = *replay;
+    let Some(wait) = replay_after(&cell, &result) else {
+        return Step::Answer(result);
+    };
+    let Replay { inner, copy } = *replay;
     let mut req = copy.into_request();
     req.extensions_mut().insert(Replayed);
     // Replayed once: the replay keeps no copy.
-    State::Renewing {
+    Step::Next(State::Renewing {
         wait,
         pending: Box::new(Pending {
             req,
-            service,
+            service: ValidateIfNeeded::new(inner, cell),
             replays: false,
         }),
-    }
+    })
 }
 
-/// The states before a send: the next state once `state` is done.
+/// The states other than a send with a ready token: what polling `state`
+/// leads to.
 #[inline(never)]
 fn advance<B, S, ResB>(
     mut state: Pin<&mut State<B, S>>,
     cx: &mut Context<'_>,
-) -> Poll<Result<State<B, S>, BoxError>>
+) -> Poll<Step<B, S, Response<ResB>>>
 where
     B: BytesBody,
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
@@ -220,7 +280,10 @@ where
 {
     let next = match state.as_mut().project() {
         StateProj::Buffering { buffer, .. } => {
-            let req = ready!(buffer.as_mut().poll(cx))?;
+            let req = match ready!(buffer.as_mut().poll(cx)) {
+                Ok(req) => req,
+                Err(error) => return Poll::Ready(Step::Answer(Err(error.into()))),
+            };
             let StateOwned::Buffering { next, .. } = state.project_replace(State::Done) else {
                 unreachable!("in the buffering state")
             };
@@ -234,11 +297,19 @@ where
             }
         }
         StateProj::Sending { pending } => {
-            ready!(pending.service.poll_ready(cx))?;
+            if let Err(error) = ready!(pending.service.poll_ready(cx)) {
+                return Poll::Ready(Step::Answer(Err(error)));
+            }
             let StateOwned::Sending { pending } = state.project_replace(State::Done) else {
                 unreachable!("in the sending state")
             };
             send(*pending)
+        }
+        StateProj::Validating { mut future, replay } => {
+            let result = ready!(future.as_mut().poll(cx));
+            // The cell is read before the future goes.
+            let replay = replay.take().map(|r| (r, future.token_cell().clone()));
+            return Poll::Ready(replay_or_answer(result, replay));
         }
         StateProj::Renewing { wait, .. } => {
             ready!(Pin::new(wait).poll(cx));
@@ -250,7 +321,7 @@ where
         StateProj::Called { .. } => unreachable!("answered in `poll`"),
         StateProj::Done => panic!("ResponseFuture polled after completion"),
     };
-    Poll::Ready(Ok(next))
+    Poll::Ready(Step::Next(next))
 }
 
 /// Sends `pending` with its (ready) service, keeping a copy when it may be
@@ -266,7 +337,13 @@ where
         replays,
     } = pending;
     let copy = replays.then(|| keep(service.token_cell(), &req)).flatten();
-    let future = service.call(req);
-    let replay = copy.map(|copy| Box::new(Replay { service, copy }));
-    State::Called { future, replay }
+    let (inner, cell) = service.parts_mut();
+    let dispatched = send_with(inner, cell, req);
+    let replay = copy.map(|copy| {
+        Box::new(Replay {
+            inner: service.into_inner(),
+            copy,
+        })
+    });
+    State::dispatched(dispatched, replay)
 }

@@ -185,9 +185,9 @@ where
     let req = Request::from_parts(parts, body);
     if !replays {
         // Nothing is ever replayed (the source cannot renew): just send.
-        return ResponseFuture::called(route.call(req), None);
+        return ResponseFuture::dispatched(route.call(req), None);
     }
     // The copy is taken before the request moves on.
     let replay = Replay::keeping(&req, route.cell(), || route.spare());
-    ResponseFuture::called(route.call(req), replay)
+    ResponseFuture::dispatched(route.call(req), replay)
 }

@@ -11,7 +11,7 @@ use tower_service::Service;
 use crate::body::ReplayBody;
 use crate::capacity::give_back_for_later;
 use crate::token::TokenCell;
-use crate::validate::{ValidateFuture, ValidateIfNeeded};
+use crate::validate::{send_with, Dispatched, ValidateIfNeeded};
 
 /// The services a request goes through: `ValidateIfNeeded` over `Inner`.
 pub(crate) trait Route {
@@ -22,10 +22,11 @@ pub(crate) trait Route {
     fn cell(&self) -> &TokenCell;
 
     /// Sends `req` through the ready service.
-    fn call(&mut self, req: Request<ReplayBody>) -> ValidateFuture<Self::Inner>;
+    fn call(&mut self, req: Request<ReplayBody>) -> Dispatched<Self::Inner>;
 
-    /// A service for a send later, to poll ready then.
-    fn spare(&self) -> ValidateIfNeeded<Self::Inner>;
+    /// A service below `ValidateIfNeeded` for a send later (a replay,
+    /// with the cell the request was sent with), to poll ready then.
+    fn spare(&self) -> Self::Inner;
 
     /// Gives back what the ready service reserved, and a service to send
     /// with once the wait is over.
@@ -45,13 +46,14 @@ where
     }
 
     #[inline]
-    fn call(&mut self, req: Request<ReplayBody>) -> ValidateFuture<S> {
-        Service::call(&mut **self, req)
+    fn call(&mut self, req: Request<ReplayBody>) -> Dispatched<S> {
+        let (inner, cell) = self.parts_mut();
+        send_with(inner, cell, req)
     }
 
     #[inline]
-    fn spare(&self) -> ValidateIfNeeded<S> {
-        (**self).clone()
+    fn spare(&self) -> S {
+        self.get_ref().clone()
     }
 
     fn release(&mut self) -> ValidateIfNeeded<S> {

@@ -14,7 +14,7 @@ use crate::capacity::{give_back, give_back_for_later};
 use crate::classify::{Classify, GraphBody};
 use crate::service::{respond, ResponseFuture, Route};
 use crate::token::TokenCell;
-use crate::validate::{send_with, ValidateFuture, ValidateIfNeeded};
+use crate::validate::{send_with, Dispatched, ValidateIfNeeded};
 
 /// The service built by [`WhatsAppTenantsLayer`](super::WhatsAppTenantsLayer):
 /// each request goes out with the token of the tenant it names, through
@@ -79,12 +79,12 @@ where
     }
 
     #[inline]
-    fn call(&mut self, req: Request<ReplayBody>) -> ValidateFuture<S> {
+    fn call(&mut self, req: Request<ReplayBody>) -> Dispatched<S> {
         send_with(self.inner, self.cell, req)
     }
 
-    fn spare(&self) -> ValidateIfNeeded<S> {
-        ValidateIfNeeded::new(self.inner.clone(), self.cell.clone())
+    fn spare(&self) -> S {
+        self.inner.clone()
     }
 
     fn release(&mut self) -> ValidateIfNeeded<S> {

@@ -81,6 +81,8 @@ pub struct TokenCell {
 pub(crate) struct Shared {
     graph: Arc<GraphIo>,
     source: Arc<dyn TokenSource>,
+    /// `source.can_renew()`, asked once (it may not change; requests read it).
+    renews: bool,
     store: Option<Arc<dyn TokenStore>>,
     current: ArcSwap<Credential>,
     /// Bumped on every change of `current`; waiting requests watch it.
@@ -147,6 +149,7 @@ impl TokenCell {
         TokenCell {
             shared: Arc::new(Shared {
                 graph: Arc::new(GraphIo::new(config)),
+                renews: source.can_renew(),
                 source,
                 store: supply.store,
                 current: ArcSwap::from_pointee(first),
@@ -200,10 +203,11 @@ impl TokenCell {
         }
     }
 
-    /// Whether the token source can produce a new token (for a plain token:
-    /// whether app id and app secret are configured).
+    /// Whether the token source can produce a new token (a plain token: with
+    /// app id and app secret configured).
+    #[inline]
     pub fn can_refresh(&self) -> bool {
-        self.shared.source.can_renew()
+        self.shared.renews
     }
 
     /// The error a request would fail with right now without being sent, if
@@ -291,8 +295,7 @@ impl TokenCell {
         self.shared.current.load_full()
     }
 
-    /// The hot path: runs `f` with the stamp of a token that may be sent as
-    /// it is, with no lock and no reference count taken.
+    /// The hot path: `f` on a sendable token's stamp (no lock, no count taken).
     #[inline]
     pub(crate) fn with_sendable<R>(&self, f: impl FnOnce(u64, &Stamp) -> R) -> Option<R> {
         let cred = self.shared.current.load();

@@ -26,10 +26,17 @@ pin_project! {
     pub struct ValidateFuture<S: Service<Request<ReplayBody>>> {
         #[pin]
         state: State<S>,
-        cell: TokenCell,
-        generation: u64,
-        repair: Repair,
+        sent: SentWith,
     }
+}
+
+/// What a request was sent with, for reading the answer: the cell whose
+/// token it carried, that token's generation, and what a refusal of it
+/// could be repaired with.
+pub(crate) struct SentWith {
+    pub(crate) cell: TokenCell,
+    pub(crate) generation: u64,
+    pub(crate) repair: Repair,
 }
 
 pin_project! {
@@ -53,17 +60,10 @@ struct Waiting<S> {
 
 impl<S: Service<Request<ReplayBody>>> ValidateFuture<S> {
     #[inline]
-    pub(super) fn calling(
-        future: S::Future,
-        cell: TokenCell,
-        generation: u64,
-        repair: Repair,
-    ) -> Self {
+    pub(super) fn calling(future: S::Future, sent: SentWith) -> Self {
         ValidateFuture {
             state: State::Calling { future },
-            cell,
-            generation,
-            repair,
+            sent,
         }
     }
 
@@ -82,10 +82,17 @@ impl<S: Service<Request<ReplayBody>>> ValidateFuture<S> {
                     since: Stopwatch::start(),
                 }),
             },
-            cell,
-            generation: 0,
-            repair,
+            sent: SentWith {
+                cell,
+                generation: 0,
+                repair,
+            },
         }
+    }
+
+    /// The token state the request is (to be) sent with.
+    pub(crate) fn token_cell(&self) -> &TokenCell {
+        &self.sent.cell
     }
 }
 
@@ -104,24 +111,11 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Calling { future } => {
-                    let res = match ready!(future.poll(cx)) {
-                        Ok(res) => res,
-                        Err(e) => return Poll::Ready(Err(this.cell.transport_error(e.into()))),
-                    };
-                    let Some(err) = res.extensions().get::<GraphError>().cloned() else {
-                        return Poll::Ready(Ok(res));
-                    };
-                    return Poll::Ready(answered_with_error(
-                        res,
-                        err,
-                        this.cell,
-                        *this.generation,
-                        *this.repair,
-                    ));
+                    return Poll::Ready(answered(ready!(future.poll(cx)), this.sent));
                 }
                 StateProj::Waiting { waiting } => {
-                    let (generation, future) = ready!(poll_waiting(waiting, this.cell, cx))?;
-                    *this.generation = generation;
+                    let (generation, future) = ready!(poll_waiting(waiting, &this.sent.cell, cx))?;
+                    this.sent.generation = generation;
                     this.state.set(State::Calling { future });
                 }
             }
@@ -129,22 +123,46 @@ where
     }
 }
 
-/// What `res`, carrying the Graph error `err`, says about the token sent
-/// (of `generation`): noted in the cell, and the answer or error that goes
-/// up.
+/// What goes up for `result`, the answer to a request `sent` as it says:
+/// a failure of the client, typed; an answer carrying a Graph error,
+/// noted in the cell, and the response or error that follows; any other
+/// answer, untouched.
+#[inline]
+pub(crate) fn answered<ResB, E: Into<BoxError>>(
+    result: Result<Response<ResB>, E>,
+    sent: &SentWith,
+) -> Result<Response<ResB>, BoxError> {
+    let res = match result {
+        Ok(res) => res,
+        Err(e) => return Err(sent.cell.transport_error(e.into())),
+    };
+    // Nearly every answer carries no Graph error: decided here, inline.
+    if res.extensions().get::<GraphError>().is_none() {
+        return Ok(res);
+    }
+    answered_with_error(res, sent)
+}
+
+/// What `res`, carrying a Graph error, says about the token `sent` with
+/// it: noted in the cell, and the answer or error that goes up.
 #[inline(never)]
 fn answered_with_error<ResB>(
     mut res: Response<ResB>,
-    err: GraphError,
-    cell: &TokenCell,
-    generation: u64,
-    repair: Repair,
+    sent: &SentWith,
 ) -> Result<Response<ResB>, BoxError> {
-    res.extensions_mut().insert(TokenGeneration(generation));
+    let Some(err) = res.extensions().get::<GraphError>().cloned() else {
+        return Ok(res);
+    };
+    let SentWith {
+        cell,
+        generation,
+        repair,
+    } = sent;
+    res.extensions_mut().insert(TokenGeneration(*generation));
     cell.graph().metrics().graph_error(err.kind());
-    cell.observe(generation, &err);
+    cell.observe(*generation, &err);
     let err = cell.advise(&err);
-    match outcome(&err, repair) {
+    match outcome(&err, *repair) {
         Ok(()) => Ok(res),
         Err(error) => Err(error.into()),
     }

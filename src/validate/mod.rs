@@ -63,9 +63,10 @@ mod layer;
 mod service;
 
 pub use future::ValidateFuture;
+pub(crate) use future::{answered, SentWith};
 pub use layer::ValidateIfNeededLayer;
-pub(crate) use service::send_with;
 pub use service::ValidateIfNeeded;
+pub(crate) use service::{send_with, Dispatched};
 
 use http::Request;
 

@@ -6,7 +6,7 @@ use http::{Request, Response};
 use tower::BoxError;
 use tower_service::Service;
 
-use super::{Repair, ValidateFuture};
+use super::{Repair, SentWith, ValidateFuture};
 use crate::body::ReplayBody;
 use crate::capacity::give_back_for_later;
 use crate::token::TokenCell;
@@ -43,6 +43,11 @@ impl<S> ValidateIfNeeded<S> {
     pub fn into_inner(self) -> S {
         self.inner
     }
+
+    /// The wrapped service, mutably, and the cell.
+    pub(crate) fn parts_mut(&mut self) -> (&mut S, &TokenCell) {
+        (&mut self.inner, &self.cell)
+    }
 }
 
 impl<S, ResB> Service<Request<ReplayBody>> for ValidateIfNeeded<S>
@@ -62,8 +67,19 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReplayBody>) -> Self::Future {
-        send_with(&mut self.inner, &self.cell, req)
+        match send_with(&mut self.inner, &self.cell, req) {
+            Dispatched::Sent(future, sent) => ValidateFuture::calling(future, sent),
+            Dispatched::Waiting(future) => future,
+        }
     }
+}
+
+/// A request handed to [`send_with`]: sent with a ready token (the inner
+/// service's future, and what the answer is read with), or waiting for
+/// the token in a [`ValidateFuture`].
+pub(crate) enum Dispatched<S: Service<Request<ReplayBody>>> {
+    Sent(S::Future, SentWith),
+    Waiting(ValidateFuture<S>),
 }
 
 /// What [`ValidateIfNeeded`] does with a request, for a cell chosen per
@@ -75,7 +91,7 @@ pub(crate) fn send_with<S, ResB>(
     inner: &mut S,
     cell: &TokenCell,
     mut req: Request<ReplayBody>,
-) -> ValidateFuture<S>
+) -> Dispatched<S>
 where
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
@@ -87,9 +103,14 @@ where
     });
     if let Some(generation) = stamped {
         let future = inner.call(req);
-        return ValidateFuture::calling(future, cell.clone(), generation, repair);
+        let sent = SentWith {
+            cell: cell.clone(),
+            generation,
+            repair,
+        };
+        return Dispatched::Sent(future, sent);
     }
-    wait_for_token(inner, cell, req, repair)
+    Dispatched::Waiting(wait_for_token(inner, cell, req, repair))
 }
 
 /// The token needs work first: gives the reserved capacity back (the ready
