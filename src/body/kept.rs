@@ -38,11 +38,12 @@ impl KeptHeaders {
         }
         // `iter` yields every value, each with its name, names in the order
         // the map holds them: appended in that order, the map is the same.
-        let mut few: [Option<(HeaderName, HeaderValue)>; FEW] = Default::default();
-        for (slot, (name, value)) in few.iter_mut().zip(headers.iter()) {
-            *slot = Some((name.clone(), value.clone()));
-        }
-        KeptHeaders::Few(few)
+        // Taken one by one into the array as it is built, not written
+        // into a blank one: the copy is made in place, not moved.
+        let mut each = headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()));
+        KeptHeaders::Few([each.next(), each.next()])
     }
 
     /// More headers than a few: the whole map, cloned (out of line: rare

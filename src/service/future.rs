@@ -104,11 +104,16 @@ impl<S> Replay<S> {
         if !keeps(cell, req) {
             return None;
         }
-        // Built in the box: the copy is large to move.
-        Some(Box::new(Replay {
-            inner: inner(),
-            copy: KeptRequest::of_replayable(req),
-        }))
+        // Allocated first, then written: the copy is built where it is
+        // kept, not built aside and then moved into the box.
+        let boxed = Box::new_uninit();
+        Some(Box::write(
+            boxed,
+            Replay {
+                inner: inner(),
+                copy: KeptRequest::of_replayable(req),
+            },
+        ))
     }
 }
 

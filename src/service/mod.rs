@@ -183,11 +183,12 @@ where
         }
     };
     let req = Request::from_parts(parts, body);
-    if !replays {
-        // Nothing is ever replayed (the source cannot renew): just send.
-        return ResponseFuture::dispatched(route.call(req), None);
-    }
-    // The copy is taken before the request moves on.
-    let replay = Replay::keeping(&req, route.cell(), || route.spare());
+    // The copy is taken before the request moves on (none when nothing is
+    // ever replayed: the source cannot renew). One send below, so the code
+    // that moves the request is there once.
+    let replay = match replays {
+        true => Replay::keeping(&req, route.cell(), || route.spare()),
+        false => None,
+    };
     ResponseFuture::dispatched(route.call(req), replay)
 }
