@@ -64,6 +64,33 @@ async fn a_thousand_at_128_through_an_expiry_are_all_accepted_with_one_exchange(
     expiry_run(1000, 128).await;
 }
 
+/// The first request finds the token not yet validated and waits for it
+/// (the stack's future then drives `ValidateIfNeeded`'s own, a path apart
+/// from a send with a ready token); Graph refuses it as expired, and it is
+/// replayed once, after the one renewal, with the same bytes.
+#[tokio::test]
+async fn a_request_that_waited_for_validation_is_replayed_once_after_a_190() {
+    let (fake, stack, cell) = start(fake_config(None), |l| l).await;
+    // A current-thread runtime: the token task has not run yet, so the
+    // first request cannot find the token ready.
+    assert_eq!(cell.stats().validations, 0);
+    fake.push_fault(Fault::GraphError {
+        status: 401,
+        code: 190,
+        subcode: Some(463),
+    });
+    let body = text_message("15551234567", "waited, then refused");
+    let res = send_one(&stack, &fake, &body).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let graph = fake.counters();
+    assert_eq!(graph.exchanges, 1, "{graph:?}");
+    assert_eq!(graph.message_requests, 2, "sent, refused, replayed once");
+    assert_eq!(graph.messages_accepted, 1, "{graph:?}");
+    assert_eq!(fake.bodies(), vec![body.clone(), body]);
+    assert!(cell.stats().validations >= 1);
+    assert_eq!(cell.stats().generation, 1);
+}
+
 #[tokio::test]
 async fn error_190_is_recognised_under_http_400_and_401() {
     for status in [400, 401] {
