@@ -305,8 +305,7 @@ impl TokenCell {
 
     /// Waits while token work is due (first validation, a renewal, the first
     /// fetch), then gives the snapshot to send with, or the error to fail
-    /// with. Waiting never runs the work, so dropping this future cancels
-    /// nothing.
+    /// with. Waiting never runs the work: dropping this cancels nothing.
     pub(crate) async fn settled(self) -> Result<Arc<Credential>, Error> {
         loop {
             let mut changed = self.shared.published.subscribe();
@@ -366,18 +365,14 @@ impl TokenCell {
     }
 
     /// Replaces the snapshot with what `f` makes of it, unless `f` declines
-    /// (`None`) or another writer got there first, in which case `f` sees
-    /// the newer one. Waiting requests are woken.
+    /// (`None`) or another writer got there first (`f` then sees the newer).
     pub(crate) fn update(&self, mut f: impl FnMut(&Credential) -> Option<Credential>) -> bool {
         loop {
             let cur = self.shared.current.load_full();
             let Some(next) = f(&cur) else { return false };
             let prev = self.shared.current.compare_and_swap(&cur, Arc::new(next));
             if Arc::ptr_eq(&prev, &cur) {
-                self.shared
-                    .published
-                    .send_modify(|v| *v = v.wrapping_add(1));
-                return true;
+                return true; // Waiters are woken by `apply`, once it is recorded.
             }
         }
     }

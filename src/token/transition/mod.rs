@@ -155,9 +155,9 @@ pub(crate) struct Context<'a> {
 
 impl TokenCell {
     /// Applies `transition`: the new snapshot (unless it changes nothing,
-    /// or concerns a generation no longer in use), the counters, and the
-    /// tracing events. Waiting requests are woken. Returns whether the
-    /// snapshot changed.
+    /// or concerns a generation no longer in use), the counters, the
+    /// metrics and the tracing events; then waiting requests are woken.
+    /// Returns whether the snapshot changed.
     pub(crate) fn apply(&self, transition: Transition) -> bool {
         let context = Context {
             now: Instant::now(),
@@ -182,6 +182,12 @@ impl TokenCell {
             context.can_renew,
         );
         events::emit(&transition, &before, &self.current(), changed);
+        // Woken last: a request that waited for this change finds it
+        // counted, recorded and logged.
+        if changed {
+            let published = &self.shared.published;
+            published.send_modify(|v| *v = v.wrapping_add(1));
+        }
         changed
     }
 }
