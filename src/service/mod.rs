@@ -150,7 +150,8 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        respond(&mut self.inner, self.replays, self.body_limit, req)
+        let (inner, cell) = self.inner.parts_mut();
+        respond(Route::new(inner, cell), self.replays, self.body_limit, req)
     }
 }
 
@@ -159,14 +160,15 @@ where
 /// [`WhatsAppAuth`], and of the tenant-aware stack once it knows the
 /// tenant's cell.
 #[inline]
-pub(crate) fn respond<B, R>(
-    mut route: R,
+pub(crate) fn respond<B, S, ResB>(
+    mut route: Route<'_, S>,
     replays: bool,
     body_limit: usize,
     req: Request<B>,
-) -> ResponseFuture<B, R::Inner>
+) -> ResponseFuture<B, S>
 where
-    R: Route,
+    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
+    S::Error: Into<BoxError>,
     B: BytesBody,
 {
     // The body is converted alone, so the request head moves only into

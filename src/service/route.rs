@@ -1,8 +1,9 @@
-//! [`Route`]: where [`respond`](super::respond) sends a request: the ready
-//! service now, and a service for each later send (once a streaming body is
-//! read; a replay). The one-token stack routes through its own ready
-//! service; the tenant-aware stack through its client with the tenant's
-//! cell, without building a service for the send itself.
+//! [`Route`]: where [`respond`](super::respond) sends a request: through
+//! the ready service below `ValidateIfNeeded` with a cell, now, and a
+//! service for each later send (once a streaming body is read; a replay).
+//! The one-token stack routes through its own `ValidateIfNeeded`'s parts;
+//! the tenant-aware stack through its client with the tenant's cell,
+//! without building a service for the send itself.
 
 use http::{Request, Response};
 use tower::BoxError;
@@ -13,50 +14,48 @@ use crate::capacity::give_back_for_later;
 use crate::token::TokenCell;
 use crate::validate::{send_with, Dispatched, ValidateIfNeeded};
 
-/// The services a request goes through: `ValidateIfNeeded` over `Inner`.
-pub(crate) trait Route {
-    /// The service below `ValidateIfNeeded`.
-    type Inner: Service<Request<ReplayBody>> + Clone;
+/// The ready service below `ValidateIfNeeded` a request goes through, and
+/// the cell whose token it is sent with.
+pub(crate) struct Route<'a, S> {
+    inner: &'a mut S,
+    cell: &'a TokenCell,
+}
+
+impl<'a, S> Route<'a, S>
+where
+    S: Service<Request<ReplayBody>> + Clone,
+{
+    pub(crate) fn new(inner: &'a mut S, cell: &'a TokenCell) -> Self {
+        Route { inner, cell }
+    }
 
     /// The token state the request is sent with.
-    fn cell(&self) -> &TokenCell;
+    #[inline]
+    pub(crate) fn cell(&self) -> &TokenCell {
+        self.cell
+    }
 
-    /// Sends `req` through the ready service.
-    fn call(&mut self, req: Request<ReplayBody>) -> Dispatched<Self::Inner>;
+    /// Sends `req` through the ready service, stamped as `ValidateIfNeeded`
+    /// would.
+    #[inline]
+    pub(crate) fn call<ResB>(&mut self, req: Request<ReplayBody>) -> Dispatched<S>
+    where
+        S: Service<Request<ReplayBody>, Response = Response<ResB>>,
+        S::Error: Into<BoxError>,
+    {
+        send_with(self.inner, self.cell, req)
+    }
 
-    /// A service below `ValidateIfNeeded` for a send later (a replay,
-    /// with the cell the request was sent with), to poll ready then.
-    fn spare(&self) -> Self::Inner;
+    /// A service for a send later (a replay, with the cell the request was
+    /// sent with), to poll ready then.
+    #[inline]
+    pub(crate) fn spare(&self) -> S {
+        self.inner.clone()
+    }
 
     /// Gives back what the ready service reserved, and a service to send
     /// with once the wait is over.
-    fn release(&mut self) -> ValidateIfNeeded<Self::Inner>;
-}
-
-impl<S, ResB> Route for &mut ValidateIfNeeded<S>
-where
-    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
-    S::Error: Into<BoxError>,
-{
-    type Inner = S;
-
-    #[inline]
-    fn cell(&self) -> &TokenCell {
-        self.token_cell()
-    }
-
-    #[inline]
-    fn call(&mut self, req: Request<ReplayBody>) -> Dispatched<S> {
-        let (inner, cell) = self.parts_mut();
-        send_with(inner, cell, req)
-    }
-
-    #[inline]
-    fn spare(&self) -> S {
-        self.get_ref().clone()
-    }
-
-    fn release(&mut self) -> ValidateIfNeeded<S> {
-        give_back_for_later(*self)
+    pub(crate) fn release(&mut self) -> ValidateIfNeeded<S> {
+        ValidateIfNeeded::new(give_back_for_later(self.inner), self.cell.clone())
     }
 }

@@ -14,7 +14,7 @@ use crate::capacity::{give_back, give_back_for_later};
 use crate::classify::{Classify, GraphBody};
 use crate::service::{respond, ResponseFuture, Route};
 use crate::token::TokenCell;
-use crate::validate::{send_with, Dispatched, ValidateIfNeeded};
+use crate::validate::ValidateIfNeeded;
 
 /// The service built by [`WhatsAppTenantsLayer`](super::WhatsAppTenantsLayer):
 /// each request goes out with the token of the tenant it names, through
@@ -58,40 +58,6 @@ impl<S> WhatsAppTenants<S> {
     }
 }
 
-/// A request's route through the stack's client with its tenant's cell:
-/// sent through the ready client in place (as `ValidateIfNeeded` would),
-/// with a `ValidateIfNeeded` built only for a later send.
-struct TenantRoute<'a, S> {
-    inner: &'a mut S,
-    cell: &'a TokenCell,
-}
-
-impl<S, ResB> Route for TenantRoute<'_, S>
-where
-    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
-    S::Error: Into<BoxError>,
-{
-    type Inner = S;
-
-    #[inline]
-    fn cell(&self) -> &TokenCell {
-        self.cell
-    }
-
-    #[inline]
-    fn call(&mut self, req: Request<ReplayBody>) -> Dispatched<S> {
-        send_with(self.inner, self.cell, req)
-    }
-
-    fn spare(&self) -> S {
-        self.inner.clone()
-    }
-
-    fn release(&mut self) -> ValidateIfNeeded<S> {
-        ValidateIfNeeded::new(give_back_for_later(self.inner), self.cell.clone())
-    }
-}
-
 impl<S, B, ResB> Service<Request<B>> for WhatsAppTenants<S>
 where
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone + Send + 'static,
@@ -127,10 +93,8 @@ where
         };
         match found {
             Ok(cell) => {
-                let route = TenantRoute {
-                    inner: &mut self.inner,
-                    cell: &cell,
-                };
+                // Through the ready client in place, with the tenant's cell.
+                let route = Route::new(&mut self.inner, &cell);
                 // Replayed as `RefreshOn190` would, when the source renews.
                 let replays = cell.can_refresh();
                 TenantFuture::sending(respond(route, replays, self.body_limit, req))
