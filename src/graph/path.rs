@@ -16,13 +16,6 @@ pub(crate) fn is_version(segment: &str) -> bool {
     number(major) && number(minor)
 }
 
-/// What follows the first slash of `s`, if it has one.
-#[inline]
-fn after_slash(s: &str) -> Option<&str> {
-    let slash = s.bytes().position(|b| b == b'/')?;
-    Some(&s[slash + 1..])
-}
-
 /// The first segment of `s`, and what follows its slash, if one does.
 /// Paths are short, and the tenant-aware stack and the shaper read one on
 /// every request: a byte scan, where a general string search (`split`,
@@ -39,7 +32,7 @@ fn segment(s: &str) -> (&str, Option<&str>) {
 /// and what follows that segment's slash.
 #[inline]
 fn after_version(path: &str) -> Option<(&str, Option<&str>)> {
-    let (first, rest) = segment(after_slash(path)?);
+    let (first, rest) = segment(segment(path).1?);
     if is_version(first) {
         Some(segment(rest?))
     } else {
@@ -53,7 +46,7 @@ fn after_version(path: &str) -> Option<(&str, Option<&str>)> {
 /// One scan of the digits finds the node and its end: the tenant-aware
 /// stack reads it on every request.
 pub(crate) fn node(path: &str) -> Option<&str> {
-    let mut rest = after_slash(path)?;
+    let mut rest = segment(path).1?;
     if rest.starts_with('v') {
         // A version segment, then the node; any other segment starting
         // with `v` is not a numeric id.
@@ -86,24 +79,17 @@ mod tests {
 
     /// The readings by `str::split`, which the byte scans replace.
     fn by_split(path: &str) -> (Option<&str>, Option<&str>) {
-        let after = || {
-            let mut segments = path.split('/').skip(1).peekable();
+        let after = |path| {
+            let mut segments = str::split(path, '/').skip(1).peekable();
             if segments.peek().is_some_and(|s| is_version(s)) {
                 segments.next();
             }
             segments
         };
-        let node = after()
+        let node = after(path)
             .next()
             .filter(|n| !n.is_empty() && n.len() <= 32 && n.bytes().all(|b| b.is_ascii_digit()));
-        let trimmed = path.strip_suffix('/').unwrap_or(path);
-        let mut rest = {
-            let mut segments = trimmed.split('/').skip(1).peekable();
-            if segments.peek().is_some_and(|s| is_version(s)) {
-                segments.next();
-            }
-            segments
-        };
+        let mut rest = after(path.strip_suffix('/').unwrap_or(path));
         let sender = match (rest.next(), rest.next()) {
             (Some(number), Some("messages")) if rest.next().is_none() && !number.is_empty() => {
                 Some(number)
