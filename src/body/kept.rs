@@ -17,7 +17,9 @@ const FEW: usize = 2;
 /// A copy of a request whose body can be sent again.
 pub(crate) struct KeptRequest {
     method: Method,
-    uri: Uri,
+    /// Set with the copy, or just after the request is stamped (see
+    /// [`KeptRequest::of_replayable_head`]).
+    uri: Option<Uri>,
     version: Version,
     headers: KeptHeaders,
     extensions: Extensions,
@@ -71,11 +73,22 @@ impl KeptRequest {
     /// A copy of `req`, whose body [`is_replayable`](ReplayBody::is_replayable)
     /// (a streaming body cannot be sent twice), sharing its bytes.
     /// Infallible, so that it can be built where it is kept.
-    #[inline(always)]
     pub(crate) fn of_replayable(req: &Request<ReplayBody>) -> KeptRequest {
+        let mut copy = KeptRequest::of_replayable_head(req);
+        copy.set_uri(req.uri().clone());
+        copy
+    }
+
+    /// [`of_replayable`](KeptRequest::of_replayable) but for the URI, which
+    /// the caller sets with [`set_uri`](KeptRequest::set_uri) before the
+    /// copy is used: the stamp replaces the request's URI when it sends
+    /// it, and hands back the one it replaced, which the copy then takes
+    /// without cloning it.
+    #[inline(always)]
+    pub(crate) fn of_replayable_head(req: &Request<ReplayBody>) -> KeptRequest {
         KeptRequest {
             method: req.method().clone(),
-            uri: req.uri().clone(),
+            uri: None,
             version: req.version(),
             headers: KeptHeaders::of(req.headers()),
             extensions: req.extensions().clone(),
@@ -83,11 +96,19 @@ impl KeptRequest {
         }
     }
 
+    /// The request's URI, as it came.
+    #[inline]
+    pub(crate) fn set_uri(&mut self, uri: Uri) {
+        self.uri = Some(uri);
+    }
+
     /// The request again, as it was.
     pub(crate) fn into_request(self) -> Request<ReplayBody> {
         let mut req = Request::new(self.body);
         *req.method_mut() = self.method;
-        *req.uri_mut() = self.uri;
+        *req.uri_mut() = self
+            .uri
+            .expect("a kept request's URI is set before it is used");
         *req.version_mut() = self.version;
         *req.headers_mut() = self.headers.into_map();
         *req.extensions_mut() = self.extensions;

@@ -95,7 +95,8 @@ pub(super) struct Replay<S> {
 
 impl<S> Replay<S> {
     /// What a replay of `req`, sent with `cell`'s token, needs: a copy of
-    /// it and a service, when a replay may come.
+    /// it (but for its URI, which the send sets: see [`send_with`]) and a
+    /// service, when a replay may come.
     pub(super) fn keeping(
         req: &Request<ReplayBody>,
         cell: &TokenCell,
@@ -111,9 +112,17 @@ impl<S> Replay<S> {
             boxed,
             Replay {
                 inner: inner(),
-                copy: KeptRequest::of_replayable(req),
+                copy: KeptRequest::of_replayable_head(req),
             },
         ))
+    }
+}
+
+impl<S> Replay<S> {
+    /// The copy, for the send to give it the request's URI.
+    #[inline]
+    pub(super) fn copy_mut(&mut self) -> &mut KeptRequest {
+        &mut self.copy
     }
 }
 
@@ -343,7 +352,7 @@ where
     } = pending;
     let copy = replays.then(|| keep(service.token_cell(), &req)).flatten();
     let (inner, cell) = service.parts_mut();
-    let dispatched = send_with(inner, cell, req);
+    let dispatched = send_with(inner, cell, req, None);
     let replay = copy.map(|copy| {
         Box::new(Replay {
             inner: service.into_inner(),

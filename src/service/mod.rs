@@ -186,11 +186,14 @@ where
     };
     let req = Request::from_parts(parts, body);
     // The copy is taken before the request moves on (none when nothing is
-    // ever replayed: the source cannot renew). One send below, so the code
-    // that moves the request is there once.
-    let replay = match replays {
+    // ever replayed: the source cannot renew), but for its URI: the send
+    // hands back the one the stamp replaced, so the copy takes it without
+    // a clone. One send below, so the code that moves the request is there
+    // once.
+    let mut replay = match replays {
         true => Replay::keeping(&req, route.cell(), || route.spare()),
         false => None,
     };
-    ResponseFuture::dispatched(route.call(req), replay)
+    let copy = replay.as_deref_mut().map(Replay::copy_mut);
+    ResponseFuture::dispatched(route.call(req, copy), replay)
 }

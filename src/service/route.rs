@@ -9,7 +9,7 @@ use http::{Request, Response};
 use tower::BoxError;
 use tower_service::Service;
 
-use crate::body::ReplayBody;
+use crate::body::{KeptRequest, ReplayBody};
 use crate::capacity::give_back_for_later;
 use crate::token::TokenCell;
 use crate::validate::{send_with, Dispatched, ValidateIfNeeded};
@@ -36,14 +36,18 @@ where
     }
 
     /// Sends `req` through the ready service, stamped as `ValidateIfNeeded`
-    /// would.
+    /// would; a `copy` of it for a replay gets its URI as it came.
     #[inline]
-    pub(crate) fn call<ResB>(&mut self, req: Request<ReplayBody>) -> Dispatched<S>
+    pub(crate) fn call<ResB>(
+        &mut self,
+        req: Request<ReplayBody>,
+        copy: Option<&mut KeptRequest>,
+    ) -> Dispatched<S>
     where
         S: Service<Request<ReplayBody>, Response = Response<ResB>>,
         S::Error: Into<BoxError>,
     {
-        send_with(self.inner, self.cell, req)
+        send_with(self.inner, self.cell, req, copy)
     }
 
     /// A service for a send later (a replay, with the cell the request was

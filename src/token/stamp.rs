@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
 use http::header::AUTHORIZATION;
+use http::uri::Authority;
 use http::{HeaderValue, Request, Uri};
 
 use crate::calls::proof;
@@ -68,16 +69,17 @@ impl Stamp {
 
     /// Sets `Authorization: Bearer …` (replacing any the caller set) and
     /// sends `req` where it goes: a bare path to the configured Graph base
-    /// and version, with the `appsecret_proof` query parameter.
+    /// and version, with the `appsecret_proof` query parameter. Gives back
+    /// the request's own URI when it was replaced, for a copy to keep
+    /// without cloning it.
     #[inline]
-    pub(crate) fn apply<B>(&self, req: &mut Request<B>, config: &Config) {
+    pub(crate) fn apply<B>(&self, req: &mut Request<B>, config: &Config) -> Option<Uri> {
         req.headers_mut().insert(AUTHORIZATION, self.bearer.clone());
         if self.proof.is_none() && req.uri().authority().is_some() {
-            return;
+            return None;
         }
-        if let Some(to) = self.target(req.uri(), config) {
-            *req.uri_mut() = to;
-        }
+        let to = self.target(req.uri(), config)?;
+        Some(std::mem::replace(req.uri_mut(), to))
     }
 
     /// Where a request to `from` is sent: kept from an earlier request to
@@ -131,13 +133,31 @@ impl Stamp {
             Some(_) => None,
         };
         let Some(pair) = &self.proof else {
-            return absolute;
+            return absolute.map(graph_host_static);
         };
         let mut to = absolute.unwrap_or_else(|| from.clone());
         let path = proof::authorized_path(to.path_and_query(), pair);
         proof::set_path(&mut to, path);
-        Some(to)
+        Some(graph_host_static(to))
     }
+}
+
+/// Graph's own host, as the default base names it (a `static`: one
+/// address, which the tests check hits share).
+static GRAPH_HOST: &str = "graph.facebook.com";
+
+/// `uri`, whose host, when it is Graph's own, is held as a static string:
+/// a kept URI is cloned into every request sent to it, and a static host
+/// is copied, not counted (one atomic reference count fewer per request,
+/// and one fewer when the request is dropped).
+fn graph_host_static(uri: Uri) -> Uri {
+    if uri.authority().map(|a| a.as_str()) != Some(GRAPH_HOST) {
+        return uri;
+    }
+    let kept = uri.clone();
+    let mut parts = uri.into_parts();
+    parts.authority = Some(Authority::from_static(GRAPH_HOST));
+    Uri::from_parts(parts).unwrap_or(kept)
 }
 
 /// The same URI, byte for byte (a case that differs only misses the cache).
@@ -166,7 +186,12 @@ mod tests {
     /// Stamps a request to `uri`; gives back where it is sent.
     fn stamp_uri(stamp: &Stamp, config: &Config, uri: &str) -> Uri {
         let mut req = Request::post(uri).body(()).unwrap();
-        stamp.apply(&mut req, config);
+        // The request's own URI comes back whenever it is replaced (a copy
+        // for a replay keeps it), and only then.
+        match stamp.apply(&mut req, config) {
+            Some(own) => assert_eq!(own, uri),
+            None => assert_eq!(req.uri(), uri),
+        }
         assert_eq!(req.headers()[AUTHORIZATION], "Bearer EAAG-token");
         req.uri().clone()
     }
@@ -263,6 +288,15 @@ mod tests {
         assert_eq!(fixed[1..], [1, 2, 3].map(|n| uri(&format!("{n}/media"))));
         // Slots full: the fourth media URI missed them and went last.
         assert_eq!(last().unwrap(), uri("4/media"));
+        // Graph's own host is held as a static string (its address is the
+        // constant's), so a hit counts no reference for it.
+        let host = |u: &Uri| u.authority().unwrap().as_str().as_ptr();
+        let sent = &stamp.fixed[0].get().unwrap().1;
+        assert_eq!(host(sent), GRAPH_HOST.as_ptr());
+        assert_eq!(
+            crate::config::DEFAULT_GRAPH_BASE,
+            format!("https://{GRAPH_HOST}")
+        );
         // Hits share the kept bytes, from a fixed slot and from the last one.
         let pq = |u: &Uri| u.path_and_query().unwrap().as_str().as_ptr();
         let hit = stamp_uri(&stamp, &config, &uri("106540352242922/messages"));

@@ -7,7 +7,7 @@ use tower::BoxError;
 use tower_service::Service;
 
 use super::{Repair, SentWith, ValidateFuture};
-use crate::body::ReplayBody;
+use crate::body::{KeptRequest, ReplayBody};
 use crate::capacity::give_back_for_later;
 use crate::token::TokenCell;
 
@@ -67,7 +67,7 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReplayBody>) -> Self::Future {
-        match send_with(&mut self.inner, &self.cell, req) {
+        match send_with(&mut self.inner, &self.cell, req, None) {
             Dispatched::Sent(future, sent) => ValidateFuture::calling(future, sent),
             Dispatched::Waiting(future) => future,
         }
@@ -85,12 +85,17 @@ pub(crate) enum Dispatched<S: Service<Request<ReplayBody>>> {
 /// What [`ValidateIfNeeded`] does with a request, for a cell chosen per
 /// request (the tenant-aware stack's): stamps `req` with `cell`'s token
 /// and sends it through `inner` (ready), or, when the token needs work
-/// first, gives the reserved capacity back and waits.
+/// first, gives the reserved capacity back and waits. A `copy` of the
+/// request for a replay, made before and still without a URI, gets the
+/// request's URI as it came: the one the stamp replaced, moved (a clone
+/// would take two reference counts, and drop them again, on every
+/// request), or a clone where it stays.
 #[inline]
 pub(crate) fn send_with<S, ResB>(
     inner: &mut S,
     cell: &TokenCell,
     mut req: Request<ReplayBody>,
+    mut copy: Option<&mut KeptRequest>,
 ) -> Dispatched<S>
 where
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
@@ -98,7 +103,10 @@ where
 {
     let repair = Repair::of(&req, cell);
     let stamped = cell.with_sendable(|generation, stamp| {
-        stamp.apply(&mut req, cell.config());
+        let replaced = stamp.apply(&mut req, cell.config());
+        if let Some(copy) = copy.as_deref_mut() {
+            copy.set_uri(replaced.unwrap_or_else(|| req.uri().clone()));
+        }
         generation
     });
     if let Some(generation) = stamped {
@@ -110,7 +118,7 @@ where
         };
         return Dispatched::Sent(future, sent);
     }
-    Dispatched::Waiting(wait_for_token(inner, cell, req, repair))
+    Dispatched::Waiting(wait_for_token(inner, cell, req, repair, copy))
 }
 
 /// The token needs work first: gives the reserved capacity back (the ready
@@ -122,10 +130,14 @@ fn wait_for_token<S>(
     cell: &TokenCell,
     req: Request<ReplayBody>,
     repair: Repair,
+    copy: Option<&mut KeptRequest>,
 ) -> ValidateFuture<S>
 where
     S: Service<Request<ReplayBody>> + Clone,
 {
+    if let Some(copy) = copy {
+        copy.set_uri(req.uri().clone());
+    }
     let service = give_back_for_later(inner);
     ValidateFuture::waiting(cell.clone(), req, service, repair)
 }
