@@ -79,6 +79,7 @@ pub(crate) fn within_limit(
 }
 
 /// The bytes of a `Full`: it yields them in its first frame, at once.
+#[inline]
 fn full_bytes(mut full: Full<Bytes>) -> Bytes {
     let mut cx = Context::from_waker(Waker::noop());
     match Pin::new(&mut full).poll_frame(&mut cx) {

@@ -7,6 +7,7 @@
 //! comes); the map is built only for the replay.
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::request::Parts;
 use http::{Extensions, Method, Request, Uri, Version};
 
 use super::ReplayBody;
@@ -74,25 +75,50 @@ impl KeptRequest {
     /// (a streaming body cannot be sent twice), sharing its bytes.
     /// Infallible, so that it can be built where it is kept.
     pub(crate) fn of_replayable(req: &Request<ReplayBody>) -> KeptRequest {
-        let mut copy = KeptRequest::of_replayable_head(req);
-        copy.set_uri(req.uri().clone());
-        copy
+        KeptRequest {
+            uri: Some(req.uri().clone()),
+            ..KeptRequest::of(
+                req.method(),
+                req.version(),
+                req.headers(),
+                req.extensions(),
+                req.body(),
+            )
+        }
     }
 
-    /// [`of_replayable`](KeptRequest::of_replayable) but for the URI, which
-    /// the caller sets with [`set_uri`](KeptRequest::set_uri) before the
-    /// copy is used: the stamp replaces the request's URI when it sends
-    /// it, and hands back the one it replaced, which the copy then takes
-    /// without cloning it.
+    /// [`of_replayable`](KeptRequest::of_replayable) of a request's `head`
+    /// and `body`, but for the URI, which the caller sets with
+    /// [`set_uri`](KeptRequest::set_uri) before the copy is used: the stamp
+    /// replaces the request's URI when it sends it, and hands back the one
+    /// it replaced, which the copy then takes without cloning it.
     #[inline(always)]
-    pub(crate) fn of_replayable_head(req: &Request<ReplayBody>) -> KeptRequest {
+    pub(crate) fn of_replayable_head(head: &Parts, body: &ReplayBody) -> KeptRequest {
+        KeptRequest::of(
+            &head.method,
+            head.version,
+            &head.headers,
+            &head.extensions,
+            body,
+        )
+    }
+
+    /// A copy of the parts of a request, without its URI.
+    #[inline(always)]
+    fn of(
+        method: &Method,
+        version: Version,
+        headers: &HeaderMap,
+        extensions: &Extensions,
+        body: &ReplayBody,
+    ) -> KeptRequest {
         KeptRequest {
-            method: req.method().clone(),
+            method: method.clone(),
             uri: None,
-            version: req.version(),
-            headers: KeptHeaders::of(req.headers()),
-            extensions: req.extensions().clone(),
-            body: req.body().try_clone().unwrap_or_default(),
+            version,
+            headers: KeptHeaders::of(headers),
+            extensions: extensions.clone(),
+            body: body.try_clone().unwrap_or_default(),
         }
     }
 

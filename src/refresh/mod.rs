@@ -88,7 +88,7 @@ impl RefreshOn190 {
         slot: &mut Option<Request<ReplayBody>>,
     ) {
         // The stack's own rule, before the one replay.
-        if self.replayed || !keeps(&self.cell, req) {
+        if self.replayed || !keeps(&self.cell, req.body()) {
             *slot = None;
             return;
         }
@@ -116,15 +116,15 @@ impl RefreshOn190 {
 /// cheaper.
 #[inline]
 pub(crate) fn keep(cell: &TokenCell, req: &Request<ReplayBody>) -> Option<KeptRequest> {
-    keeps(cell, req).then(|| KeptRequest::of_replayable(req))
+    keeps(cell, req.body()).then(|| KeptRequest::of_replayable(req))
 }
 
-/// Whether a copy of `req`, sent with `cell`'s token, is kept for a replay:
-/// its body can be sent again, and the cell renews. The rule of
-/// [`RefreshOn190`]'s `clone_request` before its one replay.
+/// Whether a copy of a request with `body`, sent with `cell`'s token, is
+/// kept for a replay: its body can be sent again, and the cell renews. The
+/// rule of [`RefreshOn190`]'s `clone_request` before its one replay.
 #[inline]
-pub(crate) fn keeps(cell: &TokenCell, req: &Request<ReplayBody>) -> bool {
-    req.body().is_replayable() && cell.can_refresh()
+pub(crate) fn keeps(cell: &TokenCell, body: &ReplayBody) -> bool {
+    body.is_replayable() && cell.can_refresh()
 }
 
 /// Whether `result`, the answer to a request sent with `cell`'s token, is a

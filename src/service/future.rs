@@ -12,6 +12,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use http::request::Parts;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::BoxError;
@@ -98,11 +99,12 @@ impl<S> Replay<S> {
     /// it (but for its URI, which the send sets: see [`send_with`]) and a
     /// service, when a replay may come.
     pub(super) fn keeping(
-        req: &Request<ReplayBody>,
+        head: &Parts,
+        body: &ReplayBody,
         cell: &TokenCell,
         inner: impl FnOnce() -> S,
     ) -> Option<Box<Self>> {
-        if !keeps(cell, req) {
+        if !keeps(cell, body) {
             return None;
         }
         // Allocated first, then written: the copy is built where it is
@@ -112,7 +114,7 @@ impl<S> Replay<S> {
             boxed,
             Replay {
                 inner: inner(),
-                copy: KeptRequest::of_replayable_head(req),
+                copy: KeptRequest::of_replayable_head(head, body),
             },
         ))
     }
@@ -352,7 +354,8 @@ where
     } = pending;
     let copy = replays.then(|| keep(service.token_cell(), &req)).flatten();
     let (inner, cell) = service.parts_mut();
-    let dispatched = send_with(inner, cell, req, None);
+    let (head, body) = req.into_parts();
+    let dispatched = send_with(inner, cell, head, body, None);
     let replay = copy.map(|copy| {
         Box::new(Replay {
             inner: service.into_inner(),

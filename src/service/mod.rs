@@ -184,16 +184,15 @@ where
             return ResponseFuture::buffering(buffer, service, replays);
         }
     };
-    let req = Request::from_parts(parts, body);
     // The copy is taken before the request moves on (none when nothing is
     // ever replayed: the source cannot renew), but for its URI: the send
-    // hands back the one the stamp replaced, so the copy takes it without
-    // a clone. One send below, so the code that moves the request is there
-    // once.
+    // gives it the one the stamp replaced, so the copy takes it without a
+    // clone. The head and body join only where the request is sent. One
+    // send below, so the code that moves the request is there once.
     let mut replay = match replays {
-        true => Replay::keeping(&req, route.cell(), || route.spare()),
+        true => Replay::keeping(&parts, &body, route.cell(), || route.spare()),
         false => None,
     };
     let copy = replay.as_deref_mut().map(Replay::copy_mut);
-    ResponseFuture::dispatched(route.call(req, copy), replay)
+    ResponseFuture::dispatched(route.call(parts, body, copy), replay)
 }

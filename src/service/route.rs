@@ -5,6 +5,7 @@
 //! the tenant-aware stack through its client with the tenant's cell,
 //! without building a service for the send itself.
 
+use http::request::Parts;
 use http::{Request, Response};
 use tower::BoxError;
 use tower_service::Service;
@@ -35,19 +36,21 @@ where
         self.cell
     }
 
-    /// Sends `req` through the ready service, stamped as `ValidateIfNeeded`
-    /// would; a `copy` of it for a replay gets its URI as it came.
+    /// Sends the request (`head` and `body`) through the ready service,
+    /// stamped as `ValidateIfNeeded` would; a `copy` of it for a replay
+    /// gets its URI as it came.
     #[inline]
     pub(crate) fn call<ResB>(
         &mut self,
-        req: Request<ReplayBody>,
+        head: Parts,
+        body: ReplayBody,
         copy: Option<&mut KeptRequest>,
     ) -> Dispatched<S>
     where
         S: Service<Request<ReplayBody>, Response = Response<ResB>>,
         S::Error: Into<BoxError>,
     {
-        send_with(self.inner, self.cell, req, copy)
+        send_with(self.inner, self.cell, head, body, copy)
     }
 
     /// A service for a send later (a replay, with the cell the request was

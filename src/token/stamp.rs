@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
 use http::header::AUTHORIZATION;
+use http::request::Parts;
 use http::uri::Authority;
 use http::{HeaderValue, Request, Uri};
 
@@ -75,11 +76,25 @@ impl Stamp {
     #[inline]
     pub(crate) fn apply<B>(&self, req: &mut Request<B>, config: &Config) -> Option<Uri> {
         req.headers_mut().insert(AUTHORIZATION, self.bearer.clone());
-        if self.proof.is_none() && req.uri().authority().is_some() {
+        self.retarget(req.uri_mut(), config)
+    }
+
+    /// [`apply`](Stamp::apply) to a request's head, before its body joins
+    /// it: the request is then built once, where it is sent.
+    #[inline]
+    pub(crate) fn apply_to_head(&self, head: &mut Parts, config: &Config) -> Option<Uri> {
+        head.headers.insert(AUTHORIZATION, self.bearer.clone());
+        self.retarget(&mut head.uri, config)
+    }
+
+    /// Points `uri` where it is sent; gives back the URI it replaced.
+    #[inline]
+    fn retarget(&self, uri: &mut Uri, config: &Config) -> Option<Uri> {
+        if self.proof.is_none() && uri.authority().is_some() {
             return None;
         }
-        let to = self.target(req.uri(), config)?;
-        Some(std::mem::replace(req.uri_mut(), to))
+        let to = self.target(uri, config)?;
+        Some(std::mem::replace(uri, to))
     }
 
     /// Where a request to `from` is sent: kept from an earlier request to

@@ -68,7 +68,7 @@ pub use layer::ValidateIfNeededLayer;
 pub use service::ValidateIfNeeded;
 pub(crate) use service::{send_with, Dispatched};
 
-use http::Request;
+use http::Extensions;
 
 use crate::body::{NotReplayable, ReplayBody};
 use crate::error::Error;
@@ -99,12 +99,11 @@ pub(crate) struct Repair {
 
 impl Repair {
     #[inline]
-    pub(crate) fn of(req: &Request<ReplayBody>, cell: &TokenCell) -> Repair {
-        let ext = req.extensions();
+    pub(crate) fn of(ext: &Extensions, body: &ReplayBody, cell: &TokenCell) -> Repair {
         Repair {
             renewable: cell.can_refresh(),
-            replayable: req.body().is_replayable() && ext.get::<Replayed>().is_none(),
-            streamed: (!req.body().is_replayable())
+            replayable: body.is_replayable() && ext.get::<Replayed>().is_none(),
+            streamed: (!body.is_replayable())
                 .then(|| ext.get::<NotReplayable>().map_or(0, |n| n.limit)),
         }
     }
@@ -131,7 +130,7 @@ pub(crate) fn outcome(err: &GraphError, repair: Repair) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::StatusCode;
+    use http::{Request, StatusCode};
 
     #[test]
     fn outcomes_follow_the_table() {
@@ -263,7 +262,11 @@ mod tests {
                 replayable,
                 streamed,
             };
-            assert_eq!(Repair::of(&req, cell), want, "case {i}");
+            assert_eq!(
+                Repair::of(req.extensions(), req.body(), cell),
+                want,
+                "case {i}"
+            );
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::task::{Context, Poll};
 
+use http::request::Parts;
 use http::{Request, Response};
 use tower::BoxError;
 use tower_service::Service;
@@ -67,7 +68,8 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReplayBody>) -> Self::Future {
-        match send_with(&mut self.inner, &self.cell, req, None) {
+        let (head, body) = req.into_parts();
+        match send_with(&mut self.inner, &self.cell, head, body, None) {
             Dispatched::Sent(future, sent) => ValidateFuture::calling(future, sent),
             Dispatched::Waiting(future) => future,
         }
@@ -83,34 +85,37 @@ pub(crate) enum Dispatched<S: Service<Request<ReplayBody>>> {
 }
 
 /// What [`ValidateIfNeeded`] does with a request, for a cell chosen per
-/// request (the tenant-aware stack's): stamps `req` with `cell`'s token
-/// and sends it through `inner` (ready), or, when the token needs work
-/// first, gives the reserved capacity back and waits. A `copy` of the
-/// request for a replay, made before and still without a URI, gets the
-/// request's URI as it came: the one the stamp replaced, moved (a clone
-/// would take two reference counts, and drop them again, on every
-/// request), or a clone where it stays.
+/// request (the tenant-aware stack's): stamps the request (its `head`, and
+/// `body`) with `cell`'s token and sends it through `inner` (ready), or,
+/// when the token needs work first, gives the reserved capacity back and
+/// waits. The head is stamped before the body joins it, so the request is
+/// built once, where it is sent. A `copy` of the request for a replay,
+/// made before and still without a URI, gets the request's URI as it
+/// came: the one the stamp replaced, moved (a clone would take two
+/// reference counts, and drop them again, on every request), or a clone
+/// where it stays.
 #[inline]
 pub(crate) fn send_with<S, ResB>(
     inner: &mut S,
     cell: &TokenCell,
-    mut req: Request<ReplayBody>,
+    mut head: Parts,
+    body: ReplayBody,
     mut copy: Option<&mut KeptRequest>,
 ) -> Dispatched<S>
 where
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
 {
-    let repair = Repair::of(&req, cell);
+    let repair = Repair::of(&head.extensions, &body, cell);
     let stamped = cell.with_sendable(|generation, stamp| {
-        let replaced = stamp.apply(&mut req, cell.config());
+        let replaced = stamp.apply_to_head(&mut head, cell.config());
         if let Some(copy) = copy.as_deref_mut() {
-            copy.set_uri(replaced.unwrap_or_else(|| req.uri().clone()));
+            copy.set_uri(replaced.unwrap_or_else(|| head.uri.clone()));
         }
         generation
     });
     if let Some(generation) = stamped {
-        let future = inner.call(req);
+        let future = inner.call(Request::from_parts(head, body));
         let sent = SentWith {
             cell: cell.clone(),
             generation,
@@ -118,6 +123,7 @@ where
         };
         return Dispatched::Sent(future, sent);
     }
+    let req = Request::from_parts(head, body);
     Dispatched::Waiting(wait_for_token(inner, cell, req, repair, copy))
 }
 
