@@ -95,9 +95,10 @@ pub(super) struct Replay<S> {
 }
 
 impl<S> Replay<S> {
-    /// What a replay of `req`, sent with `cell`'s token, needs: a copy of
-    /// it (but for its URI, which the send sets: see [`send_with`]) and a
-    /// service, when a replay may come.
+    /// What a replay of a request (`head` and `body`), sent with `cell`'s
+    /// token, needs: a copy of it (but for its URI, which the stamp sets:
+    /// see [`stamp_head`](crate::validate::stamp_head)) and a service, when
+    /// a replay may come.
     pub(super) fn keeping(
         head: &Parts,
         body: &ReplayBody,
@@ -354,8 +355,7 @@ where
     } = pending;
     let copy = replays.then(|| keep(service.token_cell(), &req)).flatten();
     let (inner, cell) = service.parts_mut();
-    let (head, body) = req.into_parts();
-    let dispatched = send_with(inner, cell, head, body, None);
+    let dispatched = send_with(inner, cell, req);
     let replay = copy.map(|copy| {
         Box::new(Replay {
             inner: service.into_inner(),

@@ -194,5 +194,7 @@ where
         false => None,
     };
     let copy = replay.as_deref_mut().map(Replay::copy_mut);
-    ResponseFuture::dispatched(route.call(parts, body, copy), replay)
+    let stamped = route.stamp(&mut parts, &body, copy);
+    let dispatched = route.send(Request::from_parts(parts, body), stamped);
+    ResponseFuture::dispatched(dispatched, replay)
 }

@@ -13,7 +13,7 @@ use tower_service::Service;
 use crate::body::{KeptRequest, ReplayBody};
 use crate::capacity::give_back_for_later;
 use crate::token::TokenCell;
-use crate::validate::{send_with, Dispatched, ValidateIfNeeded};
+use crate::validate::{dispatch, stamp_head, Dispatched, Stamped, ValidateIfNeeded};
 
 /// The ready service below `ValidateIfNeeded` a request goes through, and
 /// the cell whose token it is sent with.
@@ -36,21 +36,28 @@ where
         self.cell
     }
 
-    /// Sends the request (`head` and `body`) through the ready service,
-    /// stamped as `ValidateIfNeeded` would; a `copy` of it for a replay
-    /// gets its URI as it came.
+    /// Stamps the head of a request with `body` as `ValidateIfNeeded`
+    /// would, where it lies; a `copy` of the request for a replay gets its
+    /// URI as it came.
     #[inline]
-    pub(crate) fn call<ResB>(
-        &mut self,
-        head: Parts,
-        body: ReplayBody,
+    pub(crate) fn stamp(
+        &self,
+        head: &mut Parts,
+        body: &ReplayBody,
         copy: Option<&mut KeptRequest>,
-    ) -> Dispatched<S>
+    ) -> Stamped {
+        stamp_head(self.cell, head, body, copy)
+    }
+
+    /// Sends `req`, `stamped`, through the ready service (or waits for the
+    /// token).
+    #[inline]
+    pub(crate) fn send<ResB>(&mut self, req: Request<ReplayBody>, stamped: Stamped) -> Dispatched<S>
     where
         S: Service<Request<ReplayBody>, Response = Response<ResB>>,
         S::Error: Into<BoxError>,
     {
-        send_with(self.inner, self.cell, head, body, copy)
+        dispatch(self.inner, self.cell, req, stamped)
     }
 
     /// A service for a send later (a replay, with the cell the request was

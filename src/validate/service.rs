@@ -68,8 +68,7 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReplayBody>) -> Self::Future {
-        let (head, body) = req.into_parts();
-        match send_with(&mut self.inner, &self.cell, head, body, None) {
+        match send_with(&mut self.inner, &self.cell, req) {
             Dispatched::Sent(future, sent) => ValidateFuture::calling(future, sent),
             Dispatched::Waiting(future) => future,
         }
@@ -85,46 +84,83 @@ pub(crate) enum Dispatched<S: Service<Request<ReplayBody>>> {
 }
 
 /// What [`ValidateIfNeeded`] does with a request, for a cell chosen per
-/// request (the tenant-aware stack's): stamps the request (its `head`, and
-/// `body`) with `cell`'s token and sends it through `inner` (ready), or,
-/// when the token needs work first, gives the reserved capacity back and
-/// waits. The head is stamped before the body joins it, so the request is
-/// built once, where it is sent. A `copy` of the request for a replay,
-/// made before and still without a URI, gets the request's URI as it
-/// came: the one the stamp replaced, moved (a clone would take two
-/// reference counts, and drop them again, on every request), or a clone
-/// where it stays.
+/// request (the tenant-aware stack's): stamps `req` with `cell`'s token
+/// and sends it through `inner` (ready), or, when the token needs work
+/// first, gives the reserved capacity back and waits.
 #[inline]
 pub(crate) fn send_with<S, ResB>(
     inner: &mut S,
     cell: &TokenCell,
-    mut head: Parts,
-    body: ReplayBody,
-    mut copy: Option<&mut KeptRequest>,
+    req: Request<ReplayBody>,
 ) -> Dispatched<S>
 where
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
 {
-    let repair = Repair::of(&head.extensions, &body, cell);
-    let stamped = cell.with_sendable(|generation, stamp| {
-        let replaced = stamp.apply_to_head(&mut head, cell.config());
+    let (mut head, body) = req.into_parts();
+    let stamped = stamp_head(cell, &mut head, &body, None);
+    dispatch(inner, cell, Request::from_parts(head, body), stamped)
+}
+
+/// A request's head stamped with the token of a generation (none: the
+/// token needs work first), and what its answer is read with.
+pub(crate) struct Stamped {
+    generation: Option<u64>,
+    repair: Repair,
+}
+
+/// [`send_with`]'s first half: stamps the `head` of a request with `body`,
+/// where it lies (the request is then built once, where it is sent: moved
+/// whole into a function, it was copied). A `copy` of the request for a
+/// replay, made before and still without a URI, gets the request's URI as
+/// it came: the one the stamp replaced, moved (a clone would take two
+/// reference counts, and drop them again, on every request), or a clone
+/// where it stays.
+#[inline]
+pub(crate) fn stamp_head(
+    cell: &TokenCell,
+    head: &mut Parts,
+    body: &ReplayBody,
+    mut copy: Option<&mut KeptRequest>,
+) -> Stamped {
+    let repair = Repair::of(&head.extensions, body, cell);
+    let generation = cell.with_sendable(|generation, stamp| {
+        let replaced = stamp.apply_to_head(head, cell.config());
         if let Some(copy) = copy.as_deref_mut() {
             copy.set_uri(replaced.unwrap_or_else(|| head.uri.clone()));
         }
         generation
     });
-    if let Some(generation) = stamped {
-        let future = inner.call(Request::from_parts(head, body));
-        let sent = SentWith {
-            cell: cell.clone(),
-            generation,
-            repair,
-        };
-        return Dispatched::Sent(future, sent);
+    if let (None, Some(copy)) = (generation, copy) {
+        copy.set_uri(head.uri.clone());
     }
-    let req = Request::from_parts(head, body);
-    Dispatched::Waiting(wait_for_token(inner, cell, req, repair, copy))
+    Stamped { generation, repair }
+}
+
+/// [`send_with`]'s second half: sends `req`, `stamped`, through `inner`
+/// (ready), or waits for the token.
+#[inline]
+pub(crate) fn dispatch<S, ResB>(
+    inner: &mut S,
+    cell: &TokenCell,
+    req: Request<ReplayBody>,
+    stamped: Stamped,
+) -> Dispatched<S>
+where
+    S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
+    S::Error: Into<BoxError>,
+{
+    let Stamped { generation, repair } = stamped;
+    let Some(generation) = generation else {
+        return Dispatched::Waiting(wait_for_token(inner, cell, req, repair));
+    };
+    let future = inner.call(req);
+    let sent = SentWith {
+        cell: cell.clone(),
+        generation,
+        repair,
+    };
+    Dispatched::Sent(future, sent)
 }
 
 /// The token needs work first: gives the reserved capacity back (the ready
@@ -136,14 +172,10 @@ fn wait_for_token<S>(
     cell: &TokenCell,
     req: Request<ReplayBody>,
     repair: Repair,
-    copy: Option<&mut KeptRequest>,
 ) -> ValidateFuture<S>
 where
     S: Service<Request<ReplayBody>> + Clone,
 {
-    if let Some(copy) = copy {
-        copy.set_uri(req.uri().clone());
-    }
     let service = give_back_for_later(inner);
     ValidateFuture::waiting(cell.clone(), req, service, repair)
 }
