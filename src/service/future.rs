@@ -22,7 +22,7 @@ use crate::body::{BufferRequest, BytesBody, KeptRequest, ReplayBody};
 use crate::graph::GraphError;
 use crate::refresh::{keep, keeps, replay_after, RefreshFuture};
 use crate::token::TokenCell;
-use crate::validate::{answered, send_with, Dispatched, Replayed, SentWith};
+use crate::validate::{answered, send_with, Dispatch, Replayed, SentWith};
 use crate::validate::{ValidateFuture, ValidateIfNeeded};
 
 pin_project! {
@@ -37,7 +37,7 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     #[project_replace = StateOwned]
-    enum State<B, S: Service<Request<ReplayBody>>> {
+    pub(super) enum State<B, S: Service<Request<ReplayBody>>> {
         /// Reading a streaming body, holding no capacity; then sending it
         /// with the service (replayable when the stack can renew).
         Buffering {
@@ -129,28 +129,47 @@ impl<S> Replay<S> {
     }
 }
 
-impl<B, S: Service<Request<ReplayBody>>> State<B, S> {
-    /// The state of a request `dispatched` (sent, or waiting for the
-    /// token), which `replay` may send again.
+impl<B, S: Service<Request<ReplayBody>>> Dispatch<S> for State<B, S> {
     #[inline]
-    fn dispatched(dispatched: Dispatched<S>, replay: Option<Box<Replay<S>>>) -> Self {
-        match dispatched {
-            Dispatched::Sent(future, sent) => State::Called {
-                future,
-                sent,
-                replay,
-            },
-            Dispatched::Waiting(future) => State::Validating { future, replay },
+    fn sent(future: S::Future, sent: SentWith) -> Self {
+        State::Called {
+            future,
+            sent,
+            replay: None,
+        }
+    }
+
+    #[inline]
+    fn waiting(future: ValidateFuture<S>) -> Self {
+        State::Validating {
+            future,
+            replay: None,
         }
     }
 }
 
-impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
-    /// A request `dispatched`, which `replay` may send again.
+impl<B, S: Service<Request<ReplayBody>>> State<B, S> {
+    /// This state (dispatched: sent, or waiting for the token), with
+    /// `replay` to send its request again. Set in place, once the state is
+    /// built where it is kept.
     #[inline]
-    pub(super) fn dispatched(dispatched: Dispatched<S>, replay: Option<Box<Replay<S>>>) -> Self {
+    fn replaying(mut self, replay: Option<Box<Replay<S>>>) -> Self {
+        if let State::Called { replay: slot, .. } | State::Validating { replay: slot, .. } =
+            &mut self
+        {
+            *slot = replay;
+        }
+        self
+    }
+}
+
+impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
+    /// A request dispatched into `state` (sent, or waiting for the token),
+    /// which `replay` may send again.
+    #[inline]
+    pub(super) fn dispatched(state: State<B, S>, replay: Option<Box<Replay<S>>>) -> Self {
         ResponseFuture {
-            state: State::dispatched(dispatched, replay),
+            state: state.replaying(replay),
         }
     }
 
@@ -355,12 +374,12 @@ where
     } = pending;
     let copy = replays.then(|| keep(service.token_cell(), &req)).flatten();
     let (inner, cell) = service.parts_mut();
-    let dispatched = send_with(inner, cell, req);
+    let state: State<B, S> = send_with(inner, cell, req);
     let replay = copy.map(|copy| {
         Box::new(Replay {
             inner: service.into_inner(),
             copy,
         })
     });
-    State::dispatched(dispatched, replay)
+    state.replaying(replay)
 }

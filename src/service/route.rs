@@ -13,7 +13,7 @@ use tower_service::Service;
 use crate::body::{KeptRequest, ReplayBody};
 use crate::capacity::give_back_for_later;
 use crate::token::TokenCell;
-use crate::validate::{dispatch, stamp_head, Dispatched, Stamped, ValidateIfNeeded};
+use crate::validate::{dispatch, stamp_head, Dispatch, Stamped, ValidateIfNeeded};
 
 /// The ready service below `ValidateIfNeeded` a request goes through, and
 /// the cell whose token it is sent with.
@@ -52,7 +52,11 @@ where
     /// Sends `req`, `stamped`, through the ready service (or waits for the
     /// token).
     #[inline]
-    pub(crate) fn send<ResB>(&mut self, req: Request<ReplayBody>, stamped: Stamped) -> Dispatched<S>
+    pub(crate) fn send<ResB, D: Dispatch<S>>(
+        &mut self,
+        req: Request<ReplayBody>,
+        stamped: Stamped,
+    ) -> D
     where
         S: Service<Request<ReplayBody>, Response = Response<ResB>>,
         S::Error: Into<BoxError>,

@@ -66,7 +66,7 @@ pub use future::ValidateFuture;
 pub(crate) use future::{answered, SentWith};
 pub use layer::ValidateIfNeededLayer;
 pub use service::ValidateIfNeeded;
-pub(crate) use service::{dispatch, send_with, stamp_head, Dispatched, Stamped};
+pub(crate) use service::{dispatch, send_with, stamp_head, Dispatch, Stamped};
 
 use http::Extensions;
 

@@ -68,19 +68,32 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReplayBody>) -> Self::Future {
-        match send_with(&mut self.inner, &self.cell, req) {
-            Dispatched::Sent(future, sent) => ValidateFuture::calling(future, sent),
-            Dispatched::Waiting(future) => future,
-        }
+        send_with(&mut self.inner, &self.cell, req)
     }
 }
 
-/// A request handed to [`send_with`]: sent with a ready token (the inner
-/// service's future, and what the answer is read with), or waiting for
-/// the token in a [`ValidateFuture`].
-pub(crate) enum Dispatched<S: Service<Request<ReplayBody>>> {
-    Sent(S::Future, SentWith),
-    Waiting(ValidateFuture<S>),
+/// What a request handed to [`send_with`] becomes: the future of one sent
+/// with a ready token (the inner service's future, and what the answer is
+/// read with), or of one waiting for the token in a [`ValidateFuture`].
+/// Built where it is kept (a response future's state is written in place,
+/// not built as an intermediate value and copied).
+pub(crate) trait Dispatch<S: Service<Request<ReplayBody>>> {
+    /// Sent: `future`, whose answer is read with `sent`.
+    fn sent(future: S::Future, sent: SentWith) -> Self;
+    /// Waiting for the token.
+    fn waiting(future: ValidateFuture<S>) -> Self;
+}
+
+impl<S: Service<Request<ReplayBody>>> Dispatch<S> for ValidateFuture<S> {
+    #[inline]
+    fn sent(future: S::Future, sent: SentWith) -> Self {
+        ValidateFuture::calling(future, sent)
+    }
+
+    #[inline]
+    fn waiting(future: ValidateFuture<S>) -> Self {
+        future
+    }
 }
 
 /// What [`ValidateIfNeeded`] does with a request, for a cell chosen per
@@ -88,11 +101,11 @@ pub(crate) enum Dispatched<S: Service<Request<ReplayBody>>> {
 /// and sends it through `inner` (ready), or, when the token needs work
 /// first, gives the reserved capacity back and waits.
 #[inline]
-pub(crate) fn send_with<S, ResB>(
+pub(crate) fn send_with<S, ResB, D: Dispatch<S>>(
     inner: &mut S,
     cell: &TokenCell,
     req: Request<ReplayBody>,
-) -> Dispatched<S>
+) -> D
 where
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
@@ -140,19 +153,19 @@ pub(crate) fn stamp_head(
 /// [`send_with`]'s second half: sends `req`, `stamped`, through `inner`
 /// (ready), or waits for the token.
 #[inline]
-pub(crate) fn dispatch<S, ResB>(
+pub(crate) fn dispatch<S, ResB, D: Dispatch<S>>(
     inner: &mut S,
     cell: &TokenCell,
     req: Request<ReplayBody>,
     stamped: Stamped,
-) -> Dispatched<S>
+) -> D
 where
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
 {
     let Stamped { generation, repair } = stamped;
     let Some(generation) = generation else {
-        return Dispatched::Waiting(wait_for_token(inner, cell, req, repair));
+        return D::waiting(wait_for_token(inner, cell, req, repair));
     };
     let future = inner.call(req);
     let sent = SentWith {
@@ -160,7 +173,7 @@ where
         generation,
         repair,
     };
-    Dispatched::Sent(future, sent)
+    D::sent(future, sent)
 }
 
 /// The token needs work first: gives the reserved capacity back (the ready
