@@ -122,10 +122,11 @@ impl KeptRequest {
         }
     }
 
-    /// The request's URI, as it came.
+    /// The request's URI, as it came. Set once (a copy is made without
+    /// it): written into the empty slot, with no old value to drop.
     #[inline]
     pub(crate) fn set_uri(&mut self, uri: Uri) {
-        self.uri = Some(uri);
+        self.uri.get_or_insert(uri);
     }
 
     /// The request again, as it was.

@@ -98,15 +98,29 @@ pub(crate) struct Repair {
 }
 
 impl Repair {
+    /// What can repair a refusal of a request with `ext` and `body`, sent
+    /// with `cell`'s token. Most requests carry no extensions: for them
+    /// the marks are not looked up (each look-up is a hash-map probe, and
+    /// inlined on every request they made the hot path's code longer).
     #[inline]
     pub(crate) fn of(ext: &Extensions, body: &ReplayBody, cell: &TokenCell) -> Repair {
+        let (replayed, over_limit) = match ext.is_empty() {
+            true => (false, None),
+            false => marks(ext),
+        };
         Repair {
             renewable: cell.can_refresh(),
-            replayable: body.is_replayable() && ext.get::<Replayed>().is_none(),
-            streamed: (!body.is_replayable())
-                .then(|| ext.get::<NotReplayable>().map_or(0, |n| n.limit)),
+            replayable: body.is_replayable() && !replayed,
+            streamed: (!body.is_replayable()).then(|| over_limit.unwrap_or(0)),
         }
     }
+}
+
+/// Whether `ext` marks a replay, and the buffer limit a body streamed past.
+#[inline(never)]
+fn marks(ext: &Extensions) -> (bool, Option<usize>) {
+    let over_limit = ext.get::<NotReplayable>().map(|n| n.limit);
+    (ext.get::<Replayed>().is_some(), over_limit)
 }
 
 /// Whether a response carrying `err` goes up as a response (`Ok`: for the

@@ -3,7 +3,7 @@
 use std::task::{Context, Poll};
 
 use http::request::Parts;
-use http::{Request, Response};
+use http::{Request, Response, Uri};
 use tower::BoxError;
 use tower_service::Service;
 
@@ -140,14 +140,24 @@ pub(crate) fn stamp_head(
     let generation = cell.with_sendable(|generation, stamp| {
         let replaced = stamp.apply_to_head(head, cell.config());
         if let Some(copy) = copy.as_deref_mut() {
-            copy.set_uri(replaced.unwrap_or_else(|| head.uri.clone()));
+            copy.set_uri(match replaced {
+                Some(uri) => uri,
+                None => cloned(&head.uri),
+            });
         }
         generation
     });
     if let (None, Some(copy)) = (generation, copy) {
-        copy.set_uri(head.uri.clone());
+        copy.set_uri(cloned(&head.uri));
     }
     Stamped { generation, repair }
+}
+
+/// A clone of `uri`, for a copy whose request keeps its own (no proof to
+/// add, or waiting for the token): out of line, off the common path.
+#[inline(never)]
+fn cloned(uri: &Uri) -> Uri {
+    uri.clone()
 }
 
 /// [`send_with`]'s second half: sends `req`, `stamped`, through `inner`
