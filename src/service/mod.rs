@@ -161,7 +161,7 @@ where
 /// tenant's cell.
 #[inline]
 pub(crate) fn respond<B, S, ResB>(
-    mut route: Route<'_, S>,
+    route: Route<'_, S>,
     replays: bool,
     body_limit: usize,
     req: Request<B>,

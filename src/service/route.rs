@@ -19,7 +19,15 @@ use crate::validate::{dispatch, stamp_head, Dispatch, Stamped, ValidateIfNeeded}
 /// the cell whose token it is sent with.
 pub(crate) struct Route<'a, S> {
     inner: &'a mut S,
-    cell: &'a TokenCell,
+    cell: Cell<'a>,
+}
+
+/// The cell a request is sent with: the stack's own, or one the caller
+/// owns already (a tenant's, just looked up), which the request's future
+/// then keeps without taking a second reference count.
+enum Cell<'a> {
+    Shared(&'a TokenCell),
+    Owned(TokenCell),
 }
 
 impl<'a, S> Route<'a, S>
@@ -27,13 +35,33 @@ where
     S: Service<Request<ReplayBody>> + Clone,
 {
     pub(crate) fn new(inner: &'a mut S, cell: &'a TokenCell) -> Self {
+        let cell = Cell::Shared(cell);
+        Route { inner, cell }
+    }
+
+    /// A route with a cell the caller hands over.
+    pub(crate) fn owning(inner: &'a mut S, cell: TokenCell) -> Self {
+        let cell = Cell::Owned(cell);
         Route { inner, cell }
     }
 
     /// The token state the request is sent with.
     #[inline]
     pub(crate) fn cell(&self) -> &TokenCell {
-        self.cell
+        match &self.cell {
+            Cell::Shared(cell) => cell,
+            Cell::Owned(cell) => cell,
+        }
+    }
+
+    /// The cell, for a future to keep.
+    #[inline]
+    fn into_cell(self) -> (&'a mut S, TokenCell) {
+        let cell = match self.cell {
+            Cell::Shared(cell) => cell.clone(),
+            Cell::Owned(cell) => cell,
+        };
+        (self.inner, cell)
     }
 
     /// Stamps the head of a request with `body` as `ValidateIfNeeded`
@@ -46,22 +74,19 @@ where
         body: &ReplayBody,
         copy: Option<&mut KeptRequest>,
     ) -> Stamped {
-        stamp_head(self.cell, head, body, copy)
+        stamp_head(self.cell(), head, body, copy)
     }
 
     /// Sends `req`, `stamped`, through the ready service (or waits for the
     /// token).
     #[inline]
-    pub(crate) fn send<ResB, D: Dispatch<S>>(
-        &mut self,
-        req: Request<ReplayBody>,
-        stamped: Stamped,
-    ) -> D
+    pub(crate) fn send<ResB, D: Dispatch<S>>(self, req: Request<ReplayBody>, stamped: Stamped) -> D
     where
         S: Service<Request<ReplayBody>, Response = Response<ResB>>,
         S::Error: Into<BoxError>,
     {
-        dispatch(self.inner, self.cell, req, stamped)
+        let (inner, cell) = self.into_cell();
+        dispatch(inner, cell, req, stamped)
     }
 
     /// A service for a send later (a replay, with the cell the request was
@@ -73,7 +98,8 @@ where
 
     /// Gives back what the ready service reserved, and a service to send
     /// with once the wait is over.
-    pub(crate) fn release(&mut self) -> ValidateIfNeeded<S> {
-        ValidateIfNeeded::new(give_back_for_later(self.inner), self.cell.clone())
+    pub(crate) fn release(self) -> ValidateIfNeeded<S> {
+        let (inner, cell) = self.into_cell();
+        ValidateIfNeeded::new(give_back_for_later(inner), cell)
     }
 }

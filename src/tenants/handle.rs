@@ -31,23 +31,32 @@ use crate::webhook::Notification;
 /// ```
 #[derive(Clone)]
 pub struct Tenants {
+    /// One reference count, taken and dropped with every clone of a stack
+    /// (one per message with `oneshot`): three had been.
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What every handle and stack of a tenant map shares.
+pub(crate) struct Shared {
     pub(crate) registry: Arc<Registry>,
     /// The stack's own Graph calls that concern no tenant (Embedded
     /// Signup), through the client of the first stack built.
-    pub(crate) graph: Arc<GraphIo>,
-    pub(crate) sweeping: Arc<AtomicBool>,
+    pub(crate) graph: GraphIo,
+    pub(crate) sweeping: AtomicBool,
 }
 
 impl Tenants {
     /// The token cell of `phone_number_id`'s tenant, when it is resident:
     /// its stats, `ready()`, `diagnose()`.
     pub fn cell(&self, phone_number_id: &str) -> Option<TokenCell> {
-        self.registry.resident(GraphId::parse(phone_number_id)?)
+        self.shared
+            .registry
+            .resident(GraphId::parse(phone_number_id)?)
     }
 
     /// How many tenants are resident.
     pub fn len(&self) -> usize {
-        self.registry.len()
+        self.shared.registry.len()
     }
 
     /// Whether no tenant is resident.
@@ -61,17 +70,17 @@ impl Tenants {
     /// request for the number asks the [`TenantSource`](super::TenantSource)
     /// again. Whether it was resident.
     pub fn forget(&self, phone_number_id: &str) -> bool {
-        GraphId::parse(phone_number_id).is_some_and(|id| self.registry.forget(id))
+        GraphId::parse(phone_number_id).is_some_and(|id| self.shared.registry.forget(id))
     }
 
     /// [`forget`](Self::forget)s every resident tenant of the WhatsApp
     /// Business Account `waba_id` (as [`Tenant::waba_id`] named it); how
     /// many.
     pub fn forget_business(&self, waba_id: &str) -> usize {
-        let numbers = self.registry.numbers_of(waba_id);
+        let numbers = self.shared.registry.numbers_of(waba_id);
         numbers
             .into_iter()
-            .filter(|&id| self.registry.forget(id))
+            .filter(|&id| self.shared.registry.forget(id))
             .count()
     }
 
@@ -83,7 +92,7 @@ impl Tenants {
         let id = GraphId::parse(phone_number_id).ok_or_else(|| Error::UnknownTenant {
             phone_number_id: phone_number_id.to_owned(),
         })?;
-        Ok(self.registry.install(id, tenant))
+        Ok(self.shared.registry.install(id, tenant))
     }
 
     /// Evicts the tenants not used between the last three sweeps (and,
@@ -92,7 +101,7 @@ impl Tenants {
     /// half `idle_after`, so a tenant goes after `idle_after` to 1.5 times
     /// it unused; how many went.
     pub fn sweep(&self) -> usize {
-        self.registry.sweep()
+        self.shared.registry.sweep()
     }
 
     /// Acts on a webhook delivery: every `account_update` that says a
@@ -139,13 +148,13 @@ impl Tenants {
     /// token where your [`TenantSource`](super::TenantSource) reads it. The
     /// stack must have been built (its client makes the calls).
     pub async fn exchange_code(&self, code: &str) -> Result<Onboarded, Error> {
-        onboard(&self.graph, code).await
+        onboard(&self.shared.graph, code).await
     }
 
     /// Waits until every resident tenant's token work due now is done (see
     /// [`TokenCell::finish_work`]): for a graceful shutdown.
     pub async fn finish_work(&self) {
-        for cell in self.registry.cells() {
+        for cell in self.shared.registry.cells() {
             cell.finish_work().await;
         }
     }
@@ -153,25 +162,26 @@ impl Tenants {
     /// Starts the sweeper once: a task that sweeps every half `idle_after`
     /// and ends with the tenant map.
     pub(crate) fn start_sweeping(&self) {
-        if self.sweeping.swap(true, Ordering::AcqRel) {
+        if self.shared.sweeping.swap(true, Ordering::AcqRel) {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.sweeping.store(false, Ordering::Release);
+            self.shared.sweeping.store(false, Ordering::Release);
             return;
         };
-        let every =
-            (self.registry.settings.idle_after / 2).max(std::time::Duration::from_millis(10));
-        let registry = Arc::downgrade(&self.registry);
+        let every = (self.shared.registry.settings.idle_after / 2)
+            .max(std::time::Duration::from_millis(10));
+        let shared = Arc::downgrade(&self.shared);
         runtime.spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let Some(registry) = registry.upgrade() else {
+                let Some(shared) = shared.upgrade() else {
                     return;
                 };
-                let evicted = registry.sweep();
+                let evicted = shared.registry.sweep();
                 if evicted > 0 {
-                    tracing::debug!(evicted, resident = registry.len(), "idle tenants evicted");
+                    let resident = shared.registry.len();
+                    tracing::debug!(evicted, resident, "idle tenants evicted");
                 }
             }
         });

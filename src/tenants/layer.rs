@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tower_layer::Layer;
 
-use super::handle::Tenants;
+use super::handle::{Shared, Tenants};
 use super::registry::{Registry, Settings, StoreFor};
 use super::service::WhatsAppTenants;
 use super::source::TenantSource;
@@ -150,15 +150,15 @@ impl WhatsAppTenantsLayer {
                 template.validation_gate = Some(Arc::new(tokio::sync::Semaphore::new(
                     self.validations_in_flight,
                 )));
-                let graph = Arc::new(GraphIo::new(Arc::new(template.clone())));
+                let graph = GraphIo::new(Arc::new(template.clone()));
+                let registry = Registry::new(self.source.clone(), template, self.tenants.clone());
+                let registry = Arc::new(registry);
                 Tenants {
-                    registry: Arc::new(Registry::new(
-                        self.source.clone(),
-                        template,
-                        self.tenants.clone(),
-                    )),
-                    graph,
-                    sweeping: Arc::new(AtomicBool::new(false)),
+                    shared: Arc::new(Shared {
+                        registry,
+                        graph,
+                        sweeping: AtomicBool::new(false),
+                    }),
                 }
             })
             .clone()
@@ -170,10 +170,10 @@ impl<S: HttpService> Layer<S> for WhatsAppTenantsLayer {
 
     fn layer(&self, client: S) -> WhatsAppTenants<S> {
         let tenants = self.tenants();
-        tenants.graph.bind(client.clone());
+        tenants.shared.graph.bind(client.clone());
         // New tenants' cells call Graph through the first stack's client.
         let shared = Mutex::new(client.clone());
-        let _ = tenants.registry.binder.set(Box::new(move |cell| {
+        let _ = tenants.shared.registry.binder.set(Box::new(move |cell| {
             let client = shared.lock().unwrap_or_else(|p| p.into_inner()).clone();
             cell.bind(client);
         }));

@@ -121,7 +121,9 @@ pub(crate) fn tenant_of<B>(req: &Request<B>) -> Result<GraphId, Error> {
             }
             _ => tenant.as_str(),
         },
-        None => path::node(uri_path).ok_or(Error::NoTenant)?,
+        // Built only when there is none (`ok_or` built and dropped one on
+        // every message).
+        None => path::node(uri_path).ok_or_else(|| Error::NoTenant)?,
     };
     // Graph issues no id that is not one: no source is asked about it.
     GraphId::parse(id).ok_or_else(|| Error::UnknownTenant {

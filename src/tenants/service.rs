@@ -83,7 +83,7 @@ where
                 return TenantFuture::failed(error);
             }
         };
-        let registry = &self.tenants.registry;
+        let registry = &self.tenants.shared.registry;
         let found = match registry.resident(id) {
             Some(cell) => Ok(cell),
             None => {
@@ -93,10 +93,11 @@ where
         };
         match found {
             Ok(cell) => {
-                // Through the ready client in place, with the tenant's cell.
-                let route = Route::new(&mut self.inner, &cell);
                 // Replayed as `RefreshOn190` would, when the source renews.
                 let replays = cell.can_refresh();
+                // Through the ready client in place, with the tenant's cell
+                // (which the request's future keeps).
+                let route = Route::owning(&mut self.inner, cell);
                 TenantFuture::sending(respond(route, replays, self.body_limit, req))
             }
             Err(lookup) => {

@@ -112,7 +112,12 @@ where
 {
     let (mut head, body) = req.into_parts();
     let stamped = stamp_head(cell, &mut head, &body, None);
-    dispatch(inner, cell, Request::from_parts(head, body), stamped)
+    dispatch(
+        inner,
+        cell.clone(),
+        Request::from_parts(head, body),
+        stamped,
+    )
 }
 
 /// A request's head stamped with the token of a generation (none: the
@@ -161,11 +166,12 @@ fn cloned(uri: &Uri) -> Uri {
 }
 
 /// [`send_with`]'s second half: sends `req`, `stamped`, through `inner`
-/// (ready), or waits for the token.
+/// (ready), or waits for the token. The future keeps `cell` (owned: a
+/// caller that owns one already hands it over, with no count taken).
 #[inline]
 pub(crate) fn dispatch<S, ResB, D: Dispatch<S>>(
     inner: &mut S,
-    cell: &TokenCell,
+    cell: TokenCell,
     req: Request<ReplayBody>,
     stamped: Stamped,
 ) -> D
@@ -179,7 +185,7 @@ where
     };
     let future = inner.call(req);
     let sent = SentWith {
-        cell: cell.clone(),
+        cell,
         generation,
         repair,
     };
@@ -192,7 +198,7 @@ where
 #[inline(never)]
 fn wait_for_token<S>(
     inner: &mut S,
-    cell: &TokenCell,
+    cell: TokenCell,
     req: Request<ReplayBody>,
     repair: Repair,
 ) -> ValidateFuture<S>
@@ -200,5 +206,5 @@ where
     S: Service<Request<ReplayBody>> + Clone,
 {
     let service = give_back_for_later(inner);
-    ValidateFuture::waiting(cell.clone(), req, service, repair)
+    ValidateFuture::waiting(cell, req, service, repair)
 }
