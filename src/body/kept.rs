@@ -18,8 +18,9 @@ const FEW: usize = 2;
 /// A copy of a request whose body can be sent again.
 pub(crate) struct KeptRequest {
     method: Method,
-    /// Set with the copy, or just after the request is stamped (see
-    /// [`KeptRequest::of_replayable_head`]).
+    /// Set with the copy, or by the stamp of the request's head (the URI it
+    /// replaced, or a clone when it replaced none or the token was not
+    /// ready): see [`KeptRequest::of_replayable_head`].
     uri: Option<Uri>,
     version: Version,
     headers: KeptHeaders,
@@ -122,10 +123,13 @@ impl KeptRequest {
         }
     }
 
-    /// The request's URI, as it came. Set once (a copy is made without
-    /// it): written into the empty slot, with no old value to drop.
+    /// The request's URI, as it came. Set once, on a copy made without it
+    /// (a second value would be ignored: the debug assertion catches a
+    /// caller that tries): written into the empty slot, with no old value
+    /// to drop.
     #[inline]
     pub(crate) fn set_uri(&mut self, uri: Uri) {
+        debug_assert!(self.uri.is_none(), "a kept request's URI is set once");
         self.uri.get_or_insert(uri);
     }
 
@@ -179,27 +183,36 @@ mod tests {
             ("accept", "c"),
         ];
         for count in 0..=headers.len() {
+            // Copied whole, and copied from its head then given its URI (as
+            // the stack's path does, with the URI the stamp replaced).
             let req = request(&headers[..count]);
-            let back = KeptRequest::of_replayable(&req).into_request();
-            assert_eq!(back.method(), req.method());
-            assert_eq!(back.uri(), req.uri());
-            assert_eq!(back.version(), req.version());
-            assert_eq!(back.headers(), req.headers(), "{count} headers");
-            let order = |r: &Request<ReplayBody>| {
-                r.headers()
-                    .get_all(ACCEPT)
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-            };
-            assert_eq!(order(&back), order(&req));
-            assert_eq!(
-                back.headers().get(CONTENT_TYPE),
-                req.headers().get(CONTENT_TYPE)
-            );
-            assert_eq!(back.extensions().get::<u32>(), Some(&7));
-            let bytes = |r: &Request<ReplayBody>| r.body().as_bytes().unwrap().as_ptr();
-            assert_eq!(bytes(&back), bytes(&req), "shared, not copied");
+            let whole = KeptRequest::of_replayable(&req);
+            let (head, body) = req.into_parts();
+            let mut split = KeptRequest::of_replayable_head(&head, &body);
+            split.set_uri(head.uri.clone());
+            let req = Request::from_parts(head, body);
+            for copy in [whole, split] {
+                let back = copy.into_request();
+                assert_eq!(back.method(), req.method());
+                assert_eq!(back.uri(), req.uri());
+                assert_eq!(back.version(), req.version());
+                assert_eq!(back.headers(), req.headers(), "{count} headers");
+                let order = |r: &Request<ReplayBody>| {
+                    r.headers()
+                        .get_all(ACCEPT)
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(order(&back), order(&req));
+                assert_eq!(
+                    back.headers().get(CONTENT_TYPE),
+                    req.headers().get(CONTENT_TYPE)
+                );
+                assert_eq!(back.extensions().get::<u32>(), Some(&7));
+                let bytes = |r: &Request<ReplayBody>| r.body().as_bytes().unwrap().as_ptr();
+                assert_eq!(bytes(&back), bytes(&req), "shared, not copied");
+            }
         }
     }
 }

@@ -150,8 +150,8 @@ impl<B, S: Service<Request<ReplayBody>>> Dispatch<S> for State<B, S> {
 
 impl<B, S: Service<Request<ReplayBody>>> State<B, S> {
     /// This state (dispatched: sent, or waiting for the token), with
-    /// `replay` to send its request again. Set in place, once the state is
-    /// built where it is kept.
+    /// `replay` to send its request again: the one field set after the
+    /// state is built, rather than the state built again around it.
     #[inline]
     fn replaying(mut self, replay: Option<Box<Replay<S>>>) -> Self {
         if let State::Called { replay: slot, .. } | State::Validating { replay: slot, .. } =

@@ -185,10 +185,11 @@ where
         }
     };
     // The copy is taken before the request moves on (none when nothing is
-    // ever replayed: the source cannot renew), but for its URI: the send
-    // gives it the one the stamp replaced, so the copy takes it without a
-    // clone. The head and body join only where the request is sent. One
-    // send below, so the code that moves the request is there once.
+    // ever replayed: the source cannot renew), but for its URI: the stamp
+    // gives it the one it replaced, so the copy takes it without a clone
+    // (a clone where it replaced none, or the token was not ready). The
+    // head and body join only where the request is sent. One send below,
+    // so the code that moves the request is there once.
     let mut replay = match replays {
         true => Replay::keeping(&parts, &body, route.cell(), || route.spare()),
         false => None,

@@ -75,8 +75,9 @@ where
 /// What a request handed to [`send_with`] becomes: the future of one sent
 /// with a ready token (the inner service's future, and what the answer is
 /// read with), or of one waiting for the token in a [`ValidateFuture`].
-/// Built where it is kept (a response future's state is written in place,
-/// not built as an intermediate value and copied).
+/// Built by the caller's own type, so that no intermediate value is built
+/// and then copied into it (where the compiler builds it is its choice;
+/// an intermediate enum had cost a copy of the whole future).
 pub(crate) trait Dispatch<S: Service<Request<ReplayBody>>> {
     /// Sent: `future`, whose answer is read with `sent`.
     fn sent(future: S::Future, sent: SentWith) -> Self;
@@ -96,10 +97,12 @@ impl<S: Service<Request<ReplayBody>>> Dispatch<S> for ValidateFuture<S> {
     }
 }
 
-/// What [`ValidateIfNeeded`] does with a request, for a cell chosen per
-/// request (the tenant-aware stack's): stamps `req` with `cell`'s token
-/// and sends it through `inner` (ready), or, when the token needs work
-/// first, gives the reserved capacity back and waits.
+/// What [`ValidateIfNeeded`] does with a request (and the stack's replay,
+/// with the cell the request was first sent with): stamps `req` with
+/// `cell`'s token and sends it through `inner` (ready), or, when the token
+/// needs work first, gives the reserved capacity back and waits. The
+/// stack's own path calls its two halves apart ([`stamp_head`], then
+/// [`dispatch`]).
 #[inline]
 pub(crate) fn send_with<S, ResB, D: Dispatch<S>>(
     inner: &mut S,
@@ -158,8 +161,9 @@ pub(crate) fn stamp_head(
     Stamped { generation, repair }
 }
 
-/// A clone of `uri`, for a copy whose request keeps its own (no proof to
-/// add, or waiting for the token): out of line, off the common path.
+/// A clone of `uri`, for a copy of a request whose URI the stamp did not
+/// replace (no app secret and an absolute URI) or did not stamp yet (the
+/// token was not ready): out of line, off the common path.
 #[inline(never)]
 fn cloned(uri: &Uri) -> Uri {
     uri.clone()
