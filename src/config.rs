@@ -7,6 +7,7 @@ use crate::body::DEFAULT_BODY_LIMIT;
 use crate::classify::DEFAULT_ERROR_BODY_LIMIT;
 
 use crate::error::Error;
+use crate::hosts::HostRule;
 use crate::permissions::Permission;
 use crate::secret::Secret;
 use crate::telemetry::Telemetry;
@@ -70,6 +71,13 @@ pub(crate) struct Config {
     /// The cell holds one onboarded business's token in a tenant-aware
     /// stack: a dead token's remedy is that business onboarding again.
     pub tenant: bool,
+    /// Media hosts the token may go to besides the default one.
+    pub media_hosts: Vec<String>,
+    /// `http://` allowed to hosts that are not loopback addresses.
+    pub plain_http: bool,
+    /// Where the token may go: made from the three settings above by
+    /// [`seal`](Config::seal) when a cell takes the configuration.
+    pub hosts: HostRule,
     /// How each cell's metrics are made (nothing without the feature).
     pub telemetry: Telemetry,
 }
@@ -104,8 +112,18 @@ impl Config {
             exchange_method: ExchangeMethod::PostForm,
             validation_gate: None,
             tenant: false,
+            media_hosts: Vec::new(),
+            plain_http: false,
+            hosts: HostRule::new(DEFAULT_GRAPH_BASE, &[], false),
             telemetry: Telemetry::default(),
         }
+    }
+
+    /// The configuration as a cell keeps it: the host rule made from the
+    /// final base, media hosts and plain-http setting.
+    pub(crate) fn seal(mut self) -> Config {
+        self.hosts = HostRule::new(&self.graph_base, &self.media_hosts, self.plain_http);
+        self
     }
 
     /// `{base}/{version}/{path}`.
@@ -202,6 +220,11 @@ impl Config {
                     "{name} is {value:?}, longer than ten years: a unit mistake? (use without_validation() to turn validation off)"
                 )));
             }
+        }
+        if let Some(bad) = self.media_hosts.iter().find(|h| !HostRule::valid_host(h)) {
+            return Err(Error::Config(format!(
+                "media host {bad:?} is not a host[:port] (no scheme, path or user)"
+            )));
         }
         let url = self.url("me");
         match url.parse::<http::Uri>() {

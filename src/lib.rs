@@ -13,6 +13,7 @@ mod config;
 pub mod diagnose;
 mod error;
 pub mod graph;
+mod hosts;
 mod ids;
 mod layer;
 pub mod permissions;
@@ -47,6 +48,7 @@ pub use config::{
 pub use diagnose::{describe_expiry, Check, Diagnosis, PhoneNumber};
 pub use error::{Error, RefreshError, TransportError};
 pub use graph::{hint, ErrorKind, GraphError, Misconfiguration};
+pub use hosts::DEFAULT_MEDIA_HOST;
 pub use layer::WhatsAppAuthLayer;
 pub use permissions::{Permission, PermissionReport, PermissionStatus};
 pub use refresh::{RefreshFuture, RefreshOn190};

@@ -257,7 +257,7 @@ async fn a_caller_authorization_header_is_replaced_not_duplicated() {
     let svc = ServiceBuilder::new()
         .layer(WhatsAppAuthLayer::new("EAAGmine").without_validation())
         .service(graph);
-    let req = Request::post("http://127.0.0.1/v24.0/me")
+    let req = Request::post("/v24.0/me")
         .header(AUTHORIZATION, "Bearer theirs")
         .header(AUTHORIZATION, "Basic other")
         .body(Full::new(Bytes::new()))
@@ -274,11 +274,7 @@ async fn a_token_that_cannot_be_a_header_is_a_config_error_not_a_panic() {
     assert!(matches!(layer.check(), Err(Error::Config(_))));
     let svc = ServiceBuilder::new().layer(layer).service(https_client());
     let err = svc
-        .oneshot(
-            Request::post("http://127.0.0.1:9/x")
-                .body(Full::new(Bytes::new()))
-                .unwrap(),
-        )
+        .oneshot(Request::post("/x").body(Full::new(Bytes::new())).unwrap())
         .await
         .unwrap_err();
     let err = err.downcast_ref::<Error>().unwrap();

@@ -150,6 +150,23 @@ pub enum Error {
         reason: String,
     },
 
+    /// The request goes to a host that is neither the Graph base's nor a
+    /// media host: it was not sent, and carried no token. A media host of
+    /// your own (a test fake) is added with
+    /// [`media_host`](crate::WhatsAppAuthLayer::media_host).
+    #[error("request not sent: {host} is not Graph's host nor a media host, and the stack sends its token to no other (add a media host with media_host() if it is one)")]
+    HostNotAllowed {
+        /// The host (and port) the request named.
+        host: String,
+    },
+    /// The request goes over plain `http://` to a host that is not a
+    /// loopback address: it was not sent, and carried no token (see
+    /// [`allow_plain_http`](crate::WhatsAppAuthLayer::allow_plain_http)).
+    #[error("request not sent: plain http:// to {host}, which is not a loopback address, would carry the token in clear text (use https://, or allow_plain_http(true) on a network you trust)")]
+    PlainHttp {
+        /// The host (and port) the request named.
+        host: String,
+    },
     /// The tenant was removed (`Tenants::forget`, or a webhook saying the
     /// business removed the app): its token is not used any more.
     #[error("request not sent: the tenant of phone number id {phone_number_id} was removed (the business removed the app, or the platform forgot it)")]
@@ -198,7 +215,9 @@ impl Error {
             Error::Body(_)
             | Error::UnknownTenant { .. }
             | Error::NoTenant
-            | Error::TenantMismatch { .. } => ErrorKind::Other,
+            | Error::TenantMismatch { .. }
+            | Error::HostNotAllowed { .. }
+            | Error::PlainHttp { .. } => ErrorKind::Other,
             Error::TenantLookup { .. } => ErrorKind::Transient,
             Error::TenantRemoved { .. } => ErrorKind::TokenRevoked,
             other => other

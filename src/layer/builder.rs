@@ -72,6 +72,32 @@ impl WhatsAppAuthLayer {
         self.with(|c| c.graph_base = url.into())
     }
 
+    /// Adds a media host (`host[:port]`, e.g. a fake's `127.0.0.1:4001`)
+    /// that requests may carry the token to, besides Graph's own host and
+    /// [`DEFAULT_MEDIA_HOST`](crate::DEFAULT_MEDIA_HOST). A request to any
+    /// other host fails unsent with
+    /// [`Error::HostNotAllowed`](crate::Error::HostNotAllowed). Requests to
+    /// a media host carry the bearer only: the `appsecret_proof` is a Graph
+    /// parameter, sent to Graph's host alone.
+    ///
+    /// ```
+    /// use tower_whatsapp_auth::WhatsAppAuthLayer;
+    /// let layer = WhatsAppAuthLayer::new("EAAG-token").media_host("127.0.0.1:4001");
+    /// assert!(layer.check().is_ok());
+    /// assert!(WhatsAppAuthLayer::new("t").media_host("https://x/").check().is_err());
+    /// ```
+    pub fn media_host(self, host: impl Into<String>) -> Self {
+        self.with(|c| c.media_hosts.push(host.into()))
+    }
+
+    /// Allows plain `http://` to hosts that are not loopback addresses
+    /// (default: refused with [`Error::PlainHttp`](crate::Error::PlainHttp),
+    /// since the token would cross the network in clear text). Loopback
+    /// addresses (a local fake) are always allowed.
+    pub fn allow_plain_http(self, allowed: bool) -> Self {
+        self.with(|c| c.plain_http = allowed)
+    }
+
     /// The Graph API version segment, e.g. `v25.0`.
     pub fn graph_version(self, version: impl Into<String>) -> Self {
         self.with(|c| c.graph_version = version.into())

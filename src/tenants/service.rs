@@ -80,6 +80,10 @@ where
             Ok(id) => id,
             Err(error) => {
                 give_back(&mut self.inner);
+                // A request to a host the token may not go to says so,
+                // whether or not it names a tenant.
+                let hosts = &self.tenants.shared.registry.template.hosts;
+                let error = hosts.check(req.uri()).err().unwrap_or(error);
                 return TenantFuture::failed(error);
             }
         };

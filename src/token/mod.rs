@@ -119,7 +119,7 @@ pub struct TokenStats {
 impl TokenCell {
     /// A cell for `config`, with no client yet ([`bind`](Self::bind)).
     pub(crate) fn new(config: Config, supply: Supply) -> TokenCell {
-        let config = Arc::new(config);
+        let config = Arc::new(config.seal());
         let source: Arc<dyn TokenSource> = match (&supply.source, &config.token) {
             (Some(source), _) => source.clone(),
             (None, Some(token)) if config.app_credentials().is_some() => {

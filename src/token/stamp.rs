@@ -150,6 +150,12 @@ impl Stamp {
         let Some(pair) = &self.proof else {
             return absolute.map(graph_host_static);
         };
+        // The proof is a Graph parameter: a media host (whose download URLs
+        // Meta signs, and documents fetching with the bearer alone) gets
+        // the request as it came.
+        if absolute.is_none() && !config.hosts.is_graph(from) {
+            return None;
+        }
         let mut to = absolute.unwrap_or_else(|| from.clone());
         let path = proof::authorized_path(to.path_and_query(), pair);
         proof::set_path(&mut to, path);
@@ -233,7 +239,8 @@ mod tests {
         let messages = format!("{base}/106540352242922/messages");
         let media = format!("{base}/106540352242922/media");
         let fields = format!("{base}/106540352242922?fields=id");
-        let other_host = "http://127.0.0.1:9/v25.0/106540352242922/messages".to_owned();
+        // Graph's host spelled otherwise: still Graph, so still the proof.
+        let other_host = "https://GRAPH.facebook.com:443/v25.0/106540352242922/messages".to_owned();
         let bare = "/106540352242922/messages".to_owned();
         let bare_versioned = "/v24.0/106540352242922/messages".to_owned();
         // More distinct URIs than there are slots, each seen twice.
@@ -265,6 +272,18 @@ mod tests {
             let sep = if uri.contains('?') { '&' } else { '?' };
             let stamped = stamp_uri(&stamp, &config, uri).to_string();
             assert_eq!(stamped, format!("{sent}{sep}appsecret_proof={proof}"));
+        }
+    }
+
+    /// A media host's URL is sent as it came: the bearer, never the proof
+    /// (a Graph parameter), each time.
+    #[test]
+    fn a_media_host_gets_the_bearer_and_no_proof() {
+        let config = proof_config();
+        let stamp = Stamp::new(Secret::new("EAAG-token"), &config).unwrap();
+        let url = "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1&ext=2&hash=3";
+        for _ in 0..3 {
+            assert_eq!(stamp_uri(&stamp, &config, url).to_string(), url);
         }
     }
 

@@ -45,6 +45,8 @@ pin_project! {
         Calling { #[pin] future: S::Future },
         // Rare: boxed, so the hot path's future stays small.
         Waiting { waiting: Box<Waiting<S>> },
+        // Failed unsent (its host may not get the token).
+        Refused { error: Option<Box<Error>> },
     }
 }
 
@@ -90,6 +92,20 @@ impl<S: Service<Request<ReplayBody>>> ValidateFuture<S> {
         }
     }
 
+    /// A request that fails unsent with `error`.
+    pub(super) fn refused(cell: TokenCell, error: Error, repair: Repair) -> Self {
+        ValidateFuture {
+            state: State::Refused {
+                error: Some(Box::new(error)),
+            },
+            sent: SentWith {
+                cell,
+                generation: 0,
+                repair,
+            },
+        }
+    }
+
     /// The token state the request is (to be) sent with.
     pub(crate) fn token_cell(&self) -> &TokenCell {
         &self.sent.cell
@@ -117,6 +133,10 @@ where
                     let (generation, future) = ready!(poll_waiting(waiting, &this.sent.cell, cx))?;
                     this.sent.generation = generation;
                     this.state.set(State::Calling { future });
+                }
+                StateProj::Refused { error } => {
+                    let error = error.take().expect("polled after completion");
+                    return Poll::Ready(Err(Box::new(*error)));
                 }
             }
         }

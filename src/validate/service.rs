@@ -9,7 +9,7 @@ use tower_service::Service;
 
 use super::{Repair, SentWith, ValidateFuture};
 use crate::body::{KeptRequest, ReplayBody};
-use crate::capacity::give_back_for_later;
+use crate::capacity::{give_back, give_back_for_later};
 use crate::token::TokenCell;
 
 /// Middleware that makes the token ready and puts it on each request. See
@@ -128,6 +128,9 @@ where
 pub(crate) struct Stamped {
     generation: Option<u64>,
     repair: Repair,
+    /// The request goes to a host the token may not go to: not stamped,
+    /// and failed unsent.
+    refused: bool,
 }
 
 /// [`send_with`]'s first half: stamps the `head` of a request with `body`,
@@ -145,6 +148,13 @@ pub(crate) fn stamp_head(
     mut copy: Option<&mut KeptRequest>,
 ) -> Stamped {
     let repair = Repair::of(&head.extensions, body, cell);
+    if !cell.config().hosts.admits(&head.uri) {
+        return Stamped {
+            generation: None,
+            repair,
+            refused: true,
+        };
+    }
     let generation = cell.with_sendable(|generation, stamp| {
         let replaced = stamp.apply_to_head(head, cell.config());
         if let Some(copy) = copy.as_deref_mut() {
@@ -158,7 +168,11 @@ pub(crate) fn stamp_head(
     if let (None, Some(copy)) = (generation, copy) {
         copy.set_uri(cloned(&head.uri));
     }
-    Stamped { generation, repair }
+    Stamped {
+        generation,
+        repair,
+        refused: false,
+    }
 }
 
 /// A clone of `uri`, for a copy of a request whose URI the stamp did not
@@ -183,9 +197,13 @@ where
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
 {
-    let Stamped { generation, repair } = stamped;
+    let Stamped {
+        generation,
+        repair,
+        refused,
+    } = stamped;
     let Some(generation) = generation else {
-        return D::waiting(wait_for_token(inner, cell, req, repair));
+        return D::waiting(unsent(inner, cell, req, repair, refused));
     };
     let future = inner.call(req);
     let sent = SentWith {
@@ -196,19 +214,35 @@ where
     D::sent(future, sent)
 }
 
-/// The token needs work first: gives the reserved capacity back (the ready
-/// service is dropped) and polls a clone ready after the wait. Out of line:
-/// rare, and kept off the hot path's code.
+/// A request not sent now: the token needs work first (the reserved
+/// capacity is given back, the ready service dropped, and a clone polled
+/// ready after the wait), or its host may not get the token (it fails
+/// unsent, naming the host). Out of line: rare, and kept off the hot
+/// path's code.
 #[inline(never)]
-fn wait_for_token<S>(
+fn unsent<S>(
     inner: &mut S,
     cell: TokenCell,
     req: Request<ReplayBody>,
     repair: Repair,
+    refused: bool,
 ) -> ValidateFuture<S>
 where
     S: Service<Request<ReplayBody>> + Clone,
 {
+    if refused {
+        give_back(inner);
+        // The same rule refused it; the fallback only keeps a panic out.
+        let error = cell
+            .config()
+            .hosts
+            .check(req.uri())
+            .err()
+            .unwrap_or_else(|| crate::error::Error::HostNotAllowed {
+                host: req.uri().host().unwrap_or_default().to_owned(),
+            });
+        return ValidateFuture::refused(cell, error, repair);
+    }
     let service = give_back_for_later(inner);
     ValidateFuture::waiting(cell, req, service, repair)
 }

@@ -88,7 +88,7 @@ impl Registry {
     ) -> Registry {
         Registry {
             source,
-            template,
+            template: template.seal(),
             settings,
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             resident: AtomicUsize::new(0),
