@@ -16,6 +16,7 @@ pub mod graph;
 mod hosts;
 mod ids;
 mod layer;
+pub mod media;
 pub mod permissions;
 mod random;
 pub mod refresh;
