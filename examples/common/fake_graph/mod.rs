@@ -104,6 +104,7 @@ struct State {
     tracked: HashMap<String, Tracked>,
     /// Many businesses: who owns which phone number, and what they did.
     tenancy: tenants::Tenancy,
+    media: media::MediaState,
 }
 
 impl State {
@@ -180,6 +181,7 @@ impl FakeGraph {
             exchange_params: Vec::new(),
             tracked: HashMap::new(),
             tenancy,
+            media: media::MediaState::default(),
         }));
         let shared = state.clone();
         let accept = tokio::spawn(async move {
@@ -330,6 +332,9 @@ impl FakeGraph {
 mod answers;
 mod config;
 mod inject;
+pub mod media;
+mod media_host;
+mod multipart;
 mod nodes;
 mod recipient;
 mod routes;

@@ -129,6 +129,9 @@ pub(super) fn route_request(state: &mut State, parts: &http::request::Parts, bod
             return Next::Now(unsupported_post("oauth"));
         }
     }
+    if let Some(next) = super::media::route(state, parts, &body) {
+        return next;
+    }
     let phone = state.config.phone_number_id.clone();
     match (parts.method.clone(), segments.as_slice()) {
         (Method::POST, [_v, id, "messages"])

@@ -47,7 +47,7 @@ impl FakeTenant {
 #[derive(Debug, Default)]
 pub(super) struct Tenancy {
     /// Phone number id → the business account that owns it.
-    owners: HashMap<String, String>,
+    pub(super) owners: HashMap<String, String>,
     /// Messages accepted per phone number id.
     pub(super) accepted: HashMap<String, u64>,
     /// Calls on a phone number with another business's token.
