@@ -23,6 +23,12 @@
 //! - `POST /webhook`: deliveries signed with `META_APP_SECRET` (401
 //!   otherwise), answered 200 as soon as they are verified and parsed (400
 //!   for a verified body that is not JSON); replies go out afterwards.
+//! - Each image, audio, video, document and sticker is downloaded through
+//!   the same stack (`GET /{media-id}`, then its URL on the media host,
+//!   streamed, with the SHA-256 Graph and the webhook gave both checked)
+//!   and answered with its type and size: `received image (image/jpeg,
+//!   48213 bytes)`. `WHATSAPP_MEDIA_HOSTS` (comma-separated `host[:port]`)
+//!   adds media hosts the token may go to, as for the `media` example.
 //! - A message id seen before is acknowledged and not answered again;
 //!   statuses are acknowledged.
 //! - `GET /metrics` (built with the `opentelemetry` feature: `cargo run
@@ -43,20 +49,22 @@ use axum::handler::Handler;
 use axum::routing::get_service;
 use axum::{Extension, Router};
 use bytes::Bytes;
-use common::sender::{build_stack_with_retries, describe, Stack};
+use common::sender::{build_stack_and_media, describe, MediaClient, Stack};
 use common::setup::{self, env, Setup};
 use http::{Request, StatusCode};
 use http_body_util::Full;
 use tokio::task::JoinSet;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_whatsapp_auth::webhook::{
-    Deduplicator, DeliveryOutcome, Handshake, MemoryDeduplicator, Notification, Recipient,
-    VerifySignatureLayer,
+    Content, Deduplicator, DeliveryOutcome, Handshake, Media, MemoryDeduplicator, Notification,
+    Recipient, VerifySignatureLayer,
 };
 
 #[derive(Clone)]
 struct Bot {
     whatsapp: Stack,
+    /// Downloads, with the same token.
+    media: MediaClient,
     messages_url: String,
     /// Ids of the messages answered.
     seen: Arc<MemoryDeduplicator>,
@@ -93,18 +101,30 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Setup { auth, .. } = match setup::from_env(false) {
+    let Setup {
+        mut auth, phone, ..
+    } = match setup::from_env(false) {
         Ok(setup) => setup,
         Err(code) => return code,
     };
+    for host in env("WHATSAPP_MEDIA_HOSTS").unwrap_or_default().split(',') {
+        if !host.trim().is_empty() {
+            auth = auth.media_host(host.trim());
+        }
+    }
+    if let Err(e) = auth.check() {
+        eprintln!("error: WHATSAPP_MEDIA_HOSTS: {e}");
+        return ExitCode::from(2);
+    }
     #[cfg(feature = "opentelemetry")]
     let metrics = metrics::Prometheus::new();
     #[cfg(feature = "opentelemetry")]
     let auth = auth.meter(metrics.meter());
     let messages_url = auth.messages_url().expect("a phone number id is set");
-    let (whatsapp, _cell) = build_stack_with_retries(auth, Duration::from_secs(30), 3);
+    let (whatsapp, media, _cell) = build_stack_and_media(auth, Duration::from_secs(30), 3, None);
     let bot = Bot {
         whatsapp,
+        media: media.phone_number_id(phone),
         messages_url,
         // Meta retries deliveries for days; a day's ids cover nearly all.
         seen: Arc::new(MemoryDeduplicator::new(
@@ -170,21 +190,33 @@ async fn receive(State(bot): State<Bot>, body: Bytes) -> (Extension<DeliveryOutc
         if matches!(bot.delivered.first_sighting(&message.id).await, Ok(false)) {
             repeats += 1;
         }
-        let (Some(text), Some(sender)) = (message.text_body(), message.reply_to()) else {
+        let Some(sender) = message.reply_to() else {
             continue;
         };
-        match bot.seen.first_sighting(&message.id).await {
+        let answer = match (message.text_body(), message.content()) {
+            (Some(text), _) => Answer::Echo(text.to_owned()),
+            (None, Content::Image(m)) => Answer::Media("image", m.clone()),
+            (None, Content::Audio(m)) => Answer::Media("audio", m.clone()),
+            (None, Content::Video(m)) => Answer::Media("video", m.clone()),
+            (None, Content::Document(m)) => Answer::Media("document", m.clone()),
+            (None, Content::Sticker(m)) => Answer::Media("sticker", m.clone()),
+            _ => continue,
+        };
+        // A message is answered once; so is a media file, by its own id
+        // (captured deliveries reuse message ids across kinds).
+        let key = match &answer {
+            Answer::Media(_, item) => format!("media {}", item.id.as_deref().unwrap_or("")),
+            Answer::Echo(_) => message.id.clone(),
+        };
+        match bot.seen.first_sighting(&key).await {
             Ok(true) => {}
             Ok(false) => {
-                println!(
-                    "already answered {}: acknowledged, not answered again",
-                    message.id
-                );
+                println!("already answered {key}: acknowledged, not answered again");
                 continue;
             }
             Err(e) => eprintln!("could not check {}: {e}; answering", message.id),
         }
-        reply(&bot, text, sender).await;
+        reply(&bot, answer, sender).await;
     }
     let outcome = match messages > 0 && repeats == messages {
         true => DeliveryOutcome::Duplicate,
@@ -193,20 +225,40 @@ async fn receive(State(bot): State<Bot>, body: Bytes) -> (Extension<DeliveryOutc
     (Extension(outcome), StatusCode::OK)
 }
 
-/// Sends `echo: {text}` to `sender`, in the background.
-async fn reply(bot: &Bot, text: &str, sender: Recipient) {
-    let reply = sender.message(
-        "text",
-        serde_json::json!({ "body": format!("echo: {text}") }),
-    );
-    let (whatsapp, url, to) = (
+/// What a message is answered with.
+enum Answer {
+    /// `echo: {text}`.
+    Echo(String),
+    /// The media of this kind, downloaded first.
+    Media(&'static str, Media),
+}
+
+/// Answers `sender`, in the background: `echo: {text}`, or the type and
+/// size of the media once downloaded and checked.
+async fn reply(bot: &Bot, answer: Answer, sender: Recipient) {
+    let (whatsapp, media, url, to) = (
         bot.whatsapp.clone(),
+        bot.media.clone(),
         bot.messages_url.clone(),
         sender.id().to_owned(),
     );
     let mut replies = bot.replies.lock().await;
     while replies.try_join_next().is_some() {} // reap the finished ones
     replies.spawn(async move {
+        let text = match answer {
+            Answer::Echo(text) => format!("echo: {text}"),
+            Answer::Media(kind, item) => match download(&media, &item).await {
+                Ok((mime, bytes)) => {
+                    println!("downloaded {kind} from {to}: {bytes} bytes");
+                    format!("received {kind} ({mime}, {bytes} bytes)")
+                }
+                Err(e) => {
+                    eprintln!("download of a {kind} from {to} failed: {e}");
+                    return;
+                }
+            },
+        };
+        let reply = sender.message("text", serde_json::json!({ "body": text }));
         let req = Request::post(url)
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(reply.to_string())))
@@ -217,6 +269,25 @@ async fn reply(bot: &Bot, text: &str, sender: Recipient) {
             Err(e) => eprintln!("reply to {to} failed: {}", describe(&e).0),
         }
     });
+}
+
+/// Downloads `item` (counting its bytes, keeping none), checked against
+/// Graph's SHA-256 and the webhook's: its MIME type and size.
+async fn download(
+    media: &MediaClient,
+    item: &Media,
+) -> Result<(String, u64), tower_whatsapp_auth::media::MediaError> {
+    use tower_whatsapp_auth::media::MediaError;
+    let id = item
+        .id
+        .as_deref()
+        .ok_or_else(|| MediaError::Malformed("the webhook names no media id".into()))?;
+    let mut download = media.download(id).await?;
+    if let Some(sha256) = &item.sha256 {
+        download = download.expect_sha256(sha256)?;
+    }
+    let got = download.for_each_chunk(|_| {}).await?;
+    Ok((got.info.mime_type, got.bytes))
 }
 
 /// `GET /metrics`: the crate's instruments through an OpenTelemetry SDK

@@ -19,9 +19,9 @@ use common::fake_graph::media::{Hostile, URL_LIFETIME};
 use common::fake_graph::{FakeConfig, FakeGraph};
 use common::full_stack::{fake_config, SECRET};
 use common::sender::{https_client, HttpsClient};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use tower::Layer;
-use tower_whatsapp_auth::media::{FileSource, Media, MediaError, OpenedUpload};
+use tower_whatsapp_auth::media::{FileSource, Media, MediaBody, MediaError, OpenedUpload};
 use tower_whatsapp_auth::{ErrorKind, WhatsAppAuth};
 
 type Stack = WhatsAppAuth<HttpsClient>;
@@ -159,9 +159,7 @@ async fn an_upload_refused_with_190_is_sent_again_from_its_source_once_renewed()
         let (file, opens) = (file.clone(), opens.clone());
         move || {
             opens.fetch_add(1, Ordering::SeqCst);
-            let body = Full::new(file.clone())
-                .map_err(|never| match never {})
-                .boxed();
+            let body = MediaBody::new(Full::new(file.clone()));
             Ok(OpenedUpload {
                 body,
                 len: file.len() as u64,
@@ -339,9 +337,7 @@ async fn a_tenants_media_goes_only_with_its_token() {
     assert_eq!(fetches, vec![(of_a.clone(), a.token.clone())]);
     // Uploads go to the tenant's own number, with its token.
     let source = || {
-        let body = Full::new(Bytes::from_static(b"hello"))
-            .map_err(|never| match never {})
-            .boxed();
+        let body = MediaBody::new(Full::new(Bytes::from_static(b"hello")));
         Ok(OpenedUpload {
             body,
             len: 5,

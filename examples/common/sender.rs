@@ -13,12 +13,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::retry::RetryLayer;
-use tower::timeout::TimeoutLayer;
+use tower::timeout::{Timeout, TimeoutLayer};
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower_whatsapp_auth::media::Media;
 use tower_whatsapp_auth::throughput::ThroughputLayer;
 use tower_whatsapp_auth::{
-    Error, GraphBody, GraphError, GraphRetry, RefreshError, ReplayBody, TokenCell,
+    Error, GraphBody, GraphError, GraphRetry, RefreshError, ReplayBody, TokenCell, WhatsAppAuth,
     WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
 };
 
@@ -86,6 +87,22 @@ pub fn build_stack_shaped(
     retries: u32,
     pace: Option<ThroughputLayer>,
 ) -> (Stack, TokenCell) {
+    let (stack, _, cell) = build_stack_and_media(auth, timeout, retries, pace);
+    (stack, cell)
+}
+
+/// Media calls through the stack's per-attempt timeout and auth (so with
+/// the same token cell), for the bot's downloads.
+pub type MediaClient = Media<Timeout<WhatsAppAuth<HttpsClient>>>;
+
+/// [`build_stack_shaped`], and a media client over the same auth stack
+/// (its clones share the token).
+pub fn build_stack_and_media(
+    auth: WhatsAppAuthLayer,
+    timeout: Duration,
+    retries: u32,
+    pace: Option<ThroughputLayer>,
+) -> (Stack, MediaClient, TokenCell) {
     let service = ServiceBuilder::new()
         .layer(TimeoutLayer::new(timeout))
         .layer(auth)
@@ -95,8 +112,8 @@ pub fn build_stack_shaped(
     let stack = ServiceBuilder::new()
         .option_layer(retry)
         .option_layer(pace)
-        .service(service);
-    (Stack::new(stack), cell)
+        .service(service.clone());
+    (Stack::new(stack), Media::new(service), cell)
 }
 
 /// The Cloud API text message body.

@@ -21,6 +21,44 @@ pub fn text_delivery(phone_number_id: &str, from: &str, id: &str, text: &str) ->
     )
 }
 
+/// A delivery of one incoming media message of `kind` (`image`, `audio`,
+/// `video`, `document`, `sticker`), its SHA-256 in base64 as webhooks
+/// carry it (Meta's image example: `"sha256": "SfInY0gG…GUI="`).
+pub fn media_delivery(
+    phone_number_id: &str,
+    from: &str,
+    id: &str,
+    kind: &str,
+    media: (&str, &str, &[u8; 32]),
+) -> Bytes {
+    let (media_id, mime, sha256) = media;
+    delivery(
+        phone_number_id,
+        serde_json::json!({
+            "contacts": [{ "profile": { "name": "Tester" }, "wa_id": from }],
+            "messages": [{ "from": from, "id": id, "timestamp": "1749416383", "type": kind,
+                kind: { "mime_type": mime, "sha256": base64(sha256), "id": media_id } }]
+        }),
+    )
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, b| n << 8 | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(DIGITS[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// A delivery of one status of a sent message.
 pub fn status_delivery(phone_number_id: &str, id: &str, status: &str) -> Bytes {
     delivery(

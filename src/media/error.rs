@@ -56,7 +56,7 @@ pub enum MediaError {
     },
     /// The bytes' SHA-256 is not the one Graph (or the webhook) gave.
     #[error(
-        "the media's SHA-256 is {actual}, not the {expected} Graph gave: the file was not stored"
+        "the media's SHA-256 is {actual}, not the expected {expected} (from Graph or the webhook): the file was not kept"
     )]
     Checksum {
         /// The digest given, as given (hex or base64).

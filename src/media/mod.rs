@@ -12,7 +12,6 @@
 //! partial file behind on any failure.
 //!
 //! ```
-//! use std::convert::Infallible;
 //! use bytes::Bytes;
 //! use http::{Request, Response};
 //! use http_body_util::Full;
@@ -28,7 +27,7 @@
 //!     } else {
 //!         "hello"
 //!     };
-//!     Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+//!     Ok::<_, tower::BoxError>(Response::new(Full::new(Bytes::from(body))))
 //! });
 //! let media = Media::new(stack);
 //! let mut download = media.download("1037543291543636").await?;
@@ -46,11 +45,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use tower::{BoxError, ServiceExt};
 use tower_service::Service;
 
+mod body;
 mod digest;
 mod download;
 mod error;
@@ -58,17 +57,15 @@ mod info;
 mod types;
 mod upload;
 
+pub use body::MediaBody;
 pub use download::{Download, Downloaded};
 pub use error::MediaError;
 pub use info::MediaInfo;
 pub use types::{MediaKind, MAX_MEDIA_SIZE};
 pub use upload::{FileSource, OpenedUpload, UploadSource};
 
+use crate::bounds::BoxFuture;
 use crate::tenants::TenantId;
-
-/// The request body media calls send: empty, or an upload's multipart
-/// form, streamed.
-pub type MediaBody = BoxBody<Bytes, BoxError>;
 
 /// Largest answer from Graph's media node (JSON of a few hundred bytes).
 const INFO_LIMIT: usize = 64 * 1024;
@@ -163,7 +160,8 @@ impl<S> Media<S> {
 
 impl<S, ResB> Media<S>
 where
-    S: Service<Request<MediaBody>, Response = Response<ResB>> + Clone,
+    S: Service<Request<MediaBody>, Response = Response<ResB>> + Clone + Send + Sync + 'static,
+    S::Future: Send,
     S::Error: Into<BoxError>,
     ResB: Body<Data = Bytes> + Send + 'static,
     ResB::Error: Into<BoxError>,
@@ -190,15 +188,27 @@ where
 
     /// `GET /{media-id}`: the download URL (valid about 5 minutes), MIME
     /// type, SHA-256 and size.
-    pub async fn info(&self, media_id: &str) -> Result<MediaInfo, MediaError> {
+    pub fn info(&self, media_id: &str) -> BoxFuture<'static, Result<MediaInfo, MediaError>> {
+        Box::pin(self.clone().info_owned(media_id.to_owned()))
+    }
+
+    async fn info_owned(self, media_id: String) -> Result<MediaInfo, MediaError> {
+        self.info_of(&media_id).await
+    }
+
+    async fn info_of(&self, media_id: &str) -> Result<MediaInfo, MediaError> {
         let uri = self.node(media_id)?;
         let bytes = self.graph_json(Method::GET, &uri, empty()).await?;
         MediaInfo::parse(&bytes)
     }
 
     /// `DELETE /{media-id}`: Graph answers `{"success": true}`.
-    pub async fn delete(&self, media_id: &str) -> Result<(), MediaError> {
-        let uri = self.node(media_id)?;
+    pub fn delete(&self, media_id: &str) -> BoxFuture<'static, Result<(), MediaError>> {
+        Box::pin(self.clone().delete_owned(media_id.to_owned()))
+    }
+
+    async fn delete_owned(self, media_id: String) -> Result<(), MediaError> {
+        let uri = self.node(&media_id)?;
         let bytes = self.graph_json(Method::DELETE, &uri, empty()).await?;
         info::deleted(&bytes)
     }
@@ -207,8 +217,15 @@ where
     /// answer, whose body [`Download`] streams and checks. A URL that
     /// has expired or is refused (401, 403, 404, 410) is retrieved afresh
     /// once.
-    pub async fn download(&self, media_id: &str) -> Result<Download<ResB>, MediaError> {
-        let mut info = self.info(media_id).await?;
+    pub fn download(
+        &self,
+        media_id: &str,
+    ) -> BoxFuture<'static, Result<Download<ResB>, MediaError>> {
+        Box::pin(self.clone().download_owned(media_id.to_owned()))
+    }
+
+    async fn download_owned(self, media_id: String) -> Result<Download<ResB>, MediaError> {
+        let mut info = self.info_of(&media_id).await?;
         let mut fresh = false;
         loop {
             if info.file_size > self.max_size {
@@ -231,18 +248,20 @@ where
             }
             // Expired (Meta: valid for 5 minutes) or refused: ask again.
             fresh = true;
-            info = self.info(media_id).await?;
+            info = self.info_of(&media_id).await?;
         }
     }
 
     /// Downloads `media_id` into `path`: the file appears whole, checked,
     /// or not at all.
-    pub async fn download_to(
+    pub fn download_to(
         &self,
         media_id: &str,
         path: impl AsRef<std::path::Path>,
-    ) -> Result<Downloaded, MediaError> {
-        self.download(media_id).await?.to_file(path).await
+    ) -> BoxFuture<'static, Result<Downloaded, MediaError>> {
+        let download = self.download(media_id);
+        let path = path.as_ref().to_owned();
+        Box::pin(async move { download.await?.to_file(path).await })
     }
 
     /// Uploads `source` as `mime` to `POST /{phone-number-id}/media`
@@ -251,11 +270,20 @@ where
     /// limits before anything is sent. Refused with a 190 (the token
     /// expired), the source is opened again and sent once more, with the
     /// renewed token.
-    pub async fn upload(
+    pub fn upload<'a>(
         &self,
-        source: &dyn UploadSource,
+        source: &'a dyn UploadSource,
         mime: &str,
+    ) -> BoxFuture<'a, Result<String, MediaError>> {
+        Box::pin(self.clone().upload_owned(source, mime.to_owned()))
+    }
+
+    async fn upload_owned(
+        self,
+        source: &dyn UploadSource,
+        mime: String,
     ) -> Result<String, MediaError> {
+        let mime = mime.as_str();
         let phone = self.phone_number_id.as_deref().ok_or_else(|| {
             MediaError::Config(
                 "an upload needs the phone number id (Media::phone_number_id)".into(),
@@ -306,5 +334,5 @@ fn url_refused(status: StatusCode) -> bool {
 }
 
 fn empty() -> MediaBody {
-    Empty::new().map_err(|never| match never {}).boxed()
+    MediaBody::empty()
 }

@@ -7,7 +7,6 @@ use std::task::{ready, Context, Poll};
 use bytes::{Bytes, BytesMut};
 use http::HeaderValue;
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::BodyExt;
 use tokio::io::{AsyncRead, ReadBuf};
 use tower::BoxError;
 
@@ -68,7 +67,7 @@ impl UploadSource for FileSource {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "file".into());
             Ok(OpenedUpload {
-                body: ReaderBody::new(file).boxed(),
+                body: MediaBody::new(ReaderBody::new(file)),
                 len,
                 file_name,
             })
@@ -171,7 +170,7 @@ pub(super) fn multipart(mime: &str, opened: OpenedUpload) -> (HeaderValue, Media
         + opened.len
         + body.tail.as_ref().map_or(0, |b| b.len() as u64);
     let body = Form { len: total, ..body };
-    (content_type, body.boxed())
+    (content_type, MediaBody::new(body))
 }
 
 /// The form: its head, the file, its tail.
