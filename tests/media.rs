@@ -351,3 +351,45 @@ async fn a_tenants_media_goes_only_with_its_token() {
         (b.phone.clone(), b.token.clone())
     );
 }
+
+#[tokio::test]
+async fn a_url_refused_twice_is_an_error_after_one_fresh_retrieval() {
+    let (fake, media) = start(fake_config(None)).await;
+    let id = fake.add_media(file_of(100, 2), "image/png", PHONE);
+    fake.set_hostile(&id, Hostile::Refuse);
+    let err = media.download(&id).await.unwrap_err();
+    assert!(matches!(err, MediaError::Refused { status: 401 }), "{err}");
+    assert_eq!(
+        fake.media_info_calls(),
+        2,
+        "retrieved afresh once, not more"
+    );
+    assert_eq!(fake.media_refusals().len(), 2);
+}
+
+#[tokio::test]
+async fn a_download_with_an_expired_token_is_renewed_and_goes_on() {
+    let config = fake_config(None);
+    let (fake, media) = start(config.clone()).await;
+    let warm = fake.add_media(file_of(10, 1), "image/png", PHONE);
+    media.info(&warm).await.unwrap();
+    let file = file_of(200_000, 6);
+    let id = fake.add_media(file.clone(), "video/mp4", PHONE);
+    fake.expire_all();
+    let mut got = Vec::new();
+    media
+        .download(&id)
+        .await
+        .unwrap()
+        .for_each_chunk(|c| got.extend_from_slice(&c))
+        .await
+        .unwrap();
+    assert_eq!(got, file);
+    assert_eq!(fake.counters().exchanges, 1, "one renewal");
+    let fetches = fake.media_fetches();
+    assert_eq!(fetches.len(), 1);
+    assert_ne!(
+        fetches[0].1, config.token,
+        "the file came with the renewed token"
+    );
+}

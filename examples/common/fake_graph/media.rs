@@ -39,6 +39,8 @@ pub enum Hostile {
     Endless,
     /// The head, a few bytes, then nothing.
     Stall,
+    /// 401 to every download of it (as to a token the host does not take).
+    Refuse,
 }
 
 /// A file: bytes, or a repeated 64 KiB block (so a 100 MB file costs the

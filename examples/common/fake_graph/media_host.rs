@@ -91,6 +91,9 @@ fn decide(state: &Arc<Mutex<State>>, target: &str, bearer: Option<String>) -> An
             return Answer::Refuse(401, "token of another business".into());
         }
     }
+    if node.hostile == Some(Hostile::Refuse) {
+        return Answer::Refuse(401, "refused".into());
+    }
     state.media.fetches.push((id, token));
     Answer::File(node)
 }
@@ -104,7 +107,7 @@ async fn send_file(stream: &mut TcpStream, node: &Node) -> std::io::Result<()> {
         format!("HTTP/1.1 200 OK\r\nContent-Type: {mime}\r\n{length}Connection: close\r\n\r\n")
     };
     match node.hostile {
-        None | Some(Hostile::WrongBytes) => {
+        None | Some(Hostile::WrongBytes) | Some(Hostile::Refuse) => {
             stream
                 .write_all(head(Some(len), &node.mime).as_bytes())
                 .await?;
