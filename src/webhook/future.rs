@@ -135,6 +135,7 @@ where
                 reason: match error {
                     super::SignatureError::Missing => "missing X-Hub-Signature-256",
                     super::SignatureError::Malformed => "malformed X-Hub-Signature-256",
+                    super::SignatureError::NoSecret => "no app secret configured",
                     _ => "signature does not match",
                 },
                 outcome: Some(DeliveryOutcome::BadSignature),

@@ -57,7 +57,9 @@ pub fn answer_handshake(
         return Err(HandshakeError::NotASubscription);
     };
     let token = token.unwrap_or_default();
-    if constant_time_eq(token.as_bytes(), verify_token.expose().as_bytes()) {
+    // An empty verify token would answer anyone who sends none.
+    let configured = !verify_token.expose().is_empty();
+    if configured && constant_time_eq(token.as_bytes(), verify_token.expose().as_bytes()) {
         Ok(challenge)
     } else {
         Err(HandshakeError::WrongToken)
@@ -122,7 +124,8 @@ pub struct Handshake {
 }
 
 impl Handshake {
-    /// Answers subscription requests carrying `verify_token`.
+    /// Answers subscription requests carrying `verify_token`. An empty
+    /// token answers none (it would answer anyone who sends no token).
     pub fn new(verify_token: impl Into<Secret>) -> Handshake {
         Handshake {
             verify_token: verify_token.into(),
@@ -166,6 +169,23 @@ impl<B> Service<Request<B>> for Handshake {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An empty verify token answers no one: not a request without a
+    /// token, not one with an empty token.
+    #[test]
+    fn an_empty_verify_token_answers_no_one() {
+        let empty = Secret::new("");
+        for query in [
+            "hub.mode=subscribe&hub.challenge=1",
+            "hub.mode=subscribe&hub.challenge=1&hub.verify_token=",
+        ] {
+            assert_eq!(
+                answer_handshake(Some(query), &empty),
+                Err(HandshakeError::WrongToken),
+                "{query}"
+            );
+        }
+    }
 
     #[test]
     fn only_a_subscription_with_the_right_token_is_answered() {

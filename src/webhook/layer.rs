@@ -26,7 +26,10 @@ pub struct VerifySignatureLayer<Out = Full<Bytes>> {
 
 impl VerifySignatureLayer {
     /// Verifies deliveries signed with `app_secret`, reading bodies up to
-    /// [`DEFAULT_WEBHOOK_LIMIT`].
+    /// [`DEFAULT_WEBHOOK_LIMIT`]. An empty secret (an unset variable read
+    /// as `""`) accepts nothing: anyone can sign with an empty key, so
+    /// every delivery is refused with 401
+    /// ([`SignatureError::NoSecret`](super::SignatureError::NoSecret)).
     pub fn new(app_secret: impl Into<Secret>) -> Self {
         VerifySignatureLayer {
             secrets: Arc::from([app_secret.into()]),

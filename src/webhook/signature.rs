@@ -29,6 +29,10 @@ pub enum SignatureError {
     /// No configured app secret signs this body.
     #[error("signature does not match")]
     Mismatch,
+    /// No app secret is configured (only empty ones): anyone can compute
+    /// an HMAC with an empty key, so every delivery is refused.
+    #[error("no app secret configured (it is empty): every delivery is refused")]
+    NoSecret,
 }
 
 /// `sha256=<hex>` for `body` signed with `app_secret`: what Meta sends.
@@ -76,6 +80,10 @@ pub fn verify_signature(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(), SignatureError> {
+    // An empty key signs for anyone: it never vouches for a delivery.
+    if secrets.iter().all(|s| s.expose().is_empty()) {
+        return Err(SignatureError::NoSecret);
+    }
     let value = headers
         .get(SIGNATURE_HEADER)
         .ok_or(SignatureError::Missing)?;
@@ -86,7 +94,7 @@ pub fn verify_signature(
     let expected = decode_hex(hex).ok_or(SignatureError::Malformed)?;
     // Every secret is tried, so the time does not tell which one matched.
     let matched = secrets.iter().fold(false, |found, secret| {
-        mac(secret, body).verify_slice(&expected).is_ok() | found
+        (!secret.expose().is_empty() && mac(secret, body).verify_slice(&expected).is_ok()) | found
     });
     matched.then_some(()).ok_or(SignatureError::Mismatch)
 }
@@ -112,6 +120,26 @@ fn decode_hex(hex: &[u8]) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An empty app secret signs for anyone (an HMAC with an empty key is
+    /// anyone's to compute): it never vouches for a delivery, alone or
+    /// beside a real one.
+    #[test]
+    fn an_empty_secret_accepts_nothing() {
+        let body = br#"{"object":"whatsapp_business_account"}"#;
+        let forged = with(&sign(&Secret::new(""), body));
+        assert_eq!(
+            verify_signature(&[Secret::new("")], &forged, body),
+            Err(SignatureError::NoSecret)
+        );
+        let both = [Secret::new(""), Secret::new("real")];
+        assert_eq!(
+            verify_signature(&both, &forged, body),
+            Err(SignatureError::Mismatch)
+        );
+        let signed = with(&sign(&Secret::new("real"), body));
+        assert_eq!(verify_signature(&both, &signed, body), Ok(()));
+    }
 
     fn with(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -204,9 +232,10 @@ mod tests {
             verify_signature(&twice, &with(&sign(&secret, body)), body),
             Ok(())
         );
+        // No secret at all vouches for nothing, and says so.
         assert_eq!(
             verify_signature(&[], &with(&other), body),
-            Err(SignatureError::Mismatch)
+            Err(SignatureError::NoSecret)
         );
     }
 }
