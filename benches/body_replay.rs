@@ -79,6 +79,7 @@ fn stack(path: Path, record: bool) -> (Stack, MemoryGraph) {
         .layer(
             WhatsAppAuthLayer::new(TOKEN)
                 .graph_base("http://graph.invalid")
+                .allow_plain_http(true)
                 .app_credentials("1234", "app-secret")
                 .body_limit(2 * 1024 * 1024)
                 .without_validation(),

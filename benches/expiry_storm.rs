@@ -32,6 +32,7 @@ async fn storm(expired: bool) -> Duration {
         .layer(
             WhatsAppAuthLayer::new(TOKEN)
                 .graph_base("http://graph.invalid")
+                .allow_plain_http(true)
                 .app_credentials("1234", "app-secret")
                 .without_validation(),
         )

@@ -228,6 +228,15 @@ impl Config {
         }
         let url = self.url("me");
         match url.parse::<http::Uri>() {
+            Ok(uri) if uri.scheme_str() == Some("http")
+                && !self.plain_http
+                && !crate::hosts::is_loopback(uri.host().unwrap_or("")) =>
+            {
+                Err(Error::Config(format!(
+                    "Graph base URL {:?} is plain http:// to a host that is not a loopback address: the token would cross the network in clear text (use https://, or allow_plain_http(true) on a network you trust)",
+                    self.graph_base
+                )))
+            }
             Ok(uri) if uri.scheme().is_some() && uri.authority().is_some() => Ok(()),
             _ => Err(Error::Config(format!(
                 "Graph base URL {:?} is not an absolute http(s) URL",

@@ -32,6 +32,9 @@ pub(crate) struct HostRule {
     media: Vec<Endpoint>,
     /// `http://` allowed to hosts other than loopback ones.
     plain_http: bool,
+    /// The Graph base itself may get the token: https, loopback, or plain
+    /// http opted in.
+    graph_ok: bool,
 }
 
 /// A host, lower case, and its port (none: the scheme's default).
@@ -79,8 +82,15 @@ impl HostRule {
                 port: Some(a.port_u16().unwrap_or(if graph_https { 443 } else { 80 })),
             },
         );
+        let graph_ok = graph_https || plain_http || is_loopback(&graph_host.host);
         HostRule {
-            graph: authority.map_or("", Authority::as_str).into(),
+            graph_ok,
+            // A base the token may not go to is matched by no request on
+            // the fast path: each goes through `check`, which refuses it.
+            graph: match graph_ok {
+                true => authority.map_or("", Authority::as_str).into(),
+                false => "".into(),
+            },
             graph_https,
             graph_host,
             media: std::iter::once(DEFAULT_MEDIA_HOST)
@@ -102,7 +112,7 @@ impl HostRule {
     #[inline]
     pub(crate) fn admits(&self, uri: &Uri) -> bool {
         match uri.authority() {
-            None => true,
+            None => self.graph_ok,
             Some(a) if a.as_str() == &*self.graph && self.same_scheme_as_graph(uri) => true,
             Some(_) => self.check(uri).is_ok(),
         }
@@ -127,7 +137,12 @@ impl HostRule {
     #[inline(never)]
     pub(crate) fn check(&self, uri: &Uri) -> Result<(), Error> {
         let Some(authority) = uri.authority() else {
-            return Ok(());
+            return match self.graph_ok {
+                true => Ok(()),
+                false => Err(Error::PlainHttp {
+                    host: self.graph_host.host.to_string(),
+                }),
+            };
         };
         let host = authority.host();
         let named = || {
@@ -186,7 +201,7 @@ enum Place {
 
 /// `localhost`, `127.0.0.0/8` or `[::1]`: traffic that never leaves the
 /// machine.
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") {
         return true;
     }
@@ -267,6 +282,19 @@ mod tests {
         assert_eq!(verdict(&lan, "http://[::1]:9/m"), "media");
         let opted_in = rule("http://127.0.0.1:4000", &["10.1.2.3:80"], true);
         assert_eq!(verdict(&opted_in, "http://10.1.2.3/m"), "media");
+        // A plain-http Graph base off loopback gets the token only when
+        // opted in: bare paths and its own URLs alike.
+        let lan_graph = rule("http://10.0.0.5:8080", &[], false);
+        for uri in ["/v25.0/1/messages", "http://10.0.0.5:8080/v25.0/1/messages"] {
+            let uri: Uri = uri.parse().unwrap();
+            assert!(!lan_graph.admits(&uri), "{uri}");
+            assert!(
+                matches!(lan_graph.check(&uri), Err(Error::PlainHttp { .. })),
+                "{uri}"
+            );
+        }
+        let lan_graph = rule("http://10.0.0.5:8080", &[], true);
+        assert!(lan_graph.admits(&"/v25.0/1/messages".parse().unwrap()));
     }
 
     /// The refusal names the host (not the path, not a query) and reads as
