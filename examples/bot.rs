@@ -101,21 +101,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Setup {
-        mut auth, phone, ..
-    } = match setup::from_env(false) {
+    let Setup { auth, phone, .. } = match setup::from_env(false) {
         Ok(setup) => setup,
         Err(code) => return code,
     };
-    for host in env("WHATSAPP_MEDIA_HOSTS").unwrap_or_default().split(',') {
-        if !host.trim().is_empty() {
-            auth = auth.media_host(host.trim());
-        }
-    }
-    if let Err(e) = auth.check() {
-        eprintln!("error: WHATSAPP_MEDIA_HOSTS: {e}");
-        return ExitCode::from(2);
-    }
+    let auth = match setup::with_media_hosts(auth) {
+        Ok(auth) => auth,
+        Err(code) => return code,
+    };
     #[cfg(feature = "opentelemetry")]
     let metrics = metrics::Prometheus::new();
     #[cfg(feature = "opentelemetry")]

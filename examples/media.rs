@@ -102,19 +102,10 @@ async fn main() -> ExitCode {
         Ok(setup) => setup,
         Err(code) => return code,
     };
-    let mut auth = setup.auth;
-    for host in setup::env("WHATSAPP_MEDIA_HOSTS")
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-    {
-        auth = auth.media_host(host);
-    }
-    if let Err(e) = auth.check() {
-        eprintln!("error: WHATSAPP_MEDIA_HOSTS: {e}");
-        return ExitCode::from(2);
-    }
+    let auth = match setup::with_media_hosts(setup.auth) {
+        Ok(auth) => auth,
+        Err(code) => return code,
+    };
 
     // The stack: a hyper client that speaks TLS (plain HTTP only where the
     // host rule allows it: loopback, for a local fake), under the layer.

@@ -68,3 +68,18 @@ pub fn from_env(announce: bool) -> Result<Setup, ExitCode> {
         phone,
     })
 }
+
+/// `auth` with the media hosts of `WHATSAPP_MEDIA_HOSTS` (comma-separated
+/// `host[:port]`) added to the ones the token may go to. A value that is
+/// not one is printed and gives exit code 2.
+pub fn with_media_hosts(mut auth: WhatsAppAuthLayer) -> Result<WhatsAppAuthLayer, ExitCode> {
+    let hosts = env("WHATSAPP_MEDIA_HOSTS").unwrap_or_default();
+    for host in hosts.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+        auth = auth.media_host(host);
+    }
+    if let Err(e) = auth.check() {
+        eprintln!("error: WHATSAPP_MEDIA_HOSTS: {e}");
+        return Err(ExitCode::from(2));
+    }
+    Ok(auth)
+}
