@@ -116,6 +116,7 @@ async fn the_tenant_stack_keeps_the_same_rule() {
     let (other, other_seen) = recorder().await;
     let (media, media_seen) = recorder().await;
     let book = TenantBook::of(std::slice::from_ref(&tenant));
+    let asked = book.clone();
     let base = fake.base_url();
     let app_id = config.app_id.clone();
     let layer = WhatsAppTenantsLayer::new(book).configure(move |auth| {
@@ -136,6 +137,18 @@ async fn the_tenant_stack_keeps_the_same_rule() {
             "{err}"
         );
     }
+    // A foreign URL whose path names the tenant: refused before the
+    // tenant is looked up, so the source is never asked for it.
+    let err = stack
+        .clone()
+        .oneshot(get(format!("http://{other}/{}/messages", tenant.phone)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(crate_error(&err), Error::HostNotAllowed { .. }),
+        "{err}"
+    );
+    assert_eq!(asked.lookups(), 0, "no lookup for a refused host");
     assert!(other_seen.lock().unwrap().is_empty());
     let mut req = get(format!("http://{media}/m?mid=1"));
     req.extensions_mut().insert(TenantId::new(&tenant.phone));

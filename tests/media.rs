@@ -1,65 +1,28 @@
 //! Media through the stack against the fake on 127.0.0.1 (Graph on one
 //! listener, the media host on a second): downloads and uploads of each
 //! type; an expired URL retrieved afresh once (paused clock); a 190 on an
-//! upload renewed and the upload sent again from its source; each hostile
-//! answer of the media host a typed error, with no file and no partial
-//! file left; tenants: a media id fetched only ever with its business's
-//! token.
+//! upload renewed and the upload sent again from its source; tenants: a
+//! media id fetched only ever with its business's token. The media
+//! host's hostile answers are in `media_hostile.rs`.
 
 #[path = "../examples/common/mod.rs"]
 mod common;
+#[path = "support/media.rs"]
+mod support;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::fake_graph::media::{Hostile, URL_LIFETIME};
+use common::fake_graph::media::URL_LIFETIME;
 use common::fake_graph::{FakeConfig, FakeGraph};
 use common::full_stack::{fake_config, SECRET};
-use common::sender::{https_client, HttpsClient};
+use common::sender::https_client;
 use http_body_util::Full;
+use support::{entries, file_of, folder, start, PHONE};
 use tower::Layer;
 use tower_whatsapp_auth::media::{FileSource, Media, MediaBody, MediaError, OpenedUpload};
-use tower_whatsapp_auth::{ErrorKind, WhatsAppAuth};
-
-type Stack = WhatsAppAuth<HttpsClient>;
-
-const PHONE: &str = "106540352242922";
-
-async fn start(config: FakeConfig) -> (FakeGraph, Media<Stack>) {
-    let fake = FakeGraph::start(config.clone()).await;
-    let host = fake.start_media_host().await;
-    let stack = fake
-        .layer(&config)
-        .media_host(host.to_string())
-        .layer(https_client());
-    (fake, Media::new(stack).phone_number_id(PHONE))
-}
-
-/// A fresh folder under the system's temporary one.
-fn folder(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("twa-media-{name}-{:x}", fastrand::u64(..)));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The folder's entries (a partial file would show here).
-fn entries(dir: &PathBuf) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn file_of(len: usize, seed: u8) -> Bytes {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(seed) ^ seed)
-        .collect()
-}
 
 #[tokio::test]
 async fn each_type_uploads_and_downloads_with_the_bearer_and_its_checks() {
@@ -188,6 +151,8 @@ async fn an_upload_refused_with_190_is_sent_again_from_its_source_once_renewed()
 #[tokio::test(start_paused = true)]
 async fn an_expired_url_is_retrieved_afresh_once() {
     let (fake, media) = start(fake_config(None)).await;
+    // Patient enough to wait for an answer slower than the URL's life.
+    let media = media.idle_timeout(URL_LIFETIME * 2);
     let file = file_of(50_000, 5);
     let id = fake.add_media(file.clone(), "image/png", PHONE);
     // The URL is issued as the call comes in and answered past its life.
@@ -201,92 +166,6 @@ async fn an_expired_url_is_retrieved_afresh_once() {
     assert_eq!(got, file);
     assert_eq!(fake.media_info_calls(), 2);
     assert_eq!(fake.media_refusals(), vec![(404, "URL expired".to_owned())]);
-}
-
-#[tokio::test]
-async fn each_hostile_answer_is_a_typed_error_and_leaves_no_file() {
-    let (fake, media) = start(fake_config(None)).await;
-    let dir = folder("hostile");
-    type Expect = fn(&MediaError) -> bool;
-    let table: [(Hostile, Expect); 5] = [
-        (Hostile::Html, |e| matches!(e, MediaError::NotMedia { .. })),
-        (Hostile::Short, |e| matches!(e, MediaError::Body(_))),
-        (Hostile::Long, |e| matches!(e, MediaError::Length { .. })),
-        (Hostile::WrongBytes, |e| {
-            matches!(e, MediaError::Checksum { .. })
-        }),
-        (Hostile::Endless, |e| matches!(e, MediaError::Length { .. })),
-    ];
-    for (hostile, expected) in table {
-        let id = fake.add_large_media(2 * 1024 * 1024, "video/mp4", PHONE);
-        fake.set_hostile(&id, hostile);
-        let out = dir.join("clip.mp4");
-        let err = media.download_to(&id, &out).await.unwrap_err();
-        assert!(expected(&err), "{hostile:?}: {err}");
-        assert_eq!(
-            err.kind() == ErrorKind::Transient,
-            matches!(err, MediaError::Body(_))
-        );
-        assert!(
-            entries(&dir).is_empty(),
-            "{hostile:?} left {:?}",
-            entries(&dir)
-        );
-    }
-    // A webhook's digest that is not the file's is refused too.
-    let id = fake.add_media(file_of(1000, 9), "image/jpeg", PHONE);
-    let other = fake.add_media(file_of(1000, 8), "image/jpeg", PHONE);
-    let err = media
-        .download(&id)
-        .await
-        .unwrap()
-        .expect_sha256(&fake.media_sha256(&other))
-        .unwrap()
-        .to_file(dir.join("x.jpg"))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, MediaError::Checksum { .. }), "{err}");
-    assert!(entries(&dir).is_empty());
-    // A cap below the file's size: refused before the download.
-    let small = media.clone().max_size(999);
-    assert!(matches!(
-        small.download(&id).await,
-        Err(MediaError::TooLarge {
-            size: 1000,
-            limit: 999
-        })
-    ));
-    std::fs::remove_dir_all(dir).unwrap();
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_body_that_stalls_times_out() {
-    let (fake, media) = start(fake_config(None)).await;
-    let media = media.idle_timeout(Duration::from_secs(30));
-    let dir = folder("stall");
-    let id = fake.add_large_media(100_000, "audio/mpeg", PHONE);
-    fake.set_hostile(&id, Hostile::Stall);
-    let err = media.download_to(&id, dir.join("a.mp3")).await.unwrap_err();
-    assert!(matches!(err, MediaError::Stalled(_)), "{err}");
-    assert!(entries(&dir).is_empty());
-    std::fs::remove_dir_all(dir).unwrap();
-}
-
-#[tokio::test]
-async fn without_the_bearer_the_media_host_refuses() {
-    let (fake, media) = start(fake_config(None)).await;
-    let id = fake.add_media(file_of(10, 1), "image/jpeg", PHONE);
-    let info = media.info(&id).await.unwrap();
-    let res = https_client()
-        .request(
-            http::Request::get(&info.url)
-                .body(tower_whatsapp_auth::ReplayBody::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 401);
-    let _ = SECRET;
 }
 
 #[tokio::test]
@@ -350,21 +229,6 @@ async fn a_tenants_media_goes_only_with_its_token() {
         (upload.phone, upload.token),
         (b.phone.clone(), b.token.clone())
     );
-}
-
-#[tokio::test]
-async fn a_url_refused_twice_is_an_error_after_one_fresh_retrieval() {
-    let (fake, media) = start(fake_config(None)).await;
-    let id = fake.add_media(file_of(100, 2), "image/png", PHONE);
-    fake.set_hostile(&id, Hostile::Refuse);
-    let err = media.download(&id).await.unwrap_err();
-    assert!(matches!(err, MediaError::Refused { status: 401 }), "{err}");
-    assert_eq!(
-        fake.media_info_calls(),
-        2,
-        "retrieved afresh once, not more"
-    );
-    assert_eq!(fake.media_refusals().len(), 2);
 }
 
 #[tokio::test]

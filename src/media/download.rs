@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -70,7 +71,10 @@ where
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        // A login or error page served with 200 is not the file.
+        // A login or error page served with 200 is not the file. Other
+        // types are not compared with Graph's `mime_type`: the host may
+        // name a file's type otherwise (parameters, a generic type), and
+        // the length and SHA-256 checked below are what prove the file.
         if content_type.to_ascii_lowercase().starts_with("text/html") {
             return Err(MediaError::NotMedia {
                 content_type: content_type.to_owned(),
@@ -189,8 +193,8 @@ where
     /// as it was.
     pub async fn to_file(mut self, path: impl AsRef<Path>) -> Result<Downloaded, MediaError> {
         let path = path.as_ref();
-        let mut partial = Partial::beside(path);
-        let mut file = tokio::fs::File::create(&partial.path).await?;
+        let partial = Partial::beside(path);
+        let mut file = partial.create().await?;
         while let Some(chunk) = self.chunk().await? {
             file.write_all(&chunk).await?;
         }
@@ -198,7 +202,7 @@ where
         file.sync_all().await?;
         drop(file);
         tokio::fs::rename(&partial.path, path).await?;
-        partial.kept = true;
+        partial.keep();
         Ok(self.downloaded())
     }
 }
@@ -207,6 +211,16 @@ where
 /// place).
 struct Partial {
     path: PathBuf,
+    state: Arc<Mutex<PartialState>>,
+}
+
+/// Shared by the task creating the file and the `Partial` that removes
+/// it: whichever comes second under the lock sees what the first did, so
+/// a future dropped while the file is being created leaves none behind.
+#[derive(Default)]
+struct PartialState {
+    created: bool,
+    abandoned: bool,
     kept: bool,
 }
 
@@ -219,14 +233,42 @@ impl Partial {
         let tmp = format!(".{name}.partial-{:016x}", fastrand::u64(..));
         Partial {
             path: path.with_file_name(tmp),
-            kept: false,
+            state: Arc::default(),
         }
+    }
+
+    /// Creates the file, new: `create_new` follows no link left at its
+    /// name and never writes into a file already there.
+    async fn create(&self) -> std::io::Result<tokio::fs::File> {
+        let path = self.path.clone();
+        let state = Arc::clone(&self.state);
+        let file = tokio::task::spawn_blocking(move || {
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            if state.abandoned {
+                return Err(std::io::Error::other("the download was dropped"));
+            }
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
+            state.created = true;
+            Ok(file)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok(tokio::fs::File::from_std(file))
+    }
+
+    fn keep(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).kept = true;
     }
 }
 
 impl Drop for Partial {
     fn drop(&mut self) {
-        if !self.kept {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.abandoned = true;
+        if state.created && !state.kept {
             let _ = std::fs::remove_file(&self.path);
         }
     }

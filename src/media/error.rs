@@ -23,10 +23,23 @@ pub enum MediaError {
     /// An answer that is not what Graph documents (not JSON, no `url`).
     #[error("Graph's media answer is malformed: {0}")]
     Malformed(String),
-    /// The media host refused the download (HTTP status), even with a URL
-    /// retrieved afresh.
-    #[error("the media host refused the download with HTTP {status} (a URL retrieved afresh was refused too)")]
+    /// The media host refused the download (HTTP 4xx). A URL that had
+    /// expired or was refused (401, 403, 404, 410) was retrieved afresh
+    /// once first.
+    #[error(
+        "the media host refused the download with HTTP {status}{}",
+        if *retrieved_afresh { " (a URL retrieved afresh was refused too)" } else { "" }
+    )]
     Refused {
+        /// The media host's status.
+        status: u16,
+        /// Whether the refusal was of a URL retrieved afresh.
+        retrieved_afresh: bool,
+    },
+    /// The media host failed (5xx) or asked to slow down (429): the URL
+    /// may still be good, and the download can be tried again later.
+    #[error("the media host is unavailable (HTTP {status}); try the download again later")]
+    Unavailable {
         /// The media host's status.
         status: u16,
     },
@@ -115,9 +128,10 @@ impl MediaError {
         match self {
             MediaError::Graph(g) => g.kind(),
             MediaError::Stack(e) => e.kind(),
-            MediaError::Transport(_) | MediaError::Stalled(_) | MediaError::Body(_) => {
-                ErrorKind::Transient
-            }
+            MediaError::Transport(_)
+            | MediaError::Stalled(_)
+            | MediaError::Body(_)
+            | MediaError::Unavailable { .. } => ErrorKind::Transient,
             MediaError::Config(_) => ErrorKind::Misconfigured,
             _ => ErrorKind::Other,
         }

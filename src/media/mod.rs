@@ -110,7 +110,10 @@ impl<S> Media<S> {
     }
 
     /// How long a download may go without a byte before it fails with
-    /// [`MediaError::Stalled`] (default 30 s).
+    /// [`MediaError::Stalled`] (default 30 s): waiting for Graph's info,
+    /// for the media host's answer, and between chunks of the file.
+    /// Uploads are bounded by the stack's own timeout layer, if any: one
+    /// here would cut a large file mid-send.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
         self
@@ -176,6 +179,15 @@ where
             .map_err(|e| MediaError::from_box(e.into()))
     }
 
+    /// [`send`](Self::send), failing with [`MediaError::Stalled`] when no
+    /// answer's head arrives within the idle timeout: a host that accepts
+    /// the connection and never answers must not hang the download.
+    async fn send_within(&self, req: Request<MediaBody>) -> Result<Response<ResB>, MediaError> {
+        tokio::time::timeout(self.idle_timeout, self.send(req))
+            .await
+            .map_err(|_| MediaError::Stalled(self.idle_timeout))?
+    }
+
     /// A Graph call answered with JSON: its bytes, or the Graph error.
     async fn graph_json(
         &self,
@@ -198,7 +210,10 @@ where
 
     async fn info_of(&self, media_id: &str) -> Result<MediaInfo, MediaError> {
         let uri = self.node(media_id)?;
-        let bytes = self.graph_json(Method::GET, &uri, empty()).await?;
+        let req = self.request(Method::GET, &uri, empty())?;
+        let bytes = tokio::time::timeout(self.idle_timeout, self.graph_json_req(req))
+            .await
+            .map_err(|_| MediaError::Stalled(self.idle_timeout))??;
         MediaInfo::parse(&bytes)
     }
 
@@ -235,15 +250,23 @@ where
                 });
             }
             let res = self
-                .send(self.request(Method::GET, &info.url, empty())?)
+                .send_within(self.request(Method::GET, &info.url, empty())?)
                 .await?;
             let status = res.status();
             if status.is_success() {
                 return Download::start(info, res, self.max_size, self.idle_timeout);
             }
+            // The host failing (5xx) or pacing (429) says nothing of the
+            // URL: the caller may try again later.
+            if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+                return Err(MediaError::Unavailable {
+                    status: status.as_u16(),
+                });
+            }
             if fresh || !url_refused(status) {
                 return Err(MediaError::Refused {
                     status: status.as_u16(),
+                    retrieved_afresh: fresh,
                 });
             }
             // Expired (Meta: valid for 5 minutes) or refused: ask again.

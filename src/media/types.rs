@@ -38,13 +38,7 @@ impl MediaKind {
     /// assert_eq!(MediaKind::of("image/gif"), None);
     /// ```
     pub fn of(mime: &str) -> Option<MediaKind> {
-        let essence = mime
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        Some(match essence.as_str() {
+        Some(match essence(mime).as_str() {
             "audio/aac" | "audio/amr" | "audio/mpeg" | "audio/mp4" | "audio/ogg" => {
                 MediaKind::Audio
             }
@@ -91,6 +85,16 @@ impl MediaKind {
 }
 
 /// Whether an upload of `size` bytes of `mime` is one Meta takes.
+/// A MIME type's essence: lower-cased, without parameters (`Audio/OGG;
+/// codecs=opus` is `audio/ogg`), as Meta's tables list them.
+pub(crate) fn essence(mime: &str) -> String {
+    mime.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 pub(crate) fn check_upload(mime: &str, size: u64) -> Result<MediaKind, String> {
     let kind = MediaKind::of(mime).ok_or_else(|| {
         format!("WhatsApp does not take {mime:?} (audio: aac, amr, mpeg, mp4, ogg; documents: text, pdf, office; images: jpeg, png; stickers: webp; video: mp4, 3gpp)")

@@ -149,8 +149,10 @@ pub(super) fn multipart(mime: &str, opened: OpenedUpload) -> (HeaderValue, Media
         fastrand::u64(..),
         fastrand::u64(..)
     );
-    let name = opened.file_name.replace(['"', '\r', '\n', '\\'], "_");
-    let mime_clean = mime.replace(['\r', '\n'], "");
+    let name = form_file_name(&opened.file_name);
+    // The essence only: Meta's tables name types without parameters, and
+    // a type checked by `check_upload` has no byte that could end a line.
+    let mime_clean = super::types::essence(mime);
     let head = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n\
          --{boundary}\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\n{mime_clean}\r\n\
@@ -171,6 +173,21 @@ pub(super) fn multipart(mime: &str, opened: OpenedUpload) -> (HeaderValue, Media
         + body.tail.as_ref().map_or(0, |b| b.len() as u64);
     let body = Form { len: total, ..body };
     (content_type, MediaBody::new(body))
+}
+
+/// A file name fit for the form's `filename="..."`: any control
+/// character, quote or backslash (which could end the quoted string or
+/// the header line) becomes `_`.
+fn form_file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() || c == '"' || c == '\\' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// The form: its head, the file, its tail.
@@ -234,5 +251,43 @@ impl Body for Form {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn the_form_names_the_essence_and_a_safe_file_name() {
+        let opened = OpenedUpload {
+            body: MediaBody::new(http_body_util::Full::new(Bytes::from_static(b"OggS"))),
+            len: 4,
+            file_name: "a\"b\\c\r\nX-Evil: 1\u{7}\u{0}.ogg".into(),
+        };
+        let (content_type, body) = multipart("Audio/OGG; codecs=opus", opened);
+        let form = body.collect().await.unwrap().to_bytes();
+        let form = String::from_utf8(form.to_vec()).unwrap();
+        let boundary = content_type
+            .to_str()
+            .unwrap()
+            .strip_prefix("multipart/form-data; boundary=")
+            .unwrap()
+            .to_owned();
+        assert!(
+            form.contains("name=\"type\"\r\n\r\naudio/ogg\r\n"),
+            "{form}"
+        );
+        assert!(
+            form.contains(
+                "filename=\"a_b_c__X-Evil: 1__.ogg\"\r\nContent-Type: audio/ogg\r\n\r\nOggS\r\n"
+            ),
+            "{form}"
+        );
+        // Each line of the form is a boundary, a header or a value: the
+        // file name added none.
+        assert_eq!(form.matches("\r\n").count(), 14, "{form}");
+        assert!(form.ends_with(&format!("\r\n--{boundary}--\r\n")));
     }
 }

@@ -76,14 +76,17 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        // The host first: a request to a host no token may go to fails
+        // before its tenant is read or looked up (a foreign URL's path
+        // could name one), so no source is asked for it.
+        if let Err(error) = self.tenants.shared.registry.template.hosts.check(req.uri()) {
+            give_back(&mut self.inner);
+            return TenantFuture::failed(error);
+        }
         let id = match tenant_of(&req) {
             Ok(id) => id,
             Err(error) => {
                 give_back(&mut self.inner);
-                // A request to a host the token may not go to says so,
-                // whether or not it names a tenant.
-                let hosts = &self.tenants.shared.registry.template.hosts;
-                let error = hosts.check(req.uri()).err().unwrap_or(error);
                 return TenantFuture::failed(error);
             }
         };

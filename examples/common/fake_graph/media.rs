@@ -41,6 +41,10 @@ pub enum Hostile {
     Stall,
     /// 401 to every download of it (as to a token the host does not take).
     Refuse,
+    /// 503 to every download of it (the host failing, not the URL).
+    Unavailable,
+    /// The request read, and no answer ever (not even its head).
+    Mute,
 }
 
 /// A file: bytes, or a repeated 64 KiB block (so a 100 MB file costs the

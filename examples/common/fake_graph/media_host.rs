@@ -15,6 +15,8 @@ use super::{query_param, State};
 enum Answer {
     Refuse(u16, String),
     File(Node),
+    /// The request read, no answer ever.
+    Mute,
 }
 
 pub(super) async fn serve(state: Arc<Mutex<State>>, mut stream: TcpStream) {
@@ -47,10 +49,10 @@ pub(super) async fn serve(state: Arc<Mutex<State>>, mut stream: TcpStream) {
                 .refusals
                 .push((status, why.clone()));
             let page = format!("<html><body>{why}</body></html>");
-            let reason = if status == 401 {
-                "Unauthorized"
-            } else {
-                "Not Found"
+            let reason = match status {
+                401 => "Unauthorized",
+                503 => "Service Unavailable",
+                _ => "Not Found",
             };
             let res = format!(
                 "HTTP/1.1 {status} {reason}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
@@ -59,6 +61,7 @@ pub(super) async fn serve(state: Arc<Mutex<State>>, mut stream: TcpStream) {
             stream.write_all(res.as_bytes()).await
         }
         Answer::File(node) => send_file(&mut stream, &node).await,
+        Answer::Mute => std::future::pending().await,
     };
     let _ = stream.shutdown().await;
 }
@@ -91,8 +94,11 @@ fn decide(state: &Arc<Mutex<State>>, target: &str, bearer: Option<String>) -> An
             return Answer::Refuse(401, "token of another business".into());
         }
     }
-    if node.hostile == Some(Hostile::Refuse) {
-        return Answer::Refuse(401, "refused".into());
+    match node.hostile {
+        Some(Hostile::Refuse) => return Answer::Refuse(401, "refused".into()),
+        Some(Hostile::Unavailable) => return Answer::Refuse(503, "unavailable".into()),
+        Some(Hostile::Mute) => return Answer::Mute,
+        _ => {}
     }
     state.media.fetches.push((id, token));
     Answer::File(node)
@@ -107,7 +113,11 @@ async fn send_file(stream: &mut TcpStream, node: &Node) -> std::io::Result<()> {
         format!("HTTP/1.1 200 OK\r\nContent-Type: {mime}\r\n{length}Connection: close\r\n\r\n")
     };
     match node.hostile {
-        None | Some(Hostile::WrongBytes) | Some(Hostile::Refuse) => {
+        None
+        | Some(Hostile::WrongBytes)
+        | Some(Hostile::Refuse)
+        | Some(Hostile::Unavailable)
+        | Some(Hostile::Mute) => {
             stream
                 .write_all(head(Some(len), &node.mime).as_bytes())
                 .await?;
