@@ -40,10 +40,10 @@ use crate::calls::GraphIo;
 use crate::config::Config;
 use crate::error::{Error, TransportError};
 use crate::graph::GraphError;
+use crate::refusal::Refusal;
 use crate::secret::Secret;
 use crate::source::{FbExchange, StaticToken, TokenSource};
-use crate::store::lineage_of;
-use crate::store::TokenStore;
+use crate::store::{lineage_of, TokenStore};
 
 /// Where a cell's tokens come from, and where renewed ones are kept.
 #[derive(Clone, Default)]
@@ -325,8 +325,13 @@ impl TokenCell {
     /// Records that Graph refused the token of `generation` with `err`: an
     /// expired token is renewed (requests wait for it), a token that cannot
     /// be repaired is marked dead (requests fail fast), a refused
-    /// configuration blocks requests until it is fixed.
-    pub(crate) fn observe(&self, generation: u64, err: &GraphError) {
+    /// configuration blocks requests until it is fixed. Only an answer
+    /// from Graph's own host (`from_graph`) marks it dead or blocked: from
+    /// a media host, a refusal may start a renewal, no more.
+    pub(crate) fn observe(&self, generation: u64, err: &GraphError, from_graph: bool) {
+        if !from_graph && Refusal::of(err, self.can_refresh()) != Refusal::Renew {
+            return;
+        }
         let refused = Transition::Refused {
             generation,
             cause: err.clone(),

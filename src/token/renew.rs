@@ -14,6 +14,7 @@ use super::schedule::{self, AfterFetch, Fetched};
 use super::transition::{Observer, Origin, Transition};
 use super::TokenCell;
 use crate::access_token::{Expiry, Token};
+use crate::calls::Verdict;
 use crate::clock::later;
 use crate::error::{Error, RefreshError};
 use crate::graph::GraphError;
@@ -82,34 +83,40 @@ impl TokenCell {
     }
 
     /// A dead or blocked token: asks the source for another one; a blocked
-    /// token that Graph refused is validated again.
+    /// token that Graph refused is validated again. A dead token its
+    /// source cannot replace (a static one, or an exchange that hands the
+    /// same token back) is put to Graph again: a refusal during an incident
+    /// at Meta must not stop sending until a restart.
     pub(super) async fn recheck(&self, plan: &mut Plan) -> Transition {
         let cred = self.current();
         let generation = cred.generation;
-        if !self.can_refresh() {
-            return Transition::Rechecked {
-                generation,
-                error: None,
-            };
-        }
-        match self
-            .fetch(FetchReason::Recover, cred.token().cloned())
-            .await
-        {
-            Ok(token) if Some(&token.value) != cred.token() => {
-                plan.failures = 0;
-                plan.lineage = lineage_of(&token.value);
-                self.install(token, generation + 1, Origin::Source, plan)
-                    .await
+        let mut error = None;
+        if self.can_refresh() {
+            match self
+                .fetch(FetchReason::Recover, cred.token().cloned())
+                .await
+            {
+                Ok(token) if Some(&token.value) != cred.token() => {
+                    plan.failures = 0;
+                    plan.lineage = lineage_of(&token.value);
+                    return self
+                        .install(token, generation + 1, Origin::Source, plan)
+                        .await;
+                }
+                Ok(_) => {}
+                Err(failed) => error = Some(failed),
             }
-            Ok(_) => Transition::Rechecked {
-                generation,
-                error: None,
-            },
-            Err(error) => Transition::Rechecked {
-                generation,
-                error: Some(error),
-            },
+        }
+        let accepted = match (&cred.state, cred.token()) {
+            (State::Dead { .. }, Some(token)) => {
+                matches!(self.ask_graph(token).await, Verdict::Valid(_))
+            }
+            _ => false,
+        };
+        Transition::Rechecked {
+            generation,
+            error,
+            accepted,
         }
     }
 

@@ -50,9 +50,9 @@ async fn late_refusals_do_not_move_a_blocked_or_dead_token() {
         let cell = layer.token_cell(client);
         cell.ready().await.unwrap();
         let generation = cell.stats().generation;
-        cell.observe(generation, &first);
+        cell.observe(generation, &first, true);
         let blocked = cell.blocked().expect("blocked by the first refusal");
-        cell.observe(generation, &expired);
+        cell.observe(generation, &expired, true);
         let still = cell.blocked().expect("still blocked");
         assert_eq!(still.kind(), kind);
         assert_eq!(still.to_string(), blocked.to_string());

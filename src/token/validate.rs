@@ -22,21 +22,8 @@ impl TokenCell {
             return Transition::Unchanged;
         };
         let generation = cred.generation;
-        // With many tenants, a bounded number validate at once (the wait is
-        // bounded by the queue: each holder by the validation timeout).
-        let _permit = match &self.config().validation_gate {
-            Some(gate) => gate.clone().acquire_owned().await.ok(),
-            None => None,
-        };
         self.apply(Transition::Validating { generation });
-        let limit = self.config().validation_timeout;
-        let verdict = tokio::time::timeout(limit, self.graph().validate(&token))
-            .await
-            .unwrap_or_else(|_| {
-                Verdict::Unknown(format!(
-                    "Graph did not answer the validation call within {limit:?}"
-                ))
-            });
+        let verdict = self.ask_graph(&token).await;
         let deferred = |reason: String| Transition::ValidationDeferred { generation, reason };
         match verdict {
             Verdict::Valid(info) => match self.missing_permissions(&token, info.as_ref()).await {
@@ -56,6 +43,25 @@ impl TokenCell {
             },
             Verdict::Unknown(reason) => deferred(reason),
         }
+    }
+
+    /// What Graph says of `token` (`/debug_token`, else the phone number
+    /// node), bounded by the validation timeout. With many tenants, a
+    /// bounded number ask at once (the wait is bounded by the queue: each
+    /// holder by the validation timeout).
+    pub(super) async fn ask_graph(&self, token: &Secret) -> Verdict {
+        let _permit = match &self.config().validation_gate {
+            Some(gate) => gate.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        let limit = self.config().validation_timeout;
+        tokio::time::timeout(limit, self.graph().validate(token))
+            .await
+            .unwrap_or_else(|_| {
+                Verdict::Unknown(format!(
+                    "Graph did not answer the validation call within {limit:?}"
+                ))
+            })
     }
 
     /// With required permissions configured: the error when the token lacks

@@ -37,6 +37,9 @@ pub(crate) struct SentWith {
     pub(crate) cell: TokenCell,
     pub(crate) generation: u64,
     pub(crate) repair: Repair,
+    /// Sent to Graph's own host (not a media host): a refusal from
+    /// anywhere else never marks the token dead.
+    pub(crate) to_graph: bool,
 }
 
 pin_project! {
@@ -75,6 +78,7 @@ impl<S: Service<Request<ReplayBody>>> ValidateFuture<S> {
         service: S,
         repair: Repair,
     ) -> Self {
+        let to_graph = cell.config().hosts.is_graph(req.uri());
         ValidateFuture {
             state: State::Waiting {
                 waiting: Box::new(Waiting {
@@ -88,6 +92,7 @@ impl<S: Service<Request<ReplayBody>>> ValidateFuture<S> {
                 cell,
                 generation: 0,
                 repair,
+                to_graph,
             },
         }
     }
@@ -102,6 +107,7 @@ impl<S: Service<Request<ReplayBody>>> ValidateFuture<S> {
                 cell,
                 generation: 0,
                 repair,
+                to_graph: false,
             },
         }
     }
@@ -177,10 +183,11 @@ fn answered_with_error<ResB>(
         cell,
         generation,
         repair,
+        to_graph,
     } = sent;
     res.extensions_mut().insert(TokenGeneration(*generation));
     cell.graph().metrics().graph_error(err.kind());
-    cell.observe(*generation, &err);
+    cell.observe(*generation, &err, *to_graph);
     let err = cell.advise(&err);
     match outcome(&err, *repair) {
         Ok(()) => Ok(res),

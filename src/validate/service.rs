@@ -131,6 +131,9 @@ pub(crate) struct Stamped {
     /// The request goes to a host the token may not go to: not stamped,
     /// and failed unsent.
     refused: bool,
+    /// The request goes to Graph's own host: only its refusals can mark
+    /// the token dead.
+    to_graph: bool,
 }
 
 /// [`send_with`]'s first half: stamps the `head` of a request with `body`,
@@ -153,6 +156,7 @@ pub(crate) fn stamp_head(
             generation: None,
             repair,
             refused: true,
+            to_graph: false,
         };
     }
     let generation = cell.with_sendable(|generation, stamp| {
@@ -172,6 +176,7 @@ pub(crate) fn stamp_head(
         generation,
         repair,
         refused: false,
+        to_graph: cell.config().hosts.is_graph(&head.uri),
     }
 }
 
@@ -201,6 +206,7 @@ where
         generation,
         repair,
         refused,
+        to_graph,
     } = stamped;
     let Some(generation) = generation else {
         return D::waiting(unsent(inner, cell, req, repair, refused));
@@ -210,6 +216,7 @@ where
         cell,
         generation,
         repair,
+        to_graph,
     };
     D::sent(future, sent)
 }

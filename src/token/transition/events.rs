@@ -58,9 +58,19 @@ pub(crate) fn emit(
         | T::BackingOff { .. }
         | T::Dead { .. }
         | T::Blocked { .. } => renewal(transition, after),
-        T::Rechecked { generation, error } => {
+        T::Rechecked {
+            generation,
+            error,
+            accepted,
+        } => {
             if let Some(error) = error {
                 tracing::warn!(generation, %error, "token source failed while rechecking a dead token");
+            }
+            if *accepted && changed {
+                tracing::info!(
+                    generation,
+                    "Graph accepts the refused token again; requests use it once more"
+                );
             }
             if matches!(
                 before.state,

@@ -45,7 +45,9 @@ pub(crate) fn record(
 /// it changed the snapshot: it is what Graph said.
 pub(crate) fn validation(transition: &Transition) -> Option<Validation> {
     match transition {
-        Transition::Validated { .. } => Some(Validation::Valid),
+        Transition::Validated { .. } | Transition::Rechecked { accepted: true, .. } => {
+            Some(Validation::Valid)
+        }
         Transition::Refused {
             seen_by: Observer::Validation,
             ..

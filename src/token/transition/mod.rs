@@ -131,12 +131,15 @@ pub(crate) enum Transition {
         error: Error,
         revalidate: bool,
     },
-    /// A dead or blocked token was looked at again and nothing changed,
-    /// except that a blocked one Graph refused is validated again.
-    /// `error`: the source failed when asked for another token.
+    /// A dead or blocked token was looked at again and its source had no
+    /// other: a blocked one Graph refused is validated again, and a dead
+    /// one Graph accepted when asked again (`accepted`: the refusal was
+    /// spurious) is back in use. `error`: the source failed when asked
+    /// for another token.
     Rechecked {
         generation: u64,
         error: Option<RefreshError>,
+        accepted: bool,
     },
     /// The tenant this cell served was removed: its token is not used any
     /// more, and requests holding the cell fail.

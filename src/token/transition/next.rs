@@ -60,7 +60,13 @@ pub(crate) fn next(cur: &Credential, transition: &Transition, cx: &Context) -> O
             recheck_at: later(cx.now, Duration::MAX),
             revalidate: false,
         })),
-        T::Rechecked { generation, .. } => ours(*generation).then(|| rechecked(cur, cx)).flatten(),
+        T::Rechecked {
+            generation,
+            accepted,
+            ..
+        } => ours(*generation)
+            .then(|| rechecked(cur, *accepted, cx))
+            .flatten(),
         T::Panicked {
             job: Job::Validate, ..
         } => cur.is_live().then(|| validation_deferred(cur, cx)),
@@ -224,11 +230,17 @@ fn blocked(error: Error, revalidate: bool, cx: &Context) -> State {
     }
 }
 
-/// Nothing new for a dead or blocked token: a dead one waits for the next
-/// recheck, a blocked one Graph refused is validated again (or, without
-/// validation, used again).
-fn rechecked(cur: &Credential, cx: &Context) -> Option<Credential> {
+/// No other token for a dead or blocked one: a dead one Graph accepted
+/// again is back in use (validated now, so next after the interval), else
+/// it waits for the next recheck; a blocked one Graph refused is validated
+/// again (or, without validation, used again).
+fn rechecked(cur: &Credential, accepted: bool, cx: &Context) -> Option<Credential> {
     let state = match &cur.state {
+        State::Dead { .. } if accepted => {
+            let mut next = cur.with_state(State::Ready);
+            next.schedule.validate_at = cx.config.validation_interval.map(|i| later(cx.now, i));
+            return Some(next);
+        }
         State::Dead { cause, .. } => dead_again(cause, cx),
         State::Blocked {
             revalidate: true, ..

@@ -122,6 +122,7 @@ fn table() -> Vec<Row> {
     let rechecked = T::Rechecked {
         generation: 1,
         error: Some(failure()),
+        accepted: false,
     };
     let (valid, refused_v, failed_v) = (Some(V::Valid), Some(V::Refused), Some(V::Failed));
     let (renewed, failed) = (Some(R::Renewed), Some(R::Failed));

@@ -77,6 +77,7 @@ fn rechecks_and_panics_retry_each_state_its_own_way() {
     let recheck = Transition::Rechecked {
         generation: 0,
         error: None,
+        accepted: false,
     };
     let panicked = |job| Transition::Panicked {
         job,
@@ -91,14 +92,40 @@ fn rechecks_and_panics_retry_each_state_its_own_way() {
             Transition::Rechecked {
                 generation: 0,
                 error: None,
+                accepted: false,
             },
             Some("Dead(190)"),
+        ),
+        // Graph accepts the dead token again (a spurious refusal): back
+        // in use, validated.
+        (
+            State::Dead {
+                cause: expired(),
+                recheck_at: now,
+            },
+            Transition::Rechecked {
+                generation: 0,
+                error: None,
+                accepted: true,
+            },
+            Some("Ready"),
+        ),
+        // Accepted means nothing to a state that is not dead.
+        (
+            blocked(false),
+            Transition::Rechecked {
+                generation: 0,
+                error: None,
+                accepted: true,
+            },
+            Some("Blocked(Misconfigured, false)"),
         ),
         (
             blocked(true),
             Transition::Rechecked {
                 generation: 0,
                 error: None,
+                accepted: false,
             },
             Some("Unvalidated"),
         ),
@@ -107,6 +134,7 @@ fn rechecks_and_panics_retry_each_state_its_own_way() {
             Transition::Rechecked {
                 generation: 0,
                 error: None,
+                accepted: false,
             },
             Some("Blocked(Misconfigured, false)"),
         ),
@@ -115,6 +143,7 @@ fn rechecks_and_panics_retry_each_state_its_own_way() {
             Transition::Rechecked {
                 generation: 0,
                 error: None,
+                accepted: false,
             },
             None,
         ),
