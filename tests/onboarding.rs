@@ -146,3 +146,30 @@ async fn a_token_for_another_account_is_that_tenant_s_configuration_error() {
     assert_eq!(fake.accepted_for(PHONE), 0, "not sent");
     assert_eq!(fake.counters().message_requests, 1);
 }
+
+/// A Graph that takes the exchange and never answers: the signup's call
+/// fails with a timeout after the refresh timeout, instead of holding the
+/// platform's handler for ever. In memory, on a paused clock.
+#[tokio::test(start_paused = true)]
+async fn an_exchange_that_never_answers_times_out() {
+    use std::time::Duration;
+    let client = tower::service_fn(|_req: Request<tower_whatsapp_auth::ReplayBody>| async {
+        std::future::pending::<Result<http::Response<Full<Bytes>>, tower::BoxError>>().await
+    });
+    let layer = WhatsAppTenantsLayer::new(TenantBook::default()).configure(|auth| {
+        auth.app_credentials("1234567890", SECRET)
+            .refresh_timeout(Duration::from_secs(10))
+    });
+    let stack = layer.layer(client);
+    let started = tokio::time::Instant::now();
+    let err = stack
+        .tenants()
+        .exchange_code("signup-code-9")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Refresh(RefreshError::Timeout(t)) if t == Duration::from_secs(10)),
+        "{err}"
+    );
+    assert_eq!(started.elapsed(), Duration::from_secs(10));
+}

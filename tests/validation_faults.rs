@@ -190,3 +190,45 @@ async fn refused_connections_fail_fast_and_recover() {
     );
     assert_eq!(fake.counters().messages_accepted, 1);
 }
+
+/// `/debug_token` of a partner's token that covers thousands of accounts
+/// answers well past the 64 KiB error body limit: read whole all the same,
+/// so its expiry is learned (it failed validation for ever before). In
+/// memory: the answer's shape is Meta's `/debug_token` reference's.
+#[tokio::test]
+async fn a_debug_token_answer_past_the_error_limit_is_read() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use tower_whatsapp_auth::{ReplayBody, WhatsAppAuthLayer};
+
+    let expires_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 30 * 86_400;
+    let ids: Vec<String> = (0..8_000)
+        .map(|n| format!("\"{}\"", 100_000_000_000_000u64 + n))
+        .collect();
+    let body = format!(
+        r#"{{"data":{{"app_id":"1234567890","type":"USER","application":"Platform","data_access_expires_at":{expires_at},"expires_at":{expires_at},"is_valid":true,"scopes":["whatsapp_business_management","whatsapp_business_messaging"],"granular_scopes":[{{"scope":"whatsapp_business_management","target_ids":[{ids}]}},{{"scope":"whatsapp_business_messaging","target_ids":[{ids}]}}],"user_id":"10000000000001"}}}}"#,
+        ids = ids.join(",")
+    );
+    assert!(body.len() > 256 * 1024);
+    let client = tower::service_fn(move |_req: http::Request<ReplayBody>| {
+        let body = body.clone();
+        async move {
+            Ok::<_, tower::BoxError>(
+                http::Response::builder()
+                    .header("content-type", "application/json")
+                    .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                    .unwrap(),
+            )
+        }
+    });
+    let cell = WhatsAppAuthLayer::new("EAAG-partner-token")
+        .app_credentials("1234567890", "platform-app-secret")
+        .token_cell(client);
+    cell.ready().await.unwrap();
+    let left = cell.expires_in().expect("the expiry /debug_token gave");
+    assert!(left > Duration::from_secs(29 * 86_400), "{left:?}");
+    assert_eq!(cell.stats().validations, 1);
+}

@@ -38,6 +38,11 @@ pub(crate) struct GraphIo {
     metrics: Metrics,
 }
 
+/// The largest successful answer to one of the stack's own calls read
+/// (`/debug_token` of a token covering thousands of accounts is a few
+/// hundred KiB).
+const OWN_ANSWER_LIMIT: usize = 4 * 1024 * 1024;
+
 /// Graph's answer to one of the stack's own calls, read up to a limit.
 pub(crate) struct Answer {
     pub status: StatusCode,
@@ -153,6 +158,13 @@ impl GraphIo {
             }
         };
         let (parts, mut body) = res.into_parts();
+        // An error is read up to the error body limit; an answer up to a
+        // larger one: `/debug_token` for a partner's token lists every
+        // account it covers, well past 64 KiB.
+        let limit = match parts.status.is_success() {
+            true => OWN_ANSWER_LIMIT.max(self.config.error_body_limit),
+            false => self.config.error_body_limit,
+        };
         let mut gather = Gather::default();
         while let Some(frame) = body.frame().await {
             let frame = match frame {
@@ -162,7 +174,7 @@ impl GraphIo {
                     return Err(failed(e));
                 }
             };
-            if gather.push(frame) > self.config.error_body_limit {
+            if gather.push(frame) > limit {
                 timer.failed(Some(parts.status), "too_large");
                 return Err(CallError::TooLarge);
             }

@@ -154,7 +154,43 @@ fn granted_token(body: &[u8]) -> Result<Token, &'static str> {
     });
     let token = Token::new(value);
     Ok(match expires_in {
+        // `0` tells no lifetime (as `expires_at: 0` on /debug_token means
+        // none): the token's expiry is learned when it is validated.
+        Some(0) | None => token,
         Some(secs) => token.expires_in(Duration::from_secs(secs)),
-        None => token,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access_token::Expiry;
+
+    #[test]
+    fn an_exchange_answer_s_lifetime_is_read_and_zero_tells_none() {
+        // Meta's Access Token Guide: the exchange answers `access_token`,
+        // `token_type` and `expires_in` (seconds, about 60 days).
+        let cases: [(&str, Expiry); 4] = [
+            (
+                r#"{"access_token":"EAAG-a","token_type":"bearer","expires_in":5183944}"#,
+                Expiry::In(Duration::from_secs(5183944)),
+            ),
+            (
+                r#"{"access_token":"EAAG-a","token_type":"bearer","expires_in":"5183944"}"#,
+                Expiry::In(Duration::from_secs(5183944)),
+            ),
+            (
+                r#"{"access_token":"EAAG-a","token_type":"bearer","expires_in":0}"#,
+                Expiry::Unknown,
+            ),
+            (r#"{"access_token":"EAAG-a"}"#, Expiry::Unknown),
+        ];
+        for (body, expiry) in cases {
+            assert_eq!(
+                granted_token(body.as_bytes()).unwrap().expiry,
+                expiry,
+                "{body}"
+            );
+        }
+    }
 }

@@ -28,10 +28,12 @@ pub enum ErrorKind {
     /// Codes 3, 10, 200–299, 131005: the token authenticates but lacks a
     /// permission.
     PermissionMissing,
-    /// Codes 4, 17, 32, 341, 613, 80007, 130429, 131048, 131056: slow down.
+    /// Codes 4, 17, 32, 341, 613, 80007, 130429, 131048, 131056, 131064,
+    /// 131208, 133016: slow down (some for hours or days: see
+    /// [`hint`](crate::hint)).
     RateLimited,
-    /// Codes 1, 2, 1150, 1200, 131000, 131016, 133004, or `is_transient`:
-    /// a temporary Graph failure; retry later.
+    /// Codes 1, 2, 1150, 1200, 131000, 131016, 131057, 133004, or
+    /// `is_transient`: a temporary Graph failure; retry later.
     Transient,
     /// The app secret or app id is wrong, or the app requires an
     /// `appsecret_proof` and no secret is configured: see
@@ -164,8 +166,14 @@ fn by_codes(code: i64, subcode: Option<i64>) -> ErrorKind {
         },
         0 | 102 | 2500 => ErrorKind::TokenInvalid,
         3 | 10 | 200..=299 | 131005 => ErrorKind::PermissionMissing,
-        4 | 17 | 32 | 341 | 613 | 80007 | 130429 | 131048 | 131056 => ErrorKind::RateLimited,
-        1 | 2 | 1150 | 1200 | 131000 | 131016 | 133004 => ErrorKind::Transient,
+        // Meta's error codes page lists 131064 and 133016 under
+        // throttling; 131208 is the Groups API's 429.
+        4 | 17 | 32 | 341 | 613 | 80007 | 130429 | 131048 | 131056 | 131064 | 131208 | 133016 => {
+            ErrorKind::RateLimited
+        }
+        // 131057: the account is in maintenance mode, as while its number
+        // is upgraded to higher throughput ("can take up to 1 minute").
+        1 | 2 | 1150 | 1200 | 131000 | 131016 | 131057 | 133004 => ErrorKind::Transient,
         _ => ErrorKind::Other,
     }
 }
@@ -260,11 +268,19 @@ pub fn hint(code: i64, subcode: Option<i64>) -> &'static str {
         (3, _) => "the app lacks the capability for this call: add the WhatsApp product to the app and pass App Review for the permission",
         (10 | 131005, _) => "permission denied (not granted, or removed): grant whatsapp_business_messaging (and whatsapp_business_management) to the token's user or system user",
         (200..=299, _) => "the token lacks the API permission named in the message: grant it (whatsapp_business_messaging, whatsapp_business_management or business_management) and regenerate the token",
-        (4 | 17 | 32 | 341 | 613 | 80007, _) => "rate limited: back off and retry later (see the X-App-Usage and X-Business-Use-Case-Usage headers)",
+        (613, _) => "rate limited (in the Calling API: the call-permission status limit): back off and retry later, or ask less often",
+        (4 | 17 | 32 | 341 | 80007, _) => "rate limited: back off and retry later (see the X-App-Usage and X-Business-Use-Case-Usage headers)",
         (130429, _) => "Cloud API throughput limit reached: slow down and retry later",
         (131056, _) => "too many messages to the same recipient: wait before sending this pair another (Meta: retry after 4^n seconds)",
         (131048, _) => "spam rate limit: check the phone number's quality rating before sending more",
+        (131064, _) => "messaging limit reached for template classification violations (templates and free-form messages alike): review your templates' categories; Meta lifts the limit after its enforcement period",
+        (131208, _) => "too many group operations from this phone number in a short period: slow down and retry later",
+        (133016, _) => "too many registration or deregistration attempts for this number (Meta allows 10 in 72 hours): the number is blocked from them for up to 72 hours; try again once it is unblocked",
+        (131057, _) => "the business account is in maintenance mode (for example while its number is upgraded to higher throughput, which takes up to a minute): retry in a minute; a phone_number_quality_update webhook with event THROUGHPUT_UPGRADE follows an upgrade",
         (1 | 2 | 1150 | 1200 | 131000 | 131016 | 133004, _) => "temporary Graph failure: retry later",
+        (131049, _) => "Meta limits the marketing templates this user receives: wait at least 24 hours before sending them another (resending sooner can block delivery to them for up to 24 hours)",
+        (131063, _) => "marketing templates are disabled on Cloud API for this account (disable_marketing_messages_on_cloud_api is true): send the template through /marketing_messages, or set the flag to false",
+        (138013, _) => "business-initiated calling is not available for this business phone number (it depends on where the number is registered): see Meta's Calling availability",
         (101, _) => Misconfiguration::AppId.fix(),
         (100, Some(33)) => "the object id does not exist, the token cannot see it, or the node does not accept this method: check the phone number id (or other id) and that the token's system user is assigned the WhatsApp account",
         (100, _) => "invalid parameter: fix the request (error_data.details says which parameter)",

@@ -46,8 +46,10 @@ pub(crate) fn outcome<B>(result: &Result<Response<B>, BoxError>) -> Outcome {
 
 fn graph_outcome(err: &GraphError) -> Outcome {
     match (err.kind(), err.code()) {
-        // The spam limit is about the account's quality, not a moment.
-        (ErrorKind::RateLimited, 131048) => Outcome::Final,
+        // The spam limit is about the account's quality, not a moment; a
+        // classification-violation limit (131064) and the registration
+        // limit (133016, 72 hours) outlast any retry.
+        (ErrorKind::RateLimited, 131048 | 131064 | 133016) => Outcome::Final,
         (ErrorKind::RateLimited, 131056) => Outcome::Refused { pair_limit: true },
         (ErrorKind::RateLimited | ErrorKind::Transient, _) => {
             Outcome::Refused { pair_limit: false }

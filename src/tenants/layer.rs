@@ -43,6 +43,7 @@ impl WhatsAppTenantsLayer {
                 max_tenants: 10_000,
                 idle_after: Duration::from_secs(15 * 60),
                 lookup_timeout: Duration::from_secs(5),
+                unknown_for: Duration::from_secs(30),
                 store_for: None,
                 metrics_per_tenant: false,
             },
@@ -88,6 +89,15 @@ impl WhatsAppTenantsLayer {
     /// How long looking a tenant up in the source may take (default 5 s).
     pub fn lookup_timeout(self, timeout: Duration) -> Self {
         self.with(|l| l.tenants.lookup_timeout = timeout)
+    }
+
+    /// How long a phone number id the source knows no tenant for is
+    /// answered [`Error::UnknownTenant`] without asking the source again
+    /// (default 30 s; zero asks every time). At most `max_tenants` such
+    /// ids are remembered; [`Tenants::replace`] and [`Tenants::forget`]
+    /// end it for their number at once.
+    pub fn remember_unknown_for(self, duration: Duration) -> Self {
+        self.with(|l| l.tenants.unknown_for = duration)
     }
 
     /// How many validations may be in flight at once across tenants

@@ -4,7 +4,7 @@
 
 use crate::access_token::{Expiry, Token};
 use crate::calls::GraphIo;
-use crate::error::Error;
+use crate::error::{Error, RefreshError};
 use crate::permissions::Permission;
 use crate::secret::Secret;
 
@@ -48,7 +48,13 @@ impl Onboarded {
 /// cannot be exchanged twice.
 pub(crate) async fn onboard(graph: &GraphIo, code: &str) -> Result<Onboarded, Error> {
     let code = Secret::new(code);
-    let token = graph.exchange_code(&code).await.map_err(Error::Refresh)?;
+    // Bounded as a renewal is: a Graph that never answers must not hold
+    // the signup's request (or the platform's handler) for ever.
+    let limit = graph.config.refresh_timeout;
+    let token = tokio::time::timeout(limit, graph.exchange_code(&code))
+        .await
+        .unwrap_or(Err(RefreshError::Timeout(limit)))
+        .map_err(Error::Refresh)?;
     let limit = graph.config.validation_timeout;
     let inspected = tokio::time::timeout(limit, graph.debug_token(token.value())).await;
     let info = match inspected {

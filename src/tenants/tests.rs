@@ -108,6 +108,7 @@ fn registry(max_tenants: usize) -> (Arc<Registry>, Arc<Counting>) {
         max_tenants,
         idle_after: Duration::from_secs(60),
         lookup_timeout: Duration::from_secs(1),
+        unknown_for: Duration::from_secs(30),
         store_for: None,
         metrics_per_tenant: false,
     };
@@ -144,15 +145,54 @@ async fn a_number_is_looked_up_once_however_many_ask() {
     let first = cells[0].as_ref().unwrap().clone();
     assert!(cells.iter().all(|c| c.as_ref().unwrap().ptr_eq(&first)));
     assert!(registry.resident(id("7")).unwrap().ptr_eq(&first));
-    // Unknown numbers are not kept: each ask asks again.
-    for _ in 0..2 {
+    // An unknown number is asked for once, then answered from memory.
+    for _ in 0..3 {
         let err = resolved(&registry, "5000").await.unwrap_err();
         assert!(
             matches!(err, Error::UnknownTenant { ref phone_number_id } if phone_number_id == "5000")
         );
     }
-    assert_eq!(source.0.load(Ordering::SeqCst), 3);
+    assert_eq!(source.0.load(Ordering::SeqCst), 2);
     assert_eq!(registry.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_number_is_remembered_for_a_while_and_within_a_bound() {
+    let (registry, source) = registry(3);
+    let asked = || source.0.load(Ordering::SeqCst);
+    assert!(resolved(&registry, "5000").await.is_err());
+    assert!(resolved(&registry, "5000").await.is_err());
+    assert_eq!(asked(), 1);
+    // Past the time it is remembered for: asked again.
+    tokio::time::advance(Duration::from_secs(31)).await;
+    assert!(resolved(&registry, "5000").await.is_err());
+    assert_eq!(asked(), 2);
+    // Forgetting the number ends it at once.
+    assert!(!registry.forget(id("5000")));
+    assert!(resolved(&registry, "5000").await.is_err());
+    assert_eq!(asked(), 3);
+    // Installing a tenant for it (Tenants::replace) makes it known.
+    registry.install(id("5000"), Tenant::new("EAAG-token-5000"));
+    assert!(resolved(&registry, "5000").await.is_ok());
+    assert_eq!((asked(), registry.len()), (3, 1));
+    // At most max_tenants unknown ids are remembered: past that, asked
+    // every time (random ids cannot fill the memory).
+    for n in 6000..6010 {
+        assert!(resolved(&registry, &n.to_string()).await.is_err());
+    }
+    let before = asked();
+    for n in 6000..6010 {
+        assert!(resolved(&registry, &n.to_string()).await.is_err());
+    }
+    assert_eq!(
+        asked() - before,
+        10 - 3,
+        "three remembered, seven asked again"
+    );
+    // A sweep past their time clears them.
+    tokio::time::advance(Duration::from_secs(31)).await;
+    registry.sweep();
+    assert_eq!(registry.unknown_len(), 0);
 }
 
 async fn futures_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {

@@ -2,6 +2,7 @@
 //! whenever anything changes, so a request reads it without a lock.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -134,6 +135,15 @@ impl Credential {
         };
         let mut cred = Credential::new(generation, token, state, config, now);
         cred.learn_expiry(expiry, now, config, can_renew);
+        if trusted {
+            // A token Graph issued with a lifetime of nothing (an exchange
+            // answering `expires_in: 1`) must not renew, and expire, in a
+            // tight loop: neither comes sooner than the first back-off.
+            let floor = later(now, config.refresh_backoff.max(Duration::from_secs(1)));
+            let s = &mut cred.schedule;
+            s.renew_at = s.renew_at.map(|at| at.max(floor));
+            s.expires_at = s.expires_at.map(|at| at.max(floor));
+        }
         cred.schedule.validate_at = match config.validation_interval {
             Some(interval) if trusted => Some(later(now, interval)),
             _ => None,

@@ -63,6 +63,27 @@ fn outcomes_say_what_may_be_sent_again() {
             graph(400, 131048, None, false),
             Outcome::Final,
         ),
+        // Meta's error codes page: a limit for template classification
+        // violations, lifted after an enforcement period; registrations
+        // blocked for 72 hours; a number in maintenance (a throughput
+        // upgrade, up to a minute); the Groups API's 429.
+        (
+            "classification limit",
+            graph(400, 131064, None, false),
+            Outcome::Final,
+        ),
+        (
+            "registration limit",
+            graph(400, 133016, None, false),
+            Outcome::Final,
+        ),
+        ("maintenance mode", graph(500, 131057, None, false), refused),
+        ("group operations", graph(429, 131208, None, false), refused),
+        (
+            "marketing limit per user",
+            graph(400, 131049, None, false),
+            Outcome::Final,
+        ),
         ("transient 2", graph(503, 2, None, false), refused),
         ("131000", graph(500, 131000, None, false), refused),
         ("is_transient", graph(400, 999, None, true), refused),

@@ -22,10 +22,17 @@ impl Registry {
         };
         let mut capacity = Capacity::of(self, epoch);
         let mut evicted = 0;
+        let mut forgotten = 0;
+        let now = tokio::time::Instant::now();
         for shard in 0..SHARDS {
             self.write(shard).retain(|id, slot| {
-                let Slot::Resident(entry) = slot else {
-                    return true;
+                let entry = match slot {
+                    Slot::Resident(entry) => entry,
+                    Slot::Unknown { until, .. } if new_epoch && *until <= now => {
+                        forgotten += 1;
+                        return false;
+                    }
+                    Slot::Unknown { .. } | Slot::Loading(_) => return true,
                 };
                 if keep == Some(*id) {
                     return true;
@@ -42,6 +49,7 @@ impl Registry {
             });
         }
         self.resident.fetch_sub(evicted, Ordering::Relaxed);
+        self.unknown.fetch_sub(forgotten, Ordering::Relaxed);
         evicted
     }
 

@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::source::{Tenant, TenantSource, TenantStore, TenantToken};
 use crate::config::Config;
@@ -40,6 +41,8 @@ pub(crate) struct Settings {
     pub(crate) max_tenants: usize,
     pub(crate) idle_after: Duration,
     pub(crate) lookup_timeout: Duration,
+    /// How long an id no tenant owns is answered from memory.
+    pub(crate) unknown_for: Duration,
     pub(crate) store_for: Option<StoreFor>,
     /// Each tenant's metrics carry its phone number id.
     pub(crate) metrics_per_tenant: bool,
@@ -57,6 +60,13 @@ type Shard = RwLock<IdMap<GraphId, Slot>>;
 enum Slot {
     Resident(Resident),
     Loading(Lookup),
+    /// The source knows no tenant for this id: answered from the finished
+    /// look-up until `until`, so a stream of requests for an unknown
+    /// number does not ask the platform's database each time.
+    Unknown {
+        until: Instant,
+        lookup: Lookup,
+    },
 }
 
 struct Resident {
@@ -74,6 +84,8 @@ pub(crate) struct Registry {
     pub(crate) settings: Settings,
     shards: Box<[Shard]>,
     resident: AtomicUsize,
+    /// How many ids are remembered as unknown (at most `max_tenants`).
+    unknown: AtomicUsize,
     /// Advanced by each sweep: entries not seen for two whole epochs are
     /// idle.
     epoch: AtomicU32,
@@ -92,6 +104,7 @@ impl Registry {
             settings,
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             resident: AtomicUsize::new(0),
+            unknown: AtomicUsize::new(0),
             epoch: AtomicU32::new(0),
             binder: OnceLock::new(),
         }
@@ -133,10 +146,15 @@ impl Registry {
         match shard.get(&id) {
             Some(Slot::Resident(entry)) => return Ok(entry.cell.clone()),
             Some(Slot::Loading(lookup)) => return Err(lookup.clone()),
-            None => {}
+            Some(Slot::Unknown { until, lookup }) if Instant::now() < *until => {
+                return Err(lookup.clone())
+            }
+            Some(Slot::Unknown { .. }) | None => {}
         }
         let (publish, lookup) = watch::channel(None);
-        shard.insert(id, Slot::Loading(lookup.clone()));
+        if let Some(Slot::Unknown { .. }) = shard.insert(id, Slot::Loading(lookup.clone())) {
+            self.unknown.fetch_sub(1, Ordering::Relaxed);
+        }
         drop(shard);
         tokio::spawn(self.clone().look_up(id, publish));
         Err(lookup)
@@ -170,8 +188,19 @@ impl Registry {
             Ok(Err(e)) => Err(failed(e.to_string())),
             Err(_) => Err(failed(format!("no answer within {limit:?}"))),
         };
-        let outcome = found.map(|tenant| slot.settle(tenant));
-        let _ = publish.send(Some(outcome));
+        match found {
+            Ok(tenant) => {
+                let cell = slot.settle(tenant);
+                let _ = publish.send(Some(Ok(cell)));
+            }
+            Err(unknown @ Error::UnknownTenant { .. }) => {
+                let _ = publish.send(Some(Err(unknown)));
+                slot.unknown(publish.subscribe());
+            }
+            Err(failed) => {
+                let _ = publish.send(Some(Err(failed)));
+            }
+        }
     }
 
     /// A cell for `tenant`, with the stack's client.
@@ -228,6 +257,10 @@ impl Registry {
         let replaced = self.write(self.shard(id)).insert(id, Slot::Resident(entry));
         match replaced {
             Some(Slot::Resident(old)) => old.cell.forget(&id.to_string()),
+            Some(Slot::Unknown { .. }) => {
+                self.unknown.fetch_sub(1, Ordering::Relaxed);
+                self.resident.fetch_add(1, Ordering::Relaxed);
+            }
             _ => {
                 self.resident.fetch_add(1, Ordering::Relaxed);
             }
@@ -241,6 +274,12 @@ impl Registry {
     /// Removes `id`'s tenant; its cell ends now (requests holding it fail).
     pub(crate) fn forget(&self, id: GraphId) -> bool {
         let mut shard = self.write(self.shard(id));
+        if let Some(Slot::Unknown { .. }) = shard.get(&id) {
+            // Asked for again from the next request on.
+            shard.remove(&id);
+            self.unknown.fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
         if !matches!(shard.get(&id), Some(Slot::Resident(_))) {
             return false;
         }
@@ -281,6 +320,12 @@ impl Registry {
         cells
     }
 
+    /// How many ids are remembered as unknown.
+    #[cfg(test)]
+    pub(crate) fn unknown_len(&self) -> usize {
+        self.unknown.load(Ordering::Relaxed)
+    }
+
     /// How many tenants are resident.
     pub(crate) fn len(&self) -> usize {
         self.resident.load(Ordering::Relaxed)
@@ -299,6 +344,26 @@ impl LoadingSlot<'_> {
     fn settle(mut self, tenant: Tenant) -> TokenCell {
         self.settled = true;
         self.registry.install(self.id, tenant)
+    }
+
+    /// No tenant owns the id: remembered as unknown for a while, within
+    /// the bound (else cleared, as any other failure).
+    fn unknown(mut self, lookup: Lookup) {
+        let registry = self.registry;
+        let for_how_long = registry.settings.unknown_for;
+        let max = registry.settings.max_tenants;
+        if for_how_long.is_zero() || registry.unknown.load(Ordering::Relaxed) >= max {
+            return;
+        }
+        let mut shard = registry.write(registry.shard(self.id));
+        if let Some(slot @ Slot::Loading(_)) = shard.get_mut(&self.id) {
+            *slot = Slot::Unknown {
+                until: crate::clock::later(Instant::now(), for_how_long),
+                lookup,
+            };
+            registry.unknown.fetch_add(1, Ordering::Relaxed);
+            self.settled = true;
+        }
     }
 }
 

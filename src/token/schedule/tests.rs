@@ -178,6 +178,28 @@ fn expiry_plans_renewal_only_for_renewable_sources_and_never_overflows() {
         Some((None, None))
     );
     assert_eq!(plan_expiry(Expiry::Unknown, now, &config, true, 0.0), None);
+    // A token just renewed with no lifetime: renewal and expiry no sooner
+    // than the first back-off, so a source answering `expires_in: 0` or
+    // `1` cannot spin. One learned from a source or a store renews now.
+    let floor = config.refresh_backoff.max(Duration::from_secs(1));
+    for (lifetime, trusted, renew) in [
+        (Duration::ZERO, true, now + floor),
+        (Duration::from_millis(300), true, now + floor),
+        (Duration::from_secs(120), false, now),
+    ] {
+        let token = crate::secret::Secret::new("EAAG-x");
+        let cred = crate::token::credential::Credential::installed(
+            1,
+            token,
+            Expiry::In(lifetime),
+            trusted,
+            &config,
+            true,
+            now,
+        );
+        assert_eq!(cred.schedule.renew_at, Some(renew), "{lifetime:?}");
+        assert!(cred.schedule.expires_at >= Some(now + lifetime.min(floor)));
+    }
     let (expires, renew) = plan_expiry(Expiry::In(HOUR), now, &config, true, 0.0).unwrap();
     assert_eq!(expires, Some(now + HOUR));
     assert_eq!(renew, Some(now + HOUR - 6 * MIN));
