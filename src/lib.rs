@@ -66,7 +66,7 @@ pub use source::{
 };
 #[cfg(feature = "redis")]
 pub use store::RedisTokenStore;
-pub use store::{FileTokenStore, LockToken, StoreError, StoredToken, TokenStore};
+pub use store::{FileTokenStore, LockToken, Saved, StoreError, StoredToken, TokenStore};
 pub use tenants::{Tenant, TenantSource, Tenants, WhatsAppTenants, WhatsAppTenantsLayer};
 pub use throughput::{Throttled, Throughput, ThroughputLayer};
 pub use token::{TokenCell, TokenStats};

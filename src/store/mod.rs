@@ -50,6 +50,18 @@ pub struct StoredToken {
     pub generation: u64,
 }
 
+/// What [`TokenStore::save_if_newer`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Saved {
+    /// The token is the stored one now.
+    Stored,
+    /// The store held a newer token of the same lineage (another process
+    /// renewed first, to this generation or past it): it is kept, and
+    /// given here for this process to adopt.
+    Superseded(StoredToken),
+}
+
 /// Proof of holding a shared store's refresh lock, returned to release it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockToken(pub String);
@@ -88,6 +100,16 @@ pub trait TokenStore: Send + Sync + 'static {
     /// Replaces the stored token.
     fn save(&self, token: StoredToken) -> BoxFuture<'_, Result<(), StoreError>>;
 
+    /// Saves `token` unless the store holds a newer token of its lineage:
+    /// one of a higher generation, or of the same generation and another
+    /// value (a compare-and-set, so that of two processes renewing at once
+    /// the first to save wins and the other adopts its token). A store
+    /// that several processes share implements it atomically; the default
+    /// saves unconditionally, as a store only this process writes may.
+    fn save_if_newer(&self, token: StoredToken) -> BoxFuture<'_, Result<Saved, StoreError>> {
+        Box::pin(async move { self.save(token).await.map(|()| Saved::Stored) })
+    }
+
     /// Whether other processes share this store (default: no).
     fn is_shared(&self) -> bool {
         false
@@ -113,6 +135,9 @@ impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
     }
     fn save(&self, token: StoredToken) -> BoxFuture<'_, Result<(), StoreError>> {
         (**self).save(token)
+    }
+    fn save_if_newer(&self, token: StoredToken) -> BoxFuture<'_, Result<Saved, StoreError>> {
+        (**self).save_if_newer(token)
     }
     fn is_shared(&self) -> bool {
         (**self).is_shared()

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::{decode, encode, LockToken, StoreError, StoredToken, TokenStore};
+use super::{decode, encode, LockToken, Saved, StoreError, StoredToken, TokenStore};
 use crate::bounds::BoxFuture;
 
 /// A [`TokenStore`] in Redis (cargo feature `redis`): one token for
@@ -38,6 +38,26 @@ pub struct RedisTokenStore {
     conn: ConnectionManager,
     prefix: String,
 }
+
+/// Compare-and-set of the token record: kept when the stored one is of
+/// the same lineage and at least as new (a higher generation, or the same
+/// generation and another token), and then returned; else replaced.
+/// ARGV: the record, its lineage, its generation, its token.
+const SAVE_IF_NEWER: &str = r#"
+local cur = redis.call("GET", KEYS[1])
+if cur then
+  local ok, old = pcall(cjson.decode, cur)
+  if ok and type(old) == "table" and old.lineage == ARGV[2] then
+    local gen = tonumber(old.generation) or 0
+    local want = tonumber(ARGV[3])
+    if gen > want or (gen == want and old.token ~= ARGV[4]) then
+      return cur
+    end
+  end
+end
+redis.call("SET", KEYS[1], ARGV[1])
+return false
+"#;
 
 const RELEASE: &str = r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end"#;
 
@@ -148,6 +168,26 @@ impl TokenStore for RedisTokenStore {
                 .query_async::<()>(&mut conn)
                 .await
                 .map_err(|e| self.error(e))
+        })
+    }
+
+    fn save_if_newer(&self, token: StoredToken) -> BoxFuture<'_, Result<Saved, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let key = self.key("token");
+            let kept: Option<Vec<u8>> = redis::Script::new(SAVE_IF_NEWER)
+                .key(&key)
+                .arg(encode(&token))
+                .arg(&token.lineage)
+                .arg(token.generation)
+                .arg(token.token.expose())
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| self.error(e))?;
+            match kept {
+                None => Ok(Saved::Stored),
+                Some(bytes) => decode(&format!("redis key {key}"), &bytes).map(Saved::Superseded),
+            }
         })
     }
 

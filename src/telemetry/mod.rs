@@ -6,6 +6,7 @@
 //! |---|---|---|---|
 //! | `whatsapp.token.validations` | counter | `outcome`: `valid`, `refused`, `failed` | every verdict on the token (validation calls, and permission checks that validate) |
 //! | `whatsapp.token.renewals` | counter | `outcome`: `renewed`, `failed` | every renewal this process made (the source asked, e.g. an exchange) |
+//! | `whatsapp.token.saves` | counter | `outcome`: `saved`, `failed` | every attempt to save a token this process installed (the store; a tenant's `TenantSource::save` first); `failed` ones are retried until one is `saved` |
 //! | `whatsapp.graph.errors` | counter | `kind`: the [`ErrorKind`] in snake_case | every Graph error answer: to requests through the stack and to its own calls |
 //! | `whatsapp.requests.replayed` | counter | | every replay after a renewal |
 //! | `whatsapp.request.token_wait` | histogram, `s` | | every wait of a request on token work (the first validation, a renewal before a replay) |
@@ -115,6 +116,25 @@ impl Renewal {
         match self {
             Renewal::Renewed => "renewed",
             Renewal::Failed => "failed",
+        }
+    }
+}
+
+/// What an attempt to save a token ended in (`whatsapp.token.saves`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Save {
+    /// Saved (or the store held a newer token, which is adopted).
+    Saved,
+    /// Failed or unanswered: retried.
+    Failed,
+}
+
+impl Save {
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Save::Saved => "saved",
+            Save::Failed => "failed",
         }
     }
 }

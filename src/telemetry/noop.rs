@@ -7,7 +7,7 @@ use std::time::Duration;
 use http::{Method, StatusCode, Uri};
 use tokio::time::Instant;
 
-use super::{DeliveryOutcome, Renewal, Validation};
+use super::{DeliveryOutcome, Renewal, Save, Validation};
 use crate::graph::ErrorKind;
 
 /// How a stack's instruments are made: nothing to make.
@@ -43,6 +43,9 @@ impl Metrics {
 
     #[inline]
     pub(crate) fn renewal(&self, _outcome: Renewal) {}
+
+    #[inline]
+    pub(crate) fn save(&self, _outcome: Save) {}
 
     #[inline]
     pub(crate) fn graph_error(&self, _kind: ErrorKind) {}

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::otel_call::CallTimer;
 use super::otel_expiry::{Expiries, Expiry};
-use super::{kind_label, DeliveryOutcome, Renewal, Validation, SCOPE};
+use super::{kind_label, DeliveryOutcome, Renewal, Save, Validation, SCOPE};
 use crate::graph::ErrorKind;
 
 /// Bucket bounds of `whatsapp.request.token_wait`, in seconds: token work
@@ -110,6 +110,7 @@ impl std::fmt::Debug for Telemetry {
 struct Root {
     validations: Counter<u64>,
     renewals: Counter<u64>,
+    saves: Counter<u64>,
     graph_errors: Counter<u64>,
     replayed: Counter<u64>,
     token_wait: Histogram<f64>,
@@ -146,6 +147,11 @@ impl Root {
                 "whatsapp.token.renewals",
                 "Token renewals, by outcome",
                 "{renewal}",
+            ),
+            saves: counter(
+                "whatsapp.token.saves",
+                "Attempts to save a renewed token where it is kept, by outcome",
+                "{save}",
             ),
             graph_errors: counter(
                 "whatsapp.graph.errors",
@@ -206,6 +212,11 @@ impl Metrics {
     pub(crate) fn renewal(&self, outcome: Renewal) {
         let own = [KeyValue::new("outcome", outcome.label())];
         self.with(&own, |a| self.root.renewals.add(1, a));
+    }
+
+    pub(crate) fn save(&self, outcome: Save) {
+        let own = [KeyValue::new("outcome", outcome.label())];
+        self.with(&own, |a| self.root.saves.add(1, a));
     }
 
     pub(crate) fn graph_error(&self, kind: ErrorKind) {

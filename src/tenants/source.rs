@@ -12,7 +12,7 @@ use crate::access_token::Token;
 use crate::bounds::BoxFuture;
 use crate::error::RefreshError;
 use crate::source::{FetchContext, FetchReason, TokenSource};
-use crate::store::{LockToken, StoreError, StoredToken, TokenStore};
+use crate::store::{LockToken, Saved, StoreError, StoredToken, TokenStore};
 
 /// One business, as the platform knows it: the token it onboarded with
 /// (Embedded Signup's business token), and the WhatsApp Business Account
@@ -79,8 +79,14 @@ pub trait TenantSource: Send + Sync + 'static {
     fn tenant(&self, phone_number_id: &str) -> BoxFuture<'_, Result<Option<Tenant>, BoxError>>;
 
     /// Keeps `token`, renewed for `phone_number_id`, where
-    /// [`tenant`](Self::tenant) will find it. It is called before the
-    /// renewed token is used. The default keeps nothing.
+    /// [`tenant`](Self::tenant) will find it. It is called as the renewed
+    /// token is installed, before any shared store (Redis) is written, so
+    /// a shared store that is down keeps nothing from your database. A
+    /// call that fails, or takes longer than the look-up timeout, is
+    /// retried with back-off until it succeeds or a newer token replaces
+    /// this one ([`TokenStats::save_behind`](crate::TokenStats::save_behind)
+    /// and `whatsapp.token.saves` say when one is behind); meanwhile the
+    /// token is used. Make it idempotent. The default keeps nothing.
     fn save(&self, phone_number_id: &str, token: &Token) -> BoxFuture<'_, Result<(), BoxError>> {
         let _ = (phone_number_id, token);
         Box::pin(std::future::ready(Ok(())))
@@ -192,6 +198,8 @@ pub(crate) struct TenantStore {
     pub(crate) source: Arc<dyn TenantSource>,
     pub(crate) phone_number_id: Arc<str>,
     pub(crate) shared: Option<Arc<dyn TokenStore>>,
+    /// The bound on the platform's `save`.
+    pub(crate) lookup_timeout: Duration,
 }
 
 impl TokenStore for TenantStore {
@@ -203,6 +211,15 @@ impl TokenStore for TenantStore {
     }
 
     fn save(&self, token: StoredToken) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move { self.save_if_newer(token).await.map(drop) })
+    }
+
+    /// The platform's own `save` first, whatever the shared store does (a
+    /// Redis that is down or frozen must not keep a renewed token from the
+    /// database a restart reads), bounded by the look-up timeout; then the
+    /// shared store's compare-and-set. Either failing fails the save, which
+    /// the cell retries (both are idempotent for one token).
+    fn save_if_newer(&self, token: StoredToken) -> BoxFuture<'_, Result<Saved, StoreError>> {
         Box::pin(async move {
             let left = token
                 .expires_at
@@ -211,16 +228,28 @@ impl TokenStore for TenantStore {
                 Some(left) => Token::new(token.token.clone()).expires_in(left),
                 None => Token::new(token.token.clone()),
             };
-            if let Some(shared) = &self.shared {
-                shared.save(token).await?;
+            let location = || format!("tenant source (phone number id {})", self.phone_number_id);
+            let limit = self.lookup_timeout;
+            match tokio::time::timeout(limit, self.source.save(&self.phone_number_id, &kept)).await
+            {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return Err(StoreError::Io {
+                        location: location(),
+                        reason: e.to_string(),
+                    })
+                }
+                Err(_) => {
+                    return Err(StoreError::Io {
+                        location: location(),
+                        reason: format!("no answer within {limit:?}"),
+                    })
+                }
             }
-            self.source
-                .save(&self.phone_number_id, &kept)
-                .await
-                .map_err(|e| StoreError::Io {
-                    location: format!("tenant source (phone number id {})", self.phone_number_id),
-                    reason: e.to_string(),
-                })
+            match &self.shared {
+                Some(shared) => shared.save_if_newer(token).await,
+                None => Ok(Saved::Stored),
+            }
         })
     }
 

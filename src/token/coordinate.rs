@@ -60,7 +60,7 @@ impl TokenCell {
     /// left, and (`renewed_since`) has a higher store generation than ours:
     /// such a token Graph just issued needs no validation; one found at
     /// start-up may be old, and is validated.
-    fn adopt(
+    pub(super) fn adopt(
         &self,
         stored: StoredToken,
         plan: &mut Plan,
@@ -70,8 +70,13 @@ impl TokenCell {
         let left = stored
             .expires_at
             .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default());
+        if stored.lineage == plan.lineage && cred.token() == Some(&stored.token) {
+            // Ours already (loaded from the platform, or saved by us): a
+            // renewal from here saves the generation after the store's.
+            plan.store_generation = plan.store_generation.max(stored.generation);
+            return None;
+        }
         if stored.lineage != plan.lineage
-            || cred.token() == Some(&stored.token)
             || left == Some(Duration::ZERO)
             || (renewed_since && stored.generation <= plan.store_generation)
         {

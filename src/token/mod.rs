@@ -15,6 +15,7 @@ mod diagnose;
 mod driver;
 mod lifetime;
 mod renew;
+mod save;
 mod schedule;
 mod stamp;
 #[cfg(test)]
@@ -32,6 +33,7 @@ use tokio::time::Instant;
 use tower::BoxError;
 
 pub(crate) use credential::{Admission, Credential, State};
+pub use save::TokenStats;
 pub(crate) use stamp::Stamp;
 use transition::{Observer, Transition};
 
@@ -43,7 +45,7 @@ use crate::graph::GraphError;
 use crate::refusal::Refusal;
 use crate::secret::Secret;
 use crate::source::{FbExchange, StaticToken, TokenSource};
-use crate::store::{lineage_of, TokenStore};
+use crate::store::TokenStore;
 
 /// Where a cell's tokens come from, and where renewed ones are kept.
 #[derive(Clone, Default)]
@@ -95,6 +97,8 @@ pub(crate) struct Shared {
     plan: tokio::sync::Mutex<driver::Plan>,
     refreshes: AtomicU64,
     validations: AtomicU64,
+    /// A renewed token's save failed and is being retried.
+    save_behind: AtomicBool,
 }
 
 impl Drop for Shared {
@@ -102,18 +106,6 @@ impl Drop for Shared {
         // A parked task holds only a weak reference: let it see the end.
         self.wake.notify_one();
     }
-}
-
-/// Counters a cell keeps, for metrics and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct TokenStats {
-    /// Token generation in use: 0 for the first token, +1 per renewal.
-    pub generation: u64,
-    /// Renewals attempted (token exchanges, for `fb_exchange_token`).
-    pub refreshes: u64,
-    /// Validation calls made.
-    pub validations: u64,
 }
 
 impl TokenCell {
@@ -133,7 +125,7 @@ impl TokenCell {
         let mut lineage = String::new();
         let first = match source.initial() {
             Some(Ok(token)) => {
-                lineage = lineage_of(&token.value);
+                lineage = save::lineage(&config, &token.value);
                 let state = match config.validation_interval {
                     Some(_) => State::Unvalidated,
                     None => State::Ready,
@@ -159,6 +151,7 @@ impl TokenCell {
                 plan: tokio::sync::Mutex::new(plan),
                 refreshes: AtomicU64::new(0),
                 validations: AtomicU64::new(0),
+                save_behind: AtomicBool::new(false),
             }),
         }
     }
@@ -192,15 +185,6 @@ impl TokenCell {
     /// What the cell's client cannot do that the configuration needs.
     pub(crate) fn check_client(&self) -> Result<(), Error> {
         self.shared.graph.check_client()
-    }
-
-    /// Counters: generation in use, renewals and validations so far.
-    pub fn stats(&self) -> TokenStats {
-        TokenStats {
-            generation: self.current().generation,
-            refreshes: self.shared.refreshes.load(Ordering::Relaxed),
-            validations: self.shared.validations.load(Ordering::Relaxed),
-        }
     }
 
     /// Whether the token source can produce a new token (a plain token: with

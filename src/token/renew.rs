@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use tokio::time::Instant;
 
-use super::coordinate::{ask, Coordination};
+use super::coordinate::Coordination;
 use super::credential::{Credential, State};
 use super::driver::Plan;
 use super::lifetime;
@@ -20,7 +20,7 @@ use crate::error::{Error, RefreshError};
 use crate::graph::GraphError;
 use crate::secret::Secret;
 use crate::source::{FetchContext, FetchReason};
-use crate::store::{lineage_of, StoredToken};
+use crate::store::StoredToken;
 
 impl TokenCell {
     /// Asks the source, bounded by the refresh timeout.
@@ -57,7 +57,7 @@ impl TokenCell {
         match self.fetch(FetchReason::Startup, None).await {
             Ok(token) => {
                 plan.failures = 0;
-                plan.lineage = lineage_of(&token.value);
+                plan.lineage = super::save::lineage(self.config(), &token.value);
                 self.install(token, 0, Origin::Source, plan).await
             }
             Err(error) => {
@@ -98,7 +98,7 @@ impl TokenCell {
             {
                 Ok(token) if Some(&token.value) != cred.token() => {
                     plan.failures = 0;
-                    plan.lineage = lineage_of(&token.value);
+                    plan.lineage = super::save::lineage(self.config(), &token.value);
                     return self
                         .install(token, generation + 1, Origin::Source, plan)
                         .await;
@@ -247,7 +247,7 @@ impl TokenCell {
             // A renewal of the same user or system user: same type.
             credential.token_type = self.current().token_type.clone();
         }
-        if let Some(store) = &self.shared.store {
+        if self.shared.store.is_some() {
             plan.store_generation += 1;
             let left = credential
                 .schedule
@@ -261,8 +261,14 @@ impl TokenCell {
                 saved_at: SystemTime::now(),
                 generation: plan.store_generation,
             };
-            if let Err(error) = ask(config.store_timeout, store.save(stored)).await {
-                tracing::warn!(generation, %error, "could not persist the renewed token; it is used anyway");
+            if let Some(newer) = self.persist(stored).await {
+                // Another process renewed to this generation first: its
+                // token is the one every replica uses.
+                plan.store_generation -= 1;
+                match self.adopt(newer, plan, true) {
+                    Some(adopted) => return adopted,
+                    None => plan.store_generation += 1,
+                }
             }
         }
         Transition::Installed { credential, origin }

@@ -233,6 +233,7 @@ impl Registry {
             source: self.source.clone(),
             phone_number_id: id.clone(),
             shared: self.settings.store_for.as_ref().map(|make| make(&id)),
+            lookup_timeout: self.settings.lookup_timeout,
         };
         let supply = Supply {
             source: Some(Arc::new(source)),
