@@ -19,6 +19,8 @@ mod layer;
 pub mod media;
 pub mod permissions;
 mod random;
+#[cfg(feature = "redis")]
+mod redis_conn;
 pub mod refresh;
 mod refusal;
 #[cfg(feature = "reqwest")]
@@ -52,6 +54,8 @@ pub use graph::{hint, ErrorKind, GraphError, Misconfiguration};
 pub use hosts::DEFAULT_MEDIA_HOST;
 pub use layer::WhatsAppAuthLayer;
 pub use permissions::{Permission, PermissionReport, PermissionStatus};
+#[cfg(feature = "redis")]
+pub use redis_conn::RedisConnection;
 pub use refresh::{RefreshFuture, RefreshOn190};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::ReqwestClient;

@@ -92,3 +92,35 @@ async fn two_replicas_keep_one_number_within_its_rate_together() {
     assert!(refused <= 2, "{refused} refusals with Redis frozen");
     assert_eq!(fake.counters().duplicates, 0);
 }
+
+/// A Redis whose scripts may not call `TIME` (renamed away, as some managed
+/// services do): the pace is still shared, on the replicas' clocks. The
+/// number's key is written by the lease script (a failing script writes
+/// nothing), and the two replicas together keep the number's rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pacing_is_shared_where_scripts_may_not_call_time() {
+    let redis = RedisServer::start_with(&["--rename-command", "TIME", ""]);
+    let config = FakeConfig {
+        phone_number_id: NUMBER.into(),
+        throughput: Rates::new().limit(NUMBER, 80.0),
+        ..FakeConfig::default()
+    };
+    let fake = FakeGraph::start(config.clone()).await;
+    let (one, two) = (
+        replica(&fake, &config, &redis).await,
+        replica(&fake, &config, &redis).await,
+    );
+    let url = fake.messages_url(DEFAULT_GRAPH_VERSION);
+    let (a, b, _) = together(&one, &two, &url, 100).await;
+    assert_eq!((a.sent, b.sent), (100, 100), "{a:?} {b:?}");
+    let seen = fake.throughput(NUMBER);
+    assert!(seen.refused <= 2, "{} refusals", seen.refused);
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(format!("wa-test:pace:{{{NUMBER}}}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(exists, 1, "the lease script ran without TIME");
+}

@@ -2,18 +2,23 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
+use redis::RedisError;
 
 use super::{decode, encode, LockToken, Saved, StoreError, StoredToken, TokenStore};
 use crate::bounds::BoxFuture;
+use crate::redis_conn::{AnyConnection, RedisConnection};
 
 /// A [`TokenStore`] in Redis (cargo feature `redis`): one token for
 /// several replicas.
 ///
 /// The store keeps the current token, its generation and expiry under
-/// `{prefix}:token`, and a refresh lock under `{prefix}:refresh-lock` taken
+/// `{<prefix>}:token`, and a refresh lock under `{<prefix>}:refresh-lock`
+/// (the prefix in braces, a hash tag: on a Redis Cluster both share a
+/// slot), taken
 /// with `SET … NX PX ttl` and released only by its holder (a compare-and-delete
 /// script). When a token expires, one replica takes the lock and renews; the
 /// others poll the store with back-off and install the new token without
@@ -22,7 +27,12 @@ use crate::bounds::BoxFuture;
 /// layer's `store_timeout` and each replica carries on alone.
 ///
 /// The token is stored as Redis holds it: secure Redis itself (ACLs, TLS,
-/// network). Key names hold only the prefix, never a secret.
+/// network). Key names hold only the prefix, never a secret. Saves
+/// compare-and-set on the generation
+/// ([`save_if_newer`](TokenStore::save_if_newer)), so of two renewals the
+/// first saved wins. The lock is best effort: across a failover (a master
+/// lost before its replica had the lock) two replicas can renew at once;
+/// both tokens are valid, and every replica ends on the one saved first.
 ///
 /// ```no_run
 /// use tower_whatsapp_auth::{RedisTokenStore, WhatsAppAuthLayer};
@@ -35,7 +45,7 @@ use crate::bounds::BoxFuture;
 /// ```
 #[derive(Clone)]
 pub struct RedisTokenStore {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     prefix: String,
 }
 
@@ -43,7 +53,9 @@ pub struct RedisTokenStore {
 /// the same lineage and at least as new (a higher generation, or the same
 /// generation and another token), and then returned; else replaced.
 /// ARGV: the record, its lineage, its generation, its token.
-const SAVE_IF_NEWER: &str = r#"
+static SAVE_IF_NEWER: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r#"
 local cur = redis.call("GET", KEYS[1])
 if cur then
   local ok, old = pcall(cjson.decode, cur)
@@ -57,41 +69,48 @@ if cur then
 end
 redis.call("SET", KEYS[1], ARGV[1])
 return false
-"#;
+"#,
+    )
+});
 
-const RELEASE: &str = r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end"#;
+/// Deletes the lock only for its holder.
+static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end"#,
+    )
+});
 
 impl RedisTokenStore {
     /// Connects to `url` (e.g. `redis://127.0.0.1:6379/`), with keys under
-    /// `prefix`. The connection reconnects by itself after Redis restarts.
+    /// `prefix`. The connection reconnects by itself after Redis restarts
+    /// (see [`RedisConnection`] for Sentinel and Cluster).
     pub async fn connect(
         url: &str,
         prefix: impl Into<String>,
     ) -> Result<RedisTokenStore, StoreError> {
         let prefix = prefix.into();
-        let fail = |e: redis::RedisError| StoreError::Io {
-            location: format!("redis {prefix}"),
-            reason: e.to_string(),
-        };
-        let client = redis::Client::open(url).map_err(fail)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_millis(500)))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(fail)?;
-        Ok(RedisTokenStore::from_connection(conn, prefix))
+        match RedisConnection::connect(url).await {
+            Ok(conn) => Ok(RedisTokenStore::new(conn, prefix)),
+            Err(e) => Err(StoreError::Io {
+                location: format!("redis {prefix}"),
+                reason: e.to_string(),
+            }),
+        }
     }
 
-    /// A store over an existing connection.
-    pub fn from_connection(conn: ConnectionManager, prefix: impl Into<String>) -> RedisTokenStore {
+    /// A store on `conn` (one node, Sentinel's master or a Cluster), with
+    /// keys under `prefix`.
+    pub fn new(conn: RedisConnection, prefix: impl Into<String>) -> RedisTokenStore {
         RedisTokenStore {
             conn,
             prefix: prefix.into(),
         }
+    }
+
+    /// A store over an existing connection manager (used as it is: not
+    /// connected again after a `READONLY`).
+    pub fn from_connection(conn: ConnectionManager, prefix: impl Into<String>) -> RedisTokenStore {
+        RedisTokenStore::new(RedisConnection::from_manager(conn), prefix)
     }
 
     /// The store of one tenant of the tenant-aware stack: the same
@@ -109,21 +128,31 @@ impl RedisTokenStore {
     /// # let _ = layer; Ok(()) }
     /// ```
     pub fn for_tenant(&self, phone_number_id: &str) -> RedisTokenStore {
-        RedisTokenStore::from_connection(
+        RedisTokenStore::new(
             self.conn.clone(),
             format!("{}:{phone_number_id}", self.prefix),
         )
     }
 
+    /// `{prefix}:name`: the prefix a hash tag, so that on a cluster a
+    /// token and its lock share a slot (and a script may touch both).
     fn key(&self, name: &str) -> String {
-        format!("{}:{name}", self.prefix)
+        format!("{{{}}}:{name}", self.prefix)
     }
 
-    fn error(&self, e: redis::RedisError) -> StoreError {
+    fn error(&self, e: RedisError) -> StoreError {
         StoreError::Io {
             location: format!("redis {}", self.prefix),
             reason: e.to_string(),
         }
+    }
+
+    /// Runs `call` on the connection, its error the store's.
+    async fn run<T>(
+        &self,
+        call: impl Fn(AnyConnection) -> BoxFuture<'static, redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        self.conn.run(call).await.map_err(|e| self.error(e))
     }
 }
 
@@ -146,13 +175,13 @@ fn lock_value() -> String {
 impl TokenStore for RedisTokenStore {
     fn load(&self) -> BoxFuture<'_, Result<Option<StoredToken>, StoreError>> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
             let key = self.key("token");
-            let value: Option<Vec<u8>> = redis::cmd("GET")
-                .arg(&key)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| self.error(e))?;
+            let value: Option<Vec<u8>> = self
+                .run(|mut conn| {
+                    let cmd = redis::cmd("GET").arg(&key).to_owned();
+                    Box::pin(async move { cmd.query_async(&mut conn).await })
+                })
+                .await?;
             value
                 .map(|bytes| decode(&format!("redis key {key}"), &bytes))
                 .transpose()
@@ -161,29 +190,34 @@ impl TokenStore for RedisTokenStore {
 
     fn save(&self, token: StoredToken) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
-            redis::cmd("SET")
+            let cmd = redis::cmd("SET")
                 .arg(self.key("token"))
                 .arg(encode(&token))
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(|e| self.error(e))
+                .to_owned();
+            self.run(|mut conn| {
+                let cmd = cmd.clone();
+                Box::pin(async move { cmd.query_async::<()>(&mut conn).await })
+            })
+            .await
         })
     }
 
     fn save_if_newer(&self, token: StoredToken) -> BoxFuture<'_, Result<Saved, StoreError>> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
             let key = self.key("token");
-            let kept: Option<Vec<u8>> = redis::Script::new(SAVE_IF_NEWER)
-                .key(&key)
-                .arg(encode(&token))
-                .arg(&token.lineage)
-                .arg(token.generation)
-                .arg(token.token.expose())
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| self.error(e))?;
+            let record = encode(&token);
+            let kept: Option<Vec<u8>> = self
+                .run(|mut conn| {
+                    let mut invocation = SAVE_IF_NEWER.prepare_invoke();
+                    invocation
+                        .key(&key)
+                        .arg(&record)
+                        .arg(&token.lineage)
+                        .arg(token.generation)
+                        .arg(token.token.expose());
+                    Box::pin(async move { invocation.invoke_async(&mut conn).await })
+                })
+                .await?;
             match kept {
                 None => Ok(Saved::Stored),
                 Some(bytes) => decode(&format!("redis key {key}"), &bytes).map(Saved::Superseded),
@@ -197,32 +231,34 @@ impl TokenStore for RedisTokenStore {
 
     fn lock_refresh(&self, ttl: Duration) -> BoxFuture<'_, Result<Option<LockToken>, StoreError>> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
             let value = lock_value();
             let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-            let set: Option<String> = redis::cmd("SET")
+            let cmd = redis::cmd("SET")
                 .arg(self.key("refresh-lock"))
                 .arg(&value)
                 .arg("NX")
                 .arg("PX")
                 .arg(millis)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| self.error(e))?;
+                .to_owned();
+            let set: Option<String> = self
+                .run(|mut conn| {
+                    let cmd = cmd.clone();
+                    Box::pin(async move { cmd.query_async(&mut conn).await })
+                })
+                .await?;
             Ok(set.map(|_| LockToken(value)))
         })
     }
 
     fn unlock_refresh(&self, lock: LockToken) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut conn = self.conn.clone();
-            redis::Script::new(RELEASE)
-                .key(self.key("refresh-lock"))
-                .arg(lock.0)
-                .invoke_async::<i64>(&mut conn)
-                .await
-                .map(drop)
-                .map_err(|e| self.error(e))
+            let key = self.key("refresh-lock");
+            self.run(|mut conn| {
+                let mut invocation = RELEASE.prepare_invoke();
+                invocation.key(&key).arg(&lock.0);
+                Box::pin(async move { invocation.invoke_async::<i64>(&mut conn).await.map(drop) })
+            })
+            .await
         })
     }
 }

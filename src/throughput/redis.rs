@@ -5,10 +5,13 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::sync::LazyLock;
+
+use redis::aio::ConnectionManager;
 
 use super::lease::Grant;
 use super::shared::{Ask, Budget, Leasing};
+use crate::redis_conn::RedisConnection;
 
 /// GCRA in Redis, on Redis's clock: the number's theoretical arrival time
 /// (µs) under `KEYS[1]`, the replicas that leased lately in the sorted set
@@ -17,9 +20,19 @@ use super::shared::{Ask, Budget, Leasing};
 /// more than `ARGV[4]` µs from now. Returns the first permit's wait (µs,
 /// negative when already due), the permits granted and the replicas seen.
 /// Keys expire once idle.
-const LEASE: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+/// `ARGV[6]`: the client's clock (µs since the epoch), used where `TIME`
+/// is refused in scripts (renamed away, or an ACL, as some managed
+/// services do): pacing stays shared, on the clocks of the replicas.
+static LEASE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r#"
+local t = redis.pcall('TIME')
+local now
+if type(t) == 'table' and t.err == nil and t[1] then
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+else
+  now = tonumber(ARGV[6])
+end
 local period = tonumber(ARGV[1])
 local credit = tonumber(ARGV[2])
 local count = tonumber(ARGV[3])
@@ -36,7 +49,9 @@ tat = tat + count * period
 local ttl = math.floor((tat - now + credit) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', ttl)
 return {wait, count, replicas}
-"#;
+"#,
+    )
+});
 
 /// A number's pace shared by every replica through Redis (cargo feature
 /// `redis`): one budget per phone number, a GCRA on Redis's clock, from
@@ -48,8 +63,10 @@ return {wait, count, replicas}
 /// [`store_timeout`](RedisPace::store_timeout), the replica paces the
 /// number alone at its share (the pace divided by the replicas that leased
 /// lately, or by [`replicas`](RedisPace::replicas) if more), and tries
-/// Redis again a second later. Keys are `{prefix}:pace:{<number>}` and
-/// `…:replicas`, and expire when the number is idle.
+/// Redis again a second later. Keys are `<prefix>:pace:{<number>}` and
+/// `…:replicas` (the number a hash tag: on a Redis Cluster a number's keys
+/// share a slot), and expire when the number is idle. Where scripts may
+/// not call `TIME`, the replicas' clocks stand in for Redis's.
 ///
 /// ```no_run
 /// use tower_whatsapp_auth::throughput::{RedisPace, ThroughputLayer};
@@ -60,7 +77,7 @@ return {wait, count, replicas}
 /// ```
 #[derive(Clone)]
 pub struct RedisPace {
-    conn: ConnectionManager,
+    conn: RedisConnection,
     prefix: String,
     replica: String,
     timeout: Duration,
@@ -82,24 +99,17 @@ impl std::fmt::Debug for RedisPace {
 
 impl RedisPace {
     /// Connects to `url` (e.g. `redis://127.0.0.1:6379/`), with keys under
-    /// `prefix`. The connection reconnects by itself after Redis restarts.
+    /// `prefix`. The connection reconnects by itself after Redis restarts
+    /// (see [`RedisConnection`] for Sentinel and Cluster).
     pub async fn connect(
         url: &str,
         prefix: impl Into<String>,
     ) -> Result<RedisPace, redis::RedisError> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_millis(500)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = redis::Client::open(url)?
-            .get_connection_manager_with_config(config)
-            .await?;
-        Ok(RedisPace::from_connection(conn, prefix))
+        Ok(RedisPace::new(RedisConnection::connect(url).await?, prefix))
     }
 
-    /// A shared pace over an existing connection.
-    pub fn from_connection(conn: ConnectionManager, prefix: impl Into<String>) -> RedisPace {
+    /// A shared pace on `conn` (one node, Sentinel's master or a Cluster).
+    pub fn new(conn: RedisConnection, prefix: impl Into<String>) -> RedisPace {
         RedisPace {
             conn,
             prefix: prefix.into(),
@@ -108,6 +118,12 @@ impl RedisPace {
             batch: 8,
             replicas: 1,
         }
+    }
+
+    /// A shared pace over an existing connection manager (used as it is:
+    /// not connected again after a `READONLY`).
+    pub fn from_connection(conn: ConnectionManager, prefix: impl Into<String>) -> RedisPace {
+        RedisPace::new(RedisConnection::from_manager(conn), prefix)
     }
 
     /// How long a lease may take before this replica paces alone (default
@@ -147,21 +163,29 @@ fn micros(d: Duration) -> u64 {
 
 impl Budget for RedisPace {
     fn lease(&self, number: &str, ask: Ask) -> Leasing {
-        let mut conn = self.conn.clone();
+        let conn = self.conn.clone();
         let key = format!("{}:pace:{{{number}}}", self.prefix);
         let replica = self.replica.clone();
         Box::pin(async move {
             let period = micros(ask.period).max(1);
             let credit = micros(ask.burst.saturating_sub(ask.period));
-            let reply: Vec<i64> = redis::Script::new(LEASE)
-                .key(&key)
-                .key(format!("{key}:replicas"))
-                .arg(period)
-                .arg(credit)
-                .arg(ask.count)
-                .arg(micros(ask.max_wait))
-                .arg(replica)
-                .invoke_async(&mut conn)
+            let reply: Vec<i64> = conn
+                .run(|mut conn| {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, micros);
+                    let mut invocation = LEASE.prepare_invoke();
+                    invocation
+                        .key(&key)
+                        .key(format!("{key}:replicas"))
+                        .arg(period)
+                        .arg(credit)
+                        .arg(ask.count)
+                        .arg(micros(ask.max_wait))
+                        .arg(&replica)
+                        .arg(now);
+                    Box::pin(async move { invocation.invoke_async(&mut conn).await })
+                })
                 .await
                 .map_err(|e| e.to_string())?;
             let [wait_us, count, replicas] = reply[..] else {

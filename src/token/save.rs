@@ -97,6 +97,24 @@ impl TokenCell {
     }
 }
 
+impl TokenCell {
+    /// Another process saved a newer token than `ours` while its save was
+    /// retried: every replica ends on the token saved first.
+    async fn adopt_superseded(&self, ours: &StoredToken, newer: StoredToken) {
+        let mut plan = self.shared.plan.lock().await;
+        if self.current().token() != Some(&ours.token) {
+            return;
+        }
+        plan.store_generation = plan
+            .store_generation
+            .min(newer.generation.saturating_sub(1));
+        if let Some(adopted) = self.adopt(newer, &mut plan, true) {
+            drop(plan);
+            self.apply(adopted);
+        }
+    }
+}
+
 /// One token's save, until it lands.
 struct Saving {
     store: Arc<dyn TokenStore>,
@@ -135,12 +153,22 @@ impl Saving {
                     tracing::warn!(attempts, %error, "the renewed token's save failed again; retrying");
                 }
             }
-            if let Some(first) = first.take() {
-                let _ = first.send(result);
-            }
+            // The first answer goes to the renewal that waits for it; a
+            // later one (or one it stopped waiting for) is acted on here.
+            let unheard = match first.take() {
+                Some(first) => first.send(result.clone()).is_err(),
+                None => true,
+            };
             let Some(cell) = self.cell.upgrade() else {
                 return;
             };
+            if let (true, Ok(Saved::Superseded(newer))) = (unheard, result) {
+                (TokenCell {
+                    shared: cell.clone(),
+                })
+                .adopt_superseded(&self.stored, newer)
+                .await;
+            }
             if landed {
                 if cell.save_behind.swap(false, Ordering::Relaxed) {
                     tracing::info!(attempts, "the renewed token is saved");
