@@ -76,7 +76,24 @@ impl RedisConnection {
     /// `redis-tls` feature). Reconnects by itself after a restart, and to
     /// the node the name resolves to after a `READONLY`.
     pub async fn connect(url: &str) -> RedisResult<RedisConnection> {
+        tls::check(url)?;
         let client = redis::Client::open(url)?;
+        let manager = client
+            .get_connection_manager_with_config(manager_config())
+            .await?;
+        Ok(RedisConnection::node(manager, Origin::Url(client)))
+    }
+
+    /// `rediss://` to one Redis, trusting `root_cert` (PEM: your own CA)
+    /// besides the system's roots (cargo feature `redis-tls`).
+    #[cfg(feature = "redis-tls")]
+    pub async fn connect_tls(url: &str, root_cert: Option<&[u8]>) -> RedisResult<RedisConnection> {
+        tls::check(url)?;
+        let certificates = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: root_cert.map(<[u8]>::to_vec),
+        };
+        let client = redis::Client::build_with_tls(url, certificates)?;
         let manager = client
             .get_connection_manager_with_config(manager_config())
             .await?;
@@ -89,6 +106,9 @@ impl RedisConnection {
     pub async fn sentinel(sentinels: &[&str], service: &str) -> RedisResult<RedisConnection> {
         let mut client = SentinelClient::build(
             sentinels.to_vec(),
+            // A String: with TLS compiled in redis-rs takes any `AsRef<str>`,
+            // without it only a String.
+            #[allow(clippy::unnecessary_to_owned)]
             service.to_owned(),
             None,
             SentinelServerType::Master,
@@ -275,5 +295,47 @@ impl ConnectionLike for AnyConnection {
             #[cfg(feature = "redis-cluster")]
             AnyConnection::Cluster(c) => c.get_db(),
         }
+    }
+}
+
+/// `rediss://` URLs: a crypto provider for rustls, or a clear error
+/// without the `redis-tls` feature.
+mod tls {
+    use redis::RedisResult;
+    #[cfg(not(feature = "redis-tls"))]
+    use redis::{ErrorKind, RedisError};
+
+    fn is_tls(url: &str) -> bool {
+        let scheme = url.split("://").next().unwrap_or("");
+        scheme.eq_ignore_ascii_case("rediss") || scheme.eq_ignore_ascii_case("valkeys")
+    }
+
+    pub(super) fn check(url: &str) -> RedisResult<()> {
+        if !is_tls(url) {
+            return Ok(());
+        }
+        #[cfg(feature = "redis-tls")]
+        {
+            // Whichever provider the application installed stays; else ring.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Ok(())
+        }
+        #[cfg(not(feature = "redis-tls"))]
+        Err(RedisError::from((
+            ErrorKind::InvalidClientConfig,
+            "a rediss:// URL needs TLS",
+            "enable the cargo feature redis-tls".to_owned(),
+        )))
+    }
+}
+
+#[cfg(all(test, not(feature = "redis-tls")))]
+mod tests {
+    #[tokio::test]
+    async fn a_tls_url_without_the_feature_says_which_feature() {
+        let err = super::RedisConnection::connect("rediss://127.0.0.1:1/")
+            .await
+            .expect_err("refused");
+        assert!(err.to_string().contains("redis-tls"), "{err}");
     }
 }
