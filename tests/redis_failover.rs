@@ -3,8 +3,9 @@
 //! ends): two replicas of the tenant stack keep sending for a tenant
 //! whose keys that master held, while Graph refuses the tenant's token as
 //! expired. No request fails, the token is renewed at most twice (the
-//! lock is best effort across a failover), and once the replica is
-//! promoted both stacks send with one token. Behind the `redis-cluster`
+//! lock is best effort across a failover), the number's shared pace is
+//! back within 3 s of the promotion, and both stacks end up sending with
+//! one token. Behind the `redis-cluster`
 //! feature:
 //!
 //! ```text
@@ -17,7 +18,7 @@ mod common;
 #[path = "support/redis_cluster.rs"]
 mod deploy;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::fake_graph::tenants::FakeTenant;
 use common::fake_graph::{FakeConfig, FakeGraph};
@@ -28,21 +29,23 @@ use http::Request;
 use http_body_util::Full;
 use tower::{Layer, ServiceExt};
 use tower_whatsapp_auth::tenants::{WhatsAppTenants, WhatsAppTenantsLayer};
+use tower_whatsapp_auth::throughput::{RedisPace, Throughput, ThroughputLayer};
 use tower_whatsapp_auth::{RedisConnection, RedisTokenStore};
 
 const SECRET: &str = "platform-app-secret";
 const PREFIX: &str = "wa-failover";
 
-async fn replica(
-    fake: &FakeGraph,
-    book: &TenantBook,
-    redis: &RedisCluster,
-) -> WhatsAppTenants<HttpsClient> {
+type Paced = Throughput<WhatsAppTenants<HttpsClient>>;
+
+/// One replica: its cluster connection for the tenants' tokens and for
+/// the numbers' shared pace, in front of the tenant stack.
+async fn replica(fake: &FakeGraph, book: &TenantBook, redis: &RedisCluster) -> Paced {
     let urls = redis.urls();
     let urls: Vec<&str> = urls.iter().map(String::as_str).collect();
-    let store = RedisTokenStore::new(RedisConnection::cluster(&urls).await.unwrap(), PREFIX);
+    let conn = RedisConnection::cluster(&urls).await.unwrap();
+    let store = RedisTokenStore::new(conn.clone(), PREFIX);
     let base = fake.base_url();
-    WhatsAppTenantsLayer::new(book.clone())
+    let tenants = WhatsAppTenantsLayer::new(book.clone())
         .configure(move |auth| {
             auth.app_credentials("1234567890", SECRET)
                 .graph_base(base)
@@ -50,10 +53,28 @@ async fn replica(
                 .refresh_lock_ttl(Duration::from_secs(2))
         })
         .store_per_tenant(move |phone| store.for_tenant(phone))
-        .layer(https_client())
+        .layer(https_client());
+    let pace = RedisPace::new(conn, PREFIX).replicas(2);
+    ThroughputLayer::new(80).shared(pace).layer(tenants)
 }
 
-async fn send(stack: &WhatsAppTenants<HttpsClient>, phone: &str, n: usize) -> u16 {
+/// A phone number whose token keys and pace key one master holds.
+fn phone_on_one_master(redis: &RedisCluster) -> String {
+    (1..)
+        .map(|n| format!("1065403522{n:05}"))
+        .find(|p| redis.master_of(&token_key(p)) == redis.master_of(&pace_key(p)))
+        .unwrap()
+}
+
+fn token_key(phone: &str) -> String {
+    format!("{{{PREFIX}:{phone}}}:token")
+}
+
+fn pace_key(phone: &str) -> String {
+    format!("{PREFIX}:pace:{{{phone}}}")
+}
+
+async fn send(stack: &Paced, phone: &str, n: usize) -> u16 {
     let req = Request::post(format!("/{phone}/messages"))
         .body(Full::new(text_message(
             "15551234567",
@@ -70,8 +91,9 @@ async fn send(stack: &WhatsAppTenants<HttpsClient>, phone: &str, n: usize) -> u1
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_killed_mid_run_fails_no_request() {
     let mut redis = RedisCluster::start();
+    let phone = phone_on_one_master(&redis);
     let tenant = FakeTenant::new(
-        "106540352270001",
+        &phone,
         "500000000001",
         &format!("EAAGfailoverBusiness{}", "f".repeat(20)),
     );
@@ -94,7 +116,8 @@ async fn a_master_killed_mid_run_fails_no_request() {
         (200, 200)
     );
 
-    let master = redis.master_of(&format!("{{{PREFIX}:{}}}:token", tenant.phone));
+    let master = redis.master_of(&token_key(&tenant.phone));
+    assert_eq!(master, redis.master_of(&pace_key(&tenant.phone)));
     redis.kill(master);
     // Graph refuses the token as expired while the master is gone: both
     // replicas renew, with Redis unanswering, and replay.
@@ -107,15 +130,32 @@ async fn a_master_killed_mid_run_fails_no_request() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     redis.wait_ok();
+    // Shared pacing is back within 3 s of the promotion: the lease script
+    // writes the number's key on the promoted master again.
+    let promoted = redis.master_of(&pace_key(&tenant.phone));
+    let before = cli(promoted, &["GET", &pace_key(&tenant.phone)]);
+    let promoted_at = Instant::now();
+    loop {
+        assert_eq!(send(&a, &tenant.phone, n).await, 200);
+        n += 1;
+        if cli(promoted, &["GET", &pace_key(&tenant.phone)]) != before {
+            break;
+        }
+        assert!(
+            promoted_at.elapsed() < Duration::from_secs(3),
+            "pacing still not shared 3 s after the promotion"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let exchanges = fake.exchanges_for(&tenant.waba);
     assert!((1..=2).contains(&exchanges), "{exchanges} renewals");
     // The replicas converge: their saves land on the promoted replica, the
     // first saved wins and the other replica adopts it.
-    let promoted = redis.master_of(&format!("{{{PREFIX}:{}}}:token", tenant.phone));
     assert_ne!(promoted, master);
+    assert_eq!(promoted, redis.master_of(&token_key(&tenant.phone)));
     let cells = [
-        a.tenants().cell(&tenant.phone).unwrap(),
-        b.tenants().cell(&tenant.phone).unwrap(),
+        a.get_ref().tenants().cell(&tenant.phone).unwrap(),
+        b.get_ref().tenants().cell(&tenant.phone).unwrap(),
     ];
     deploy::wait_until(Duration::from_secs(60), "every save landed", || {
         cells.iter().all(|c| !c.stats().save_behind)
