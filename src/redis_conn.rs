@@ -85,7 +85,8 @@ impl RedisConnection {
     }
 
     /// `rediss://` to one Redis, trusting `root_cert` (PEM: your own CA)
-    /// besides the system's roots (cargo feature `redis-tls`).
+    /// instead of the system's roots, or the system's roots when `None`
+    /// (cargo feature `redis-tls`).
     #[cfg(feature = "redis-tls")]
     pub async fn connect_tls(url: &str, root_cert: Option<&[u8]>) -> RedisResult<RedisConnection> {
         tls::check(url)?;
@@ -164,8 +165,9 @@ impl RedisConnection {
     }
 
     /// Runs `call` on the connection. On a single node, a `READONLY` (or,
-    /// through Sentinels, a failed connection) connects again and runs it
-    /// once more; a cluster's answer is an error naming the fix.
+    /// through Sentinels, a failed connection) connects again; after a
+    /// `READONLY` (which did nothing) the call is run once more. A
+    /// cluster's answer is an error naming the fix.
     // Without the `redis-cluster` feature there is only the node.
     #[allow(clippy::infallible_destructuring_match)]
     pub(crate) async fn run<T>(
@@ -193,6 +195,12 @@ impl RedisConnection {
             return result;
         }
         node.reconnect(generation).await?;
+        // Only a READONLY answer says the call did nothing: after a timeout
+        // or a lost connection it may have taken effect (a lock taken, a
+        // lease charged), so the caller hears the error and decides.
+        if error.kind() != ErrorKind::Server(ServerErrorKind::ReadOnly) {
+            return result;
+        }
         call(AnyConnection::Node((**node.current.load()).clone())).await
     }
 }

@@ -70,6 +70,7 @@ impl WhatsAppAuthLayer {
             supply: Supply {
                 source: Some(Arc::new(source)),
                 store: None,
+                replaced: false,
             },
             first: Arc::default(),
         }

@@ -114,7 +114,7 @@ impl RedisTokenStore {
     }
 
     /// The store of one tenant of the tenant-aware stack: the same
-    /// connection, keys under `{prefix}:{phone_number_id}`, so each tenant
+    /// connection, keys under `{<prefix>:<phone_number_id>}:…`, so each tenant
     /// has its own token and its own refresh lock across replicas.
     ///
     /// ```no_run
@@ -175,13 +175,20 @@ fn lock_value() -> String {
 impl TokenStore for RedisTokenStore {
     fn load(&self) -> BoxFuture<'_, Result<Option<StoredToken>, StoreError>> {
         Box::pin(async move {
-            let key = self.key("token");
-            let value: Option<Vec<u8>> = self
-                .run(|mut conn| {
+            let mut key = self.key("token");
+            let get = |key: String| {
+                self.run(move |mut conn| {
                     let cmd = redis::cmd("GET").arg(&key).to_owned();
-                    Box::pin(async move { cmd.query_async(&mut conn).await })
+                    Box::pin(async move { cmd.query_async::<Option<Vec<u8>>>(&mut conn).await })
                 })
-                .await?;
+            };
+            let mut value = get(key.clone()).await?;
+            if value.is_none() && !self.conn.is_cluster() {
+                // Written by an earlier version, before the hash tag: read
+                // once, and the next save writes the new key.
+                key = format!("{}:token", self.prefix);
+                value = get(key.clone()).await?;
+            }
             value
                 .map(|bytes| decode(&format!("redis key {key}"), &bytes))
                 .transpose()

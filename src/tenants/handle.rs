@@ -92,7 +92,7 @@ impl Tenants {
         let id = GraphId::parse(phone_number_id).ok_or_else(|| Error::UnknownTenant {
             phone_number_id: phone_number_id.to_owned(),
         })?;
-        Ok(self.shared.registry.install(id, tenant))
+        Ok(self.shared.registry.install(id, tenant, true))
     }
 
     /// Evicts the tenants not used between the last three sweeps (and,

@@ -44,6 +44,14 @@ impl TokenCell {
             return Transition::Unchanged;
         };
         match ask(config.store_timeout, store.load()).await {
+            Ok(Some(stored)) if plan.keep_own => {
+                // The next renewal here saves past what the store holds,
+                // and wins over it.
+                if stored.lineage == plan.lineage {
+                    plan.store_generation = stored.generation;
+                }
+                Transition::Unchanged
+            }
             Ok(Some(stored)) => self
                 .adopt(stored, plan, false)
                 .unwrap_or(Transition::Unchanged),

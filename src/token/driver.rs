@@ -30,6 +30,9 @@ pub(crate) struct Plan {
     pub(crate) store_generation: u64,
     /// Whether the store was read (or there is none).
     pub(crate) started: bool,
+    /// The token in use was put in place by hand: the store's read at
+    /// start-up learns its generation and adopts nothing.
+    pub(crate) keep_own: bool,
 }
 
 impl Plan {
@@ -39,6 +42,7 @@ impl Plan {
             lineage,
             store_generation: 0,
             started,
+            keep_own: false,
         }
     }
 }

@@ -54,6 +54,9 @@ pub(crate) struct Supply {
     /// credentials are set).
     pub(crate) source: Option<Arc<dyn TokenSource>>,
     pub(crate) store: Option<Arc<dyn TokenStore>>,
+    /// The source's token was just put in place by hand (a tenant
+    /// replaced): a stored token of its lineage is not adopted over it.
+    pub(crate) replaced: bool,
 }
 
 impl std::fmt::Debug for Supply {
@@ -137,7 +140,8 @@ impl TokenCell {
             Some(Err(error)) => Credential::pending(Some(error), now),
             None => Credential::pending(None, now),
         };
-        let plan = driver::Plan::new(lineage, supply.store.is_none());
+        let mut plan = driver::Plan::new(lineage, supply.store.is_none());
+        plan.keep_own = supply.replaced;
         TokenCell {
             shared: Arc::new(Shared {
                 graph: Arc::new(GraphIo::new(config)),

@@ -76,6 +76,8 @@ impl TokenCell {
             first_pause: config.refresh_backoff.max(Duration::from_millis(100)),
             metrics: self.graph().metrics().clone(),
         };
+        // Behind from now until the save lands.
+        self.shared.save_behind.store(true, Ordering::Relaxed);
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => drop(runtime.spawn(saving.run(first))),
             Err(_) => return None,
@@ -170,7 +172,7 @@ impl Saving {
                 .await;
             }
             if landed {
-                if cell.save_behind.swap(false, Ordering::Relaxed) {
+                if cell.save_behind.swap(false, Ordering::Relaxed) && attempts > 1 {
                     tracing::info!(attempts, "the renewed token is saved");
                 }
                 return;

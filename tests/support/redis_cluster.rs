@@ -230,7 +230,11 @@ impl RedisSentinel {
         let dir = folder("sentinel");
         let ports = free_ports(3);
         let plain = |port: u16, extra: &[String]| {
+            let own = dir.join(port.to_string());
+            std::fs::create_dir_all(&own).unwrap();
             let mut args: Vec<String> = [
+                "--dir",
+                &own.display().to_string(),
                 "--port",
                 &port.to_string(),
                 "--bind",

@@ -309,6 +309,18 @@ impl FakeGraph {
             .insert(token.to_owned(), TokenState::default());
     }
 
+    /// Adds a valid token of the business account `waba` (as a business
+    /// that connected again through Embedded Signup brings).
+    pub fn add_token_of(&self, token: &str, waba: &str) {
+        self.lock().tokens.insert(
+            token.to_owned(),
+            TokenState {
+                owner: Some(waba.to_owned()),
+                ..TokenState::default()
+            },
+        );
+    }
+
     /// Revokes `token`: Graph refuses it with 190 and `subcode` from now on
     /// (460: the user changed their password).
     pub fn revoke(&self, token: &str, subcode: i64) {

@@ -204,7 +204,7 @@ impl Registry {
     }
 
     /// A cell for `tenant`, with the stack's client.
-    fn cell_for(&self, id: GraphId, tenant: Tenant) -> TokenCell {
+    fn cell_for(&self, id: GraphId, tenant: Tenant, replaced: bool) -> TokenCell {
         let id: Arc<str> = Arc::from(id.to_string());
         let mut config = self.template.clone();
         config.token = None;
@@ -238,6 +238,7 @@ impl Registry {
         let supply = Supply {
             source: Some(Arc::new(source)),
             store: Some(Arc::new(store)),
+            replaced,
         };
         let cell = TokenCell::new(config, supply);
         if let Some(bind) = self.binder.get() {
@@ -246,10 +247,12 @@ impl Registry {
         cell
     }
 
-    /// Makes `tenant` the resident tenant of `id` now, replacing any.
-    pub(crate) fn install(&self, id: GraphId, tenant: Tenant) -> TokenCell {
+    /// Makes `tenant` the resident tenant of `id` now, replacing any;
+    /// `replaced`: put in place by hand (`Tenants::replace`), so its token
+    /// wins over one a shared store holds.
+    pub(crate) fn install(&self, id: GraphId, tenant: Tenant, replaced: bool) -> TokenCell {
         let waba_id = tenant.waba_id.as_deref().map(Arc::from);
-        let cell = self.cell_for(id, tenant);
+        let cell = self.cell_for(id, tenant, replaced);
         let entry = Resident {
             cell: cell.clone(),
             waba_id,
@@ -344,7 +347,7 @@ struct LoadingSlot<'a> {
 impl LoadingSlot<'_> {
     fn settle(mut self, tenant: Tenant) -> TokenCell {
         self.settled = true;
-        self.registry.install(self.id, tenant)
+        self.registry.install(self.id, tenant, false)
     }
 
     /// No tenant owns the id: remembered as unknown for a while, within
