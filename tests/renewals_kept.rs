@@ -99,12 +99,23 @@ async fn a_failed_save_is_retried_until_it_lands() {
         "the token is used, its save behind"
     );
     assert_eq!(store.attempts.load(Ordering::SeqCst), 1);
-    // Back-off between attempts (doubling): 1 s, 2 s, 4 s.
-    for _ in 0..3 {
-        tokio::time::advance(Duration::from_secs(5)).await;
+    // Back-off between attempts (doubling): 1 s, 2 s, 4 s; none sooner.
+    for (pause, attempts) in [(1, 2), (2, 3), (4, 4)] {
+        tokio::time::advance(Duration::from_secs(pause) - Duration::from_millis(10)).await;
         settle().await;
+        assert_eq!(
+            store.attempts.load(Ordering::SeqCst),
+            attempts - 1,
+            "before {pause} s"
+        );
+        tokio::time::advance(Duration::from_millis(10)).await;
+        settle().await;
+        assert_eq!(
+            store.attempts.load(Ordering::SeqCst),
+            attempts,
+            "after {pause} s"
+        );
     }
-    assert_eq!(store.attempts.load(Ordering::SeqCst), 4);
     assert_eq!(*store.saved.lock().unwrap(), ["EAAG-from-the-source"]);
     assert!(!cell.stats().save_behind);
     // Nothing more: a save that landed is done.

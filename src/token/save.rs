@@ -35,6 +35,11 @@ pub struct TokenStats {
 /// The longest pause between two attempts at one save.
 const MAX_SAVE_PAUSE: Duration = Duration::from_secs(60);
 
+/// Attempts at one save before it is given up (with the pauses, a day and
+/// more): a store that fails that long needs its operator, and the
+/// `whatsapp.token.saves` failures have said so all along.
+const MAX_ATTEMPTS: u32 = 1500;
+
 /// The lineage a cell's tokens carry in a shared store: the configured
 /// token's fingerprint (an operator replacing it starts a new lineage), or
 /// for a tenant its phone number's, which no renewal or eviction changes,
@@ -161,10 +166,11 @@ impl Saving {
                 Some(first) => first.send(result.clone()).is_err(),
                 None => true,
             };
-            let Some(cell) = self.cell.upgrade() else {
-                return;
-            };
-            if let (true, Ok(Saved::Superseded(newer))) = (unheard, result) {
+            // A cell gone (its tenant evicted, its stack dropped) leaves
+            // the save to go on: the store is where a restart, or the
+            // tenant's next look-up, finds the token.
+            let cell = self.cell.upgrade();
+            if let (Some(cell), true, Ok(Saved::Superseded(newer))) = (&cell, unheard, result) {
                 (TokenCell {
                     shared: cell.clone(),
                 })
@@ -172,19 +178,27 @@ impl Saving {
                 .await;
             }
             if landed {
-                if cell.save_behind.swap(false, Ordering::Relaxed) && attempts > 1 {
-                    tracing::info!(attempts, "the renewed token is saved");
+                if let Some(cell) = cell {
+                    if cell.save_behind.swap(false, Ordering::Relaxed) && attempts > 1 {
+                        tracing::info!(attempts, "the renewed token is saved");
+                    }
                 }
                 return;
             }
-            cell.save_behind.store(true, Ordering::Relaxed);
+            if let Some(cell) = &cell {
+                cell.save_behind.store(true, Ordering::Relaxed);
+            }
             drop(cell);
+            if attempts >= MAX_ATTEMPTS {
+                tracing::error!(attempts, "giving up saving a renewed token");
+                return;
+            }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(MAX_SAVE_PAUSE);
             // A newer token took this one's place: its own save (or the
             // store it came from) keeps it; this one is no longer wanted.
             let Some(cell) = self.cell.upgrade() else {
-                return;
+                continue;
             };
             if cell.current.load().token() != Some(&self.stored.token) {
                 cell.save_behind.store(false, Ordering::Relaxed);
