@@ -59,9 +59,15 @@ async fn the_store_follows_the_master_sentinel_names() {
 
     // A failover by the Sentinel: the old master turns replica, and the
     // store's connection to it meets READONLY (or is closed by it).
-    cli(redis.sentinel.port, &["SENTINEL", "FAILOVER", "mymaster"]);
-    wait_until(Duration::from_secs(20), "the replica is promoted", || {
-        redis.master_port() == redis.replica.port
+    // Asked again until the Sentinel takes it: it answers NOGOODSLAVE
+    // until it has heard from the replica, INPROG while it works.
+    wait_until(Duration::from_secs(40), "the replica is promoted", || {
+        if redis.master_port() == redis.replica.port {
+            return true;
+        }
+        cli(redis.sentinel.port, &["SENTINEL", "FAILOVER", "mymaster"]);
+        std::thread::sleep(Duration::from_millis(250));
+        false
     });
     wait_until(Duration::from_secs(30), "the old master follows", || {
         let info = cli(first, &["INFO", "replication"]);
