@@ -109,7 +109,7 @@ fn layered(base: &str) -> (Stack, tower_whatsapp_auth::TokenCell) {
     let cell = layered.token_cell().clone();
     let layered = ServiceExt::<Request<Full<Bytes>>>::and_then(
         layered,
-        |res: Response<tower_whatsapp_auth::GraphBody<Incoming>>| async move {
+        |res: Response<tower_whatsapp_auth::classify::GraphBody<Incoming>>| async move {
             let (parts, body) = res.into_parts();
             Ok(Response::from_parts(
                 parts,

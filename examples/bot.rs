@@ -55,9 +55,10 @@ use http::{Request, StatusCode};
 use http_body_util::Full;
 use tokio::task::JoinSet;
 use tower::{ServiceBuilder, ServiceExt};
+use tower_whatsapp_auth::telemetry::DeliveryOutcome;
 use tower_whatsapp_auth::webhook::{
-    Content, Deduplicator, DeliveryOutcome, Handshake, Media, MemoryDeduplicator, Notification,
-    Recipient, VerifySignatureLayer,
+    Content, Deduplicator, Handshake, Media, MemoryDeduplicator, Notification, Recipient,
+    VerifySignatureLayer,
 };
 
 #[derive(Clone)]

@@ -18,7 +18,7 @@ use std::time::Duration;
 use common::fake_graph::{FakeConfig, FakeGraph};
 use common::redis_server::RedisServer;
 use common::sender::{build_stack, send_batch, text_message};
-use tower_whatsapp_auth::{RedisTokenStore, DEFAULT_GRAPH_VERSION};
+use tower_whatsapp_auth::{store::RedisTokenStore, DEFAULT_GRAPH_VERSION};
 
 const REPLICAS: usize = 8;
 const PER_REPLICA: usize = 100;

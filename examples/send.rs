@@ -36,7 +36,7 @@ use common::sender::{
     build_stack_paced, describe, is_permanent, send_messages, tracked_text_message,
 };
 use common::setup::{self, Setup};
-use tower_whatsapp_auth::{Error, Permission};
+use tower_whatsapp_auth::{permissions::Permission, Error};
 
 const USAGE: &str = "usage: send --to <E.164 digits> --text <message> [--count N (1)] [--concurrency N (1)] [--max-retries N (3; 0 turns retries off)] [--mps N (80 messages a second; 0 turns pacing off)]";
 

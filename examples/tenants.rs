@@ -42,7 +42,7 @@ use tokio::task::JoinSet;
 use tower::timeout::TimeoutLayer;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
-use tower_whatsapp_auth::tenants::{Tenants, WhatsAppTenantsLayer};
+use tower_whatsapp_auth::tenants::{TenantMap, WhatsAppTenantsLayer};
 use tower_whatsapp_auth::{DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION};
 
 const USAGE: &str = "usage: tenants [--db PATH --to NUMBER --text TEXT] [--count N (1)] [--concurrency C (1)]\n       (without --db: a demo against the embedded Graph fake)";
@@ -98,11 +98,11 @@ struct Platform {
 
 type Stack = BoxCloneSyncService<
     Request<Full<Bytes>>,
-    http::Response<tower_whatsapp_auth::GraphBody<hyper::body::Incoming>>,
+    http::Response<tower_whatsapp_auth::classify::GraphBody<hyper::body::Incoming>>,
     BoxError,
 >;
 
-fn stack(platform: &Platform) -> (Stack, Tenants) {
+fn stack(platform: &Platform) -> (Stack, TenantMap) {
     let (base, version) = (platform.base.clone(), platform.version.clone());
     let (app_id, app_secret) = (platform.app_id.clone(), platform.app_secret.clone());
     let layer = WhatsAppTenantsLayer::new(platform.db.clone()).configure(move |auth| {
@@ -163,7 +163,10 @@ async fn send_all(
         let failure = match result {
             Ok(res) if res.status().is_success() => None,
             Ok(res) => Some(
-                match res.extensions().get::<tower_whatsapp_auth::GraphError>() {
+                match res
+                    .extensions()
+                    .get::<tower_whatsapp_auth::graph::GraphError>()
+                {
                     Some(g) => (
                         format!(
                             "{} (Graph code {}, HTTP {})",

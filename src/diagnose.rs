@@ -114,7 +114,7 @@ impl Diagnosis {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_whatsapp_auth::{describe_expiry, Expiry};
+/// use tower_whatsapp_auth::{diagnose::describe_expiry, Expiry};
 /// assert!(describe_expiry(Expiry::In(Duration::from_secs(30 * 86_400))).ends_with("(in 30 days)"));
 /// assert!(describe_expiry(Expiry::In(Duration::MAX)).starts_with("after the year 9999"));
 /// assert_eq!(describe_expiry(Expiry::Never), "never");

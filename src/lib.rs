@@ -24,10 +24,10 @@ mod redis_conn;
 pub mod refresh;
 mod refusal;
 #[cfg(feature = "reqwest")]
-pub mod reqwest_client;
+mod reqwest_client;
 pub mod retry;
 mod secret;
-pub mod service;
+mod service;
 pub mod source;
 pub mod store;
 pub mod telemetry;
@@ -38,40 +38,20 @@ pub mod validate;
 pub mod webhook;
 
 pub use access_token::{Expiry, Token};
-pub use body::{
-    BufferBody, BufferBodyLayer, BytesBody, NotReplayable, ReplayBody, DEFAULT_BODY_LIMIT,
-};
+pub use body::ReplayBody;
 pub use bounds::{BoxFuture, HttpService};
-pub use classify::{
-    Classify, ClassifyLayer, GraphBody, DEFAULT_ERROR_BODY_LIMIT, DEFAULT_USAGE_WARNING,
-};
 pub use config::{
     ExchangeMethod, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION, DEFAULT_VALIDATION_INTERVAL,
 };
-pub use diagnose::{describe_expiry, Check, Diagnosis, PhoneNumber};
 pub use error::{Error, RefreshError, TransportError};
-pub use graph::{hint, ErrorKind, GraphError, Misconfiguration};
 pub use hosts::DEFAULT_MEDIA_HOST;
 pub use layer::WhatsAppAuthLayer;
-pub use permissions::{Permission, PermissionReport, PermissionStatus};
 #[cfg(feature = "redis")]
 pub use redis_conn::RedisConnection;
-pub use refresh::{RefreshFuture, RefreshOn190};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::ReqwestClient;
-pub use retry::{GraphRetry, RetryIfUnknown, Usage};
 pub use secret::{appsecret_proof, Secret};
 #[cfg(feature = "reqwest")]
 pub use service::ReqwestWhatsApp;
-pub use service::{BoxedWhatsApp, ResponseFuture as WhatsAppAuthFuture, WhatsAppAuth};
-pub use source::{
-    token_fn, EnvToken, FbExchange, FetchContext, FetchReason, FileToken, StaticToken, TokenFn,
-    TokenSource,
-};
-#[cfg(feature = "redis")]
-pub use store::RedisTokenStore;
-pub use store::{FileTokenStore, LockToken, Saved, StoreError, StoredToken, TokenStore};
-pub use tenants::{Tenant, TenantSource, Tenants, WhatsAppTenants, WhatsAppTenantsLayer};
-pub use throughput::{Throttled, Throughput, ThroughputLayer};
+pub use service::{BoxedWhatsApp, WhatsAppAuth, WhatsAppAuthFuture};
 pub use token::{TokenCell, TokenStats};
-pub use validate::{TokenGeneration, ValidateFuture, ValidateIfNeeded, ValidateIfNeededLayer};

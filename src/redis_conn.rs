@@ -11,7 +11,7 @@
 //! fails with one error saying to connect to the cluster as one.
 //!
 //! ```no_run
-//! use tower_whatsapp_auth::{RedisConnection, RedisTokenStore};
+//! use tower_whatsapp_auth::{RedisConnection, store::RedisTokenStore};
 //! use tower_whatsapp_auth::throughput::RedisPace;
 //! # async fn run() -> Result<(), redis::RedisError> {
 //! let redis = RedisConnection::sentinel(&["redis://10.0.0.5:26379"], "mymaster").await?;

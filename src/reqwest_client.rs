@@ -1,28 +1,4 @@
-//! [`ReqwestClient`] (cargo feature `reqwest`): a `reqwest::Client` as the
-//! service under [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer).
-//!
-//! Complete bodies go to reqwest as the same `Bytes` (no copy), streaming
-//! ones as a stream; answers come back as `http::Response<reqwest::Body>`,
-//! whose body is an `http_body::Body<Data = Bytes>`. TLS is whatever the
-//! application's reqwest is built with: without one of its TLS features
-//! (`rustls`, `native-tls`), it cannot reach `https://graph.facebook.com`,
-//! and [`WhatsAppAuthLayer::check`](crate::layer::WhatsAppAuthLayer::check)
-//! says so. Its errors leave without the URL (which carries
-//! `appsecret_proof`).
-//!
-//! ```no_run
-//! use tower::{ServiceBuilder, ServiceExt};
-//! use tower_whatsapp_auth::{ReqwestClient, WhatsAppAuthLayer};
-//!
-//! # async fn run() -> Result<(), tower::BoxError> {
-//! let whatsapp = ServiceBuilder::new()
-//!     .layer(WhatsAppAuthLayer::new(std::env::var("WHATSAPP_TOKEN")?).phone_number_id("1234567890"))
-//!     .service(ReqwestClient::new(reqwest::Client::new()));
-//! let req = http::Request::post("/1234567890/messages") // base URL and version from the layer
-//!     .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))?;
-//! let res = whatsapp.oneshot(req).await?;
-//! # let _ = res; Ok(()) }
-//! ```
+//! [`ReqwestClient`]: a `reqwest::Client` under the layer.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -34,8 +10,33 @@ use tower_service::Service;
 
 use crate::body::ReplayBody;
 
-/// A `Service<http::Request<ReplayBody>>` over a `reqwest::Client`. See the
-/// [module docs](self).
+/// A `Service<http::Request<ReplayBody>>` over a `reqwest::Client`.
+///
+/// [`ReqwestClient`] (cargo feature `reqwest`): a `reqwest::Client` as the
+/// service under [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer).
+///
+/// Complete bodies go to reqwest as the same `Bytes` (no copy), streaming
+/// ones as a stream; answers come back as `http::Response<reqwest::Body>`,
+/// whose body is an `http_body::Body<Data = Bytes>`. TLS is whatever the
+/// application's reqwest is built with: without one of its TLS features
+/// (`rustls`, `native-tls`), it cannot reach `https://graph.facebook.com`,
+/// and [`WhatsAppAuthLayer::check`](crate::layer::WhatsAppAuthLayer::check)
+/// says so. Its errors leave without the URL (which carries
+/// `appsecret_proof`).
+///
+/// ```no_run
+/// use tower::{ServiceBuilder, ServiceExt};
+/// use tower_whatsapp_auth::{ReqwestClient, WhatsAppAuthLayer};
+///
+/// # async fn run() -> Result<(), tower::BoxError> {
+/// let whatsapp = ServiceBuilder::new()
+///     .layer(WhatsAppAuthLayer::new(std::env::var("WHATSAPP_TOKEN")?).phone_number_id("1234567890"))
+///     .service(ReqwestClient::new(reqwest::Client::new()));
+/// let req = http::Request::post("/1234567890/messages") // base URL and version from the layer
+///     .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))?;
+/// let res = whatsapp.oneshot(req).await?;
+/// # let _ = res; Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ReqwestClient {
     client: reqwest::Client,

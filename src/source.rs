@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use tower_whatsapp_auth::{token_fn, FetchReason, RefreshError, Token, WhatsAppAuthLayer};
+//! use tower_whatsapp_auth::{source::token_fn, source::FetchReason, RefreshError, Token, WhatsAppAuthLayer};
 //!
 //! let layer = WhatsAppAuthLayer::from_source(token_fn(|ctx| async move {
 //!     // e.g. ask your secret manager; here a fixed value.
@@ -29,8 +29,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use crate::access_token::{Expiry, Token};
-pub use crate::bounds::BoxFuture;
+use crate::access_token::Token;
+use crate::bounds::BoxFuture;
 use crate::calls::GraphIo;
 use crate::error::RefreshError;
 use crate::secret::Secret;

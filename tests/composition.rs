@@ -20,7 +20,9 @@ use tower::timeout::TimeoutLayer;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 use tower_http::trace::TraceLayer;
-use tower_whatsapp_auth::{GraphRetry, ReplayBody, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION};
+use tower_whatsapp_auth::{
+    retry::GraphRetry, ReplayBody, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
+};
 
 type Composed = BoxCloneSyncService<Request<Full<Bytes>>, StatusCode, BoxError>;
 

@@ -13,8 +13,8 @@ use http::Request;
 use http_body_util::Full;
 use tower::{BoxError, ServiceExt};
 use tower_whatsapp_auth::{
-    hint, Error, ErrorKind, GraphError, Permission, PermissionStatus, WhatsAppAuthLayer,
-    DEFAULT_GRAPH_VERSION,
+    graph::hint, graph::ErrorKind, graph::GraphError, permissions::Permission,
+    permissions::PermissionStatus, Error, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
 };
 
 const SECRET: &str = "fake-app-secret";
@@ -43,7 +43,8 @@ async fn start(
 async fn send(
     stack: &Stack,
     fake: &FakeGraph,
-) -> Result<http::Response<tower_whatsapp_auth::GraphBody<hyper::body::Incoming>>, BoxError> {
+) -> Result<http::Response<tower_whatsapp_auth::classify::GraphBody<hyper::body::Incoming>>, BoxError>
+{
     let req = Request::post(fake.messages_url(DEFAULT_GRAPH_VERSION))
         .body(Full::new(text_message("1555", "diagnostics")))
         .unwrap();

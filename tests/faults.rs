@@ -17,7 +17,7 @@ use common::fault_stack::{
 };
 use tokio::time::Instant;
 use tower::BoxError;
-use tower_whatsapp_auth::{Error, GraphError, RefreshError};
+use tower_whatsapp_auth::{graph::GraphError, Error, RefreshError};
 
 /// What a message-path case expects of the caller's result.
 type MessageOutcome = fn(&Result<http::Response<Bytes>, BoxError>) -> bool;
@@ -214,7 +214,7 @@ async fn exchange_path_faults() {
         assert!(expected(last), "{name}: {last:?}");
         assert_eq!(
             err.downcast_ref::<Error>().unwrap().kind(),
-            tower_whatsapp_auth::ErrorKind::Transient,
+            tower_whatsapp_auth::graph::ErrorKind::Transient,
             "{name}"
         );
         let graph = fake.counters();

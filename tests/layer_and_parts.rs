@@ -23,8 +23,9 @@ use tower::retry::RetryLayer;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Layer, ServiceBuilder, ServiceExt};
 use tower_whatsapp_auth::{
-    BufferBodyLayer, BytesBody, ClassifyLayer, Error, GraphBody, GraphError, RefreshError,
-    RefreshOn190, TokenCell, ValidateIfNeededLayer, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
+    body::BufferBodyLayer, body::BytesBody, classify::ClassifyLayer, classify::GraphBody,
+    graph::GraphError, refresh::RefreshOn190, validate::ValidateIfNeededLayer, Error, RefreshError,
+    TokenCell, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
 };
 
 /// How a stack is put together.

@@ -15,8 +15,8 @@ use common::fake_graph::media::Hostile;
 use common::full_stack::fake_config;
 use common::sender::https_client;
 use support::{entries, file_of, folder, start, PHONE};
+use tower_whatsapp_auth::graph::ErrorKind;
 use tower_whatsapp_auth::media::MediaError;
-use tower_whatsapp_auth::ErrorKind;
 
 #[tokio::test]
 async fn each_hostile_answer_is_a_typed_error_and_leaves_no_file() {

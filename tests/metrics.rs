@@ -22,10 +22,11 @@ use common::full_stack::{crate_error, fake_config, send_one, start, SECRET};
 use common::sender::text_message;
 use common::webhooks::{status_delivery, text_delivery};
 use otel::Exported;
+use tower_whatsapp_auth::telemetry::DeliveryOutcome;
 use tower_whatsapp_auth::webhook::{
-    sign, Deduplicator, DeliveryOutcome, MemoryDeduplicator, Notification, VerifySignatureLayer,
+    sign, Deduplicator, MemoryDeduplicator, Notification, VerifySignatureLayer,
 };
-use tower_whatsapp_auth::{token_fn, Error, ReplayBody, Secret, Token, WhatsAppAuthLayer};
+use tower_whatsapp_auth::{source::token_fn, Error, ReplayBody, Secret, Token, WhatsAppAuthLayer};
 
 /// The first token is used once, then Graph says it expired: the request
 /// that hears it waits for the one renewal and is replayed once.

@@ -17,7 +17,7 @@ use common::sender::{build_stack, https_client, message, status, Stack};
 use http::Request;
 use tower::timeout::TimeoutLayer;
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_whatsapp_auth::{token_fn, Error, RefreshError, Token, WhatsAppAuthLayer};
+use tower_whatsapp_auth::{source::token_fn, Error, RefreshError, Token, WhatsAppAuthLayer};
 
 const SECRET: &str = "fake-app-secret";
 

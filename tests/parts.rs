@@ -16,8 +16,8 @@ use http_body_util::{BodyExt, Empty, Full};
 use tower::retry::RetryLayer;
 use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 use tower_whatsapp_auth::{
-    BufferBodyLayer, ClassifyLayer, Error, ErrorKind, RefreshOn190, ReplayBody,
-    ValidateIfNeededLayer, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
+    body::BufferBodyLayer, classify::ClassifyLayer, graph::ErrorKind, refresh::RefreshOn190,
+    validate::ValidateIfNeededLayer, Error, ReplayBody, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
 };
 
 const SECRET: &str = "fake-app-secret";

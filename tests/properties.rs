@@ -27,7 +27,9 @@ use http_body_util::Full;
 use tower::retry::Policy;
 use tower::{service_fn, BoxError, Layer, ServiceExt};
 use tower_whatsapp_auth::retry::GraphRetry;
-use tower_whatsapp_auth::{BufferBodyLayer, ClassifyLayer, ErrorKind, GraphError, ReplayBody};
+use tower_whatsapp_auth::{
+    body::BufferBodyLayer, classify::ClassifyLayer, graph::ErrorKind, graph::GraphError, ReplayBody,
+};
 
 fn parse_never_panics(bytes: &[u8]) {
     if let Some(err) = GraphError::parse(StatusCode::BAD_REQUEST, bytes) {

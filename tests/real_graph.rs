@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::fake_graph::{FakeConfig, FakeGraph};
 use common::run::{env_for, printed, run_example};
 use common::sender::{build_stack, status};
-use tower_whatsapp_auth::{Error, ErrorKind, ExchangeMethod, Misconfiguration};
+use tower_whatsapp_auth::{graph::ErrorKind, graph::Misconfiguration, Error, ExchangeMethod};
 
 const SECRET: &str = "fake-app-secret";
 
@@ -37,7 +37,7 @@ async fn read_calls_work_when_graph_refuses_them_as_posts() {
     let (stack, cell) = build_stack(fake.layer(&config), Duration::from_secs(10));
     let report = cell.check_permissions().await.unwrap();
     assert!(report
-        .missing(&[tower_whatsapp_auth::Permission::WhatsappBusinessMessaging])
+        .missing(&[tower_whatsapp_auth::permissions::Permission::WhatsappBusinessMessaging])
         .is_empty());
     for _ in 0..10 {
         assert_eq!(status(&stack, &fake).await.unwrap(), 200);

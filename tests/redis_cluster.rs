@@ -27,7 +27,8 @@ use tokio::task::JoinSet;
 use tower::{Layer, ServiceExt};
 use tower_whatsapp_auth::tenants::{WhatsAppTenants, WhatsAppTenantsLayer};
 use tower_whatsapp_auth::{
-    RedisConnection, RedisTokenStore, Secret, StoreError, StoredToken, TokenStore,
+    store::RedisTokenStore, store::StoreError, store::StoredToken, store::TokenStore,
+    RedisConnection, Secret,
 };
 
 const SECRET: &str = "platform-app-secret";

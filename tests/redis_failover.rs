@@ -30,7 +30,7 @@ use http_body_util::Full;
 use tower::{Layer, ServiceExt};
 use tower_whatsapp_auth::tenants::{WhatsAppTenants, WhatsAppTenantsLayer};
 use tower_whatsapp_auth::throughput::{RedisPace, Throughput, ThroughputLayer};
-use tower_whatsapp_auth::{RedisConnection, RedisTokenStore};
+use tower_whatsapp_auth::{store::RedisTokenStore, RedisConnection};
 
 const SECRET: &str = "platform-app-secret";
 const PREFIX: &str = "wa-failover";

@@ -25,7 +25,9 @@ use http::Request;
 use http_body_util::Full;
 use tower::{Layer, ServiceExt};
 use tower_whatsapp_auth::tenants::{WhatsAppTenants, WhatsAppTenantsLayer};
-use tower_whatsapp_auth::{RedisTokenStore, Saved, Secret, StoredToken, TokenStore};
+use tower_whatsapp_auth::{
+    store::RedisTokenStore, store::Saved, store::StoredToken, store::TokenStore, Secret,
+};
 
 const SECRET: &str = "platform-app-secret";
 
@@ -195,7 +197,7 @@ async fn a_frozen_redis_keeps_no_renewal_from_the_platform() {
     redis.resume();
 }
 
-/// A business that connected again: `Tenants::replace` puts its new token
+/// A business that connected again: `TenantMap::replace` puts its new token
 /// in place, and the token Redis holds from an earlier renewal is not
 /// adopted over it (with the old one revoked, a send would fail).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,7 +16,9 @@ use common::fake_graph::{FakeConfig, FakeGraph};
 use common::redis_server::RedisServer;
 use common::sender::{build_stack, message, status, Stack};
 use tower::ServiceExt;
-use tower_whatsapp_auth::{RedisTokenStore, Secret, StoredToken, TokenCell, TokenStore};
+use tower_whatsapp_auth::{
+    store::RedisTokenStore, store::StoredToken, store::TokenStore, Secret, TokenCell,
+};
 
 const SECRET: &str = "fake-app-secret";
 
@@ -72,7 +74,9 @@ async fn the_store_locks_once_and_releases_only_for_its_holder() {
         "held"
     );
     store
-        .unlock_refresh(tower_whatsapp_auth::LockToken("someone-else".into()))
+        .unlock_refresh(tower_whatsapp_auth::store::RefreshLock(
+            "someone-else".into(),
+        ))
         .await
         .unwrap();
     assert_eq!(

@@ -16,7 +16,9 @@ mod deploy;
 use std::time::{Duration, Instant, SystemTime};
 
 use deploy::{cli, wait_until, RedisSentinel};
-use tower_whatsapp_auth::{RedisConnection, RedisTokenStore, Secret, StoredToken, TokenStore};
+use tower_whatsapp_auth::{
+    store::RedisTokenStore, store::StoredToken, store::TokenStore, RedisConnection, Secret,
+};
 
 fn record(generation: u64) -> StoredToken {
     StoredToken {

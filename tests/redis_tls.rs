@@ -17,7 +17,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use tower_whatsapp_auth::{RedisConnection, RedisTokenStore, Secret, StoredToken, TokenStore};
+use tower_whatsapp_auth::{
+    store::RedisTokenStore, store::StoredToken, store::TokenStore, RedisConnection, Secret,
+};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let status = Command::new("openssl")

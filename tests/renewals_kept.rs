@@ -13,7 +13,8 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::service_fn;
 use tower_whatsapp_auth::{
-    token_fn, BoxFuture, ReplayBody, StoreError, StoredToken, Token, TokenStore, WhatsAppAuthLayer,
+    source::token_fn, store::StoreError, store::StoredToken, store::TokenStore, BoxFuture,
+    ReplayBody, Token, WhatsAppAuthLayer,
 };
 
 /// A store whose first `failures` saves fail, and whose saves take `delay`.

@@ -15,7 +15,7 @@ use http::Request;
 use http_body_util::{BodyExt, Full};
 use tokio::task::JoinSet;
 use tower::{Layer, ServiceExt};
-use tower_whatsapp_auth::{Error, ErrorKind, ReqwestClient};
+use tower_whatsapp_auth::{graph::ErrorKind, Error, ReqwestClient};
 
 const SECRET: &str = "fake-app-secret";
 

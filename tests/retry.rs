@@ -18,7 +18,9 @@ use tokio::time::Instant;
 use tower::retry::budget::TpsBudget;
 use tower::retry::RetryLayer;
 use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
-use tower_whatsapp_auth::{GraphError, GraphRetry, ReplayBody, RetryIfUnknown};
+use tower_whatsapp_auth::{
+    graph::GraphError, retry::GraphRetry, retry::RetryIfUnknown, ReplayBody,
+};
 
 /// An answer the fake service gives: status, Graph error code, headers.
 #[derive(Clone)]

@@ -15,7 +15,9 @@ use std::time::Duration;
 use common::fake_graph::{FakeConfig, FakeGraph};
 use common::sender::{build_stack, status, Stack};
 use tokio::time::Instant;
-use tower_whatsapp_auth::{LockToken, StoreError, StoredToken, TokenCell, TokenStore};
+use tower_whatsapp_auth::{
+    store::RefreshLock, store::StoreError, store::StoredToken, store::TokenStore, TokenCell,
+};
 
 type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -59,7 +61,7 @@ impl TokenStore for SharedMemory {
     fn is_shared(&self) -> bool {
         true
     }
-    fn lock_refresh(&self, ttl: Duration) -> Answer<'_, Option<LockToken>> {
+    fn lock_refresh(&self, ttl: Duration) -> Answer<'_, Option<RefreshLock>> {
         answer(self.held(|h| {
             let now = Instant::now();
             if h.lock.as_ref().is_some_and(|(_, until)| *until > now) {
@@ -68,10 +70,10 @@ impl TokenStore for SharedMemory {
             h.next_lock += 1;
             let id = format!("lock-{}", h.next_lock);
             h.lock = Some((id.clone(), now + ttl));
-            Some(LockToken(id))
+            Some(RefreshLock(id))
         }))
     }
-    fn unlock_refresh(&self, lock: LockToken) -> Answer<'_, ()> {
+    fn unlock_refresh(&self, lock: RefreshLock) -> Answer<'_, ()> {
         self.held(|h| {
             if h.lock.as_ref().is_some_and(|(id, _)| *id == lock.0) {
                 h.lock = None;

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tower::{service_fn, Layer, ServiceExt};
-use tower_whatsapp_auth::{token_fn, Error, ReplayBody, Token, WhatsAppAuthLayer};
+use tower_whatsapp_auth::{source::token_fn, Error, ReplayBody, Token, WhatsAppAuthLayer};
 
 const PHONE: &str = "106540352242922";
 const TOKEN: &str = "EAAG-static-system-user";
@@ -92,7 +92,7 @@ fn message() -> Request<ReplayBody> {
 
 type BoxService = tower::util::BoxCloneService<
     Request<ReplayBody>,
-    Response<tower_whatsapp_auth::GraphBody<Full<Bytes>>>,
+    Response<tower_whatsapp_auth::classify::GraphBody<Full<Bytes>>>,
     tower::BoxError,
 >;
 

@@ -19,7 +19,7 @@ use common::sender::{send_batch, text_message};
 use http::Request;
 use http_body_util::Full;
 use tower::{BoxError, ServiceExt};
-use tower_whatsapp_auth::{Error, ErrorKind, DEFAULT_GRAPH_VERSION};
+use tower_whatsapp_auth::{graph::ErrorKind, Error, DEFAULT_GRAPH_VERSION};
 
 async fn expiry_run(count: usize, concurrency: usize) {
     let (fake, stack, cell) = start(fake_config(Some(20)), |l| l).await;

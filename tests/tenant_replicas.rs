@@ -17,8 +17,8 @@ use http::Request;
 use http_body_util::Full;
 use tokio::task::JoinSet;
 use tower::{Layer, ServiceExt};
+use tower_whatsapp_auth::store::RedisTokenStore;
 use tower_whatsapp_auth::tenants::{WhatsAppTenants, WhatsAppTenantsLayer};
-use tower_whatsapp_auth::RedisTokenStore;
 
 const SECRET: &str = "platform-app-secret";
 

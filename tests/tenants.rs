@@ -18,7 +18,7 @@ use hyper::body::Incoming;
 use tokio::task::JoinSet;
 use tower::{BoxError, Layer, ServiceExt};
 use tower_whatsapp_auth::tenants::{TenantId, WhatsAppTenants, WhatsAppTenantsLayer};
-use tower_whatsapp_auth::{Error, ErrorKind, GraphBody};
+use tower_whatsapp_auth::{classify::GraphBody, graph::ErrorKind, Error};
 
 const SECRET: &str = "platform-app-secret";
 

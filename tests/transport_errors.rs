@@ -15,7 +15,7 @@ use http::Request;
 use http_body_util::Full;
 use tower::{BoxError, Layer, Service, ServiceExt};
 use tower_whatsapp_auth::{
-    appsecret_proof, Error, ErrorKind, GraphBody, Secret, WhatsAppAuthLayer,
+    appsecret_proof, classify::GraphBody, graph::ErrorKind, Error, Secret, WhatsAppAuthLayer,
 };
 
 const TOKEN: &str = "EAAGclosedPortToken0123456789abcdef";
@@ -117,9 +117,11 @@ async fn the_parts_report_the_client_s_failures_the_same_way() {
     let client = https_client();
     let cell = layer(addr).token_cell(client.clone());
     let stack = tower::ServiceBuilder::new()
-        .layer(tower_whatsapp_auth::BufferBodyLayer::new())
-        .layer(tower_whatsapp_auth::ValidateIfNeededLayer::new(cell))
-        .layer(tower_whatsapp_auth::ClassifyLayer::new())
+        .layer(tower_whatsapp_auth::body::BufferBodyLayer::new())
+        .layer(tower_whatsapp_auth::validate::ValidateIfNeededLayer::new(
+            cell,
+        ))
+        .layer(tower_whatsapp_auth::classify::ClassifyLayer::new())
         .service(client);
     assert_clean_failure(stack, &logs).await;
 }

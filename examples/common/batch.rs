@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tower::{BoxError, ServiceExt};
-use tower_whatsapp_auth::{Error, GraphError, TokenCell};
+use tower_whatsapp_auth::{graph::GraphError, Error, TokenCell};
 
 use super::sender::{describe, graph_reason, is_permanent, Stack};
 

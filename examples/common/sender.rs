@@ -19,8 +19,8 @@ use tower::{BoxError, ServiceBuilder, ServiceExt};
 use tower_whatsapp_auth::media::Media;
 use tower_whatsapp_auth::throughput::ThroughputLayer;
 use tower_whatsapp_auth::{
-    Error, GraphBody, GraphError, GraphRetry, RefreshError, ReplayBody, TokenCell, WhatsAppAuth,
-    WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
+    classify::GraphBody, graph::GraphError, retry::GraphRetry, Error, RefreshError, ReplayBody,
+    TokenCell, WhatsAppAuth, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
 };
 
 use super::fake_graph::FakeGraph;

@@ -12,7 +12,7 @@
 //! use http::Request;
 //! use http_body_util::Full;
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
-//! use tower_whatsapp_auth::{BufferBodyLayer, ReplayBody};
+//! use tower_whatsapp_auth::{body::BufferBodyLayer, ReplayBody};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), tower::BoxError> {

@@ -2,7 +2,7 @@
 //! [`Whole`], every byte at hand (yielded once, then the trailers), and a
 //! prefix of chunks read ahead of an unread rest ([`prefixed_hint`]).
 //! [`ReplayBody`](super::ReplayBody) and
-//! [`GraphBody`](crate::GraphBody) keep the `Body` contract through these.
+//! [`GraphBody`](crate::classify::GraphBody) keep the `Body` contract through these.
 
 use std::collections::VecDeque;
 

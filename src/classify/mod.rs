@@ -1,8 +1,8 @@
 //! [`Classify`]: read Graph error bodies once, so every layer above sees a
-//! typed [`GraphError`](crate::GraphError) in the response extensions.
+//! typed [`GraphError`](crate::graph::GraphError) in the response extensions.
 //!
 //! For responses with a status of 400 or more, the body is read up to a limit
-//! (default 64 KiB) and parsed. When it is a Graph error, a [`GraphError`](crate::GraphError) is
+//! (default 64 KiB) and parsed. When it is a Graph error, a [`GraphError`](crate::graph::GraphError) is
 //! put in the response extensions. Either way the caller gets the response
 //! with every byte of its body: the part read is handed back first, then the
 //! unread rest. Success responses are not touched at all.
@@ -12,7 +12,7 @@
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::{BodyExt, Full};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
-//! use tower_whatsapp_auth::{ClassifyLayer, ErrorKind, GraphError};
+//! use tower_whatsapp_auth::{classify::ClassifyLayer, graph::ErrorKind, graph::GraphError};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), tower::BoxError> {
@@ -195,7 +195,7 @@ mod tests {
                 .oneshot(Request::new(()))
                 .await
                 .unwrap();
-            let usage = res.extensions().get::<crate::graph::Usage>();
+            let usage = res.extensions().get::<crate::graph::usage::Usage>();
             assert_eq!(usage.map(|u| u.max_percent()), Some(percent), "{header}");
             assert!(res.headers().contains_key(header), "left in place");
             let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

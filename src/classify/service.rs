@@ -10,7 +10,7 @@ use tower_service::Service;
 
 use super::{ClassifyFuture, GraphBody, Settings};
 
-/// Middleware that parses Graph error bodies into a [`GraphError`](crate::GraphError) response
+/// Middleware that parses Graph error bodies into a [`GraphError`](crate::graph::GraphError) response
 /// extension. See the [module docs](mod@crate::classify).
 #[derive(Debug, Clone)]
 pub struct Classify<S> {

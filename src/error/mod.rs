@@ -167,7 +167,7 @@ pub enum Error {
         /// The host (and port) the request named.
         host: String,
     },
-    /// The tenant was removed (`Tenants::forget`, or a webhook saying the
+    /// The tenant was removed (`TenantMap::forget`, or a webhook saying the
     /// business removed the app): its token is not used any more.
     #[error("request not sent: the tenant of phone number id {phone_number_id} was removed (the business removed the app, or the platform forgot it)")]
     TenantRemoved {
@@ -197,7 +197,7 @@ impl Error {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use tower_whatsapp_auth::{Error, ErrorKind, RefreshError};
+    /// use tower_whatsapp_auth::{Error, graph::ErrorKind, RefreshError};
     /// let err = Error::Refresh(RefreshError::BackingOff {
     ///     remaining: Duration::from_millis(999),
     ///     last: Box::new(RefreshError::Timeout(Duration::from_secs(10))),

@@ -15,7 +15,7 @@ use crate::secret::redact;
 /// logged as it is.
 ///
 /// ```
-/// use tower_whatsapp_auth::{Error, ErrorKind};
+/// use tower_whatsapp_auth::{Error, graph::ErrorKind};
 /// # fn handle(err: tower::BoxError) {
 /// if let Some(Error::Transport(failure)) = err.downcast_ref::<Error>() {
 ///     // Sending again is safe only when nothing was sent.

@@ -30,14 +30,14 @@ pub enum ErrorKind {
     PermissionMissing,
     /// Codes 4, 17, 32, 341, 613, 80007, 130429, 131048, 131056, 131064,
     /// 131208, 133016: slow down (some for hours or days: see
-    /// [`hint`](crate::hint)).
+    /// [`hint`](crate::graph::hint)).
     RateLimited,
     /// Codes 1, 2, 1150, 1200, 131000, 131016, 131057, 133004, or
     /// `is_transient`: a temporary Graph failure; retry later.
     Transient,
     /// The app secret or app id is wrong, or the app requires an
     /// `appsecret_proof` and no secret is configured: see
-    /// [`GraphError::misconfiguration`](crate::GraphError::misconfiguration).
+    /// [`GraphError::misconfiguration`](crate::graph::GraphError::misconfiguration).
     /// Nothing about the user's token, and nothing time will repair.
     Misconfigured,
     /// Anything else: invalid parameters, unknown ids, template errors,
@@ -134,7 +134,7 @@ impl ErrorKind {
     /// refines it with the message phrases and `is_transient`.
     ///
     /// ```
-    /// use tower_whatsapp_auth::ErrorKind;
+    /// use tower_whatsapp_auth::graph::ErrorKind;
     /// assert_eq!(ErrorKind::from_codes(190, Some(460)), ErrorKind::TokenRevoked);
     /// assert_eq!(ErrorKind::from_codes(0, Some(458)), ErrorKind::TokenRevoked);
     /// assert_eq!(ErrorKind::from_codes(190, None), ErrorKind::TokenInvalid);
@@ -248,7 +248,7 @@ pub(crate) fn kind_of(
 /// The remediation for a code / subcode pair, as Meta documents it.
 ///
 /// ```
-/// assert!(tower_whatsapp_auth::hint(10, None).contains("whatsapp_business_messaging"));
+/// assert!(tower_whatsapp_auth::graph::hint(10, None).contains("whatsapp_business_messaging"));
 /// ```
 pub fn hint(code: i64, subcode: Option<i64>) -> &'static str {
     match (code, subcode) {

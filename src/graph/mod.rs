@@ -11,4 +11,3 @@ pub mod usage;
 
 pub use error::GraphError;
 pub use kind::{hint, ErrorKind, Misconfiguration};
-pub use usage::Usage;

@@ -164,7 +164,7 @@ impl WhatsAppAuthLayer {
     /// Logs a warning when Graph's usage headers (`X-App-Usage`,
     /// `X-Business-Use-Case-Usage`) report more than `percent` of an
     /// allowance used (default 80). Their parsed view is in every
-    /// response's extensions as [`Usage`](crate::Usage).
+    /// response's extensions as [`Usage`](crate::graph::usage::Usage).
     pub fn usage_warning(self, percent: f64) -> Self {
         self.with(|c| c.usage_warning = percent)
     }

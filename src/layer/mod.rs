@@ -20,10 +20,10 @@ mod builder;
 /// Layer that keeps a WhatsApp Cloud API client authenticated.
 ///
 /// It builds [`WhatsAppAuth`] from the public parts:
-/// [`ValidateIfNeeded`](crate::ValidateIfNeeded) over
-/// [`Classify`](crate::Classify) over your client, driven by the
+/// [`ValidateIfNeeded`](crate::validate::ValidateIfNeeded) over
+/// [`Classify`](crate::classify::Classify) over your client, driven by the
 /// [`RefreshOn190`] retry policy, with bodies made replayable as
-/// [`BufferBody`](crate::BufferBody) would. The wrapped service receives
+/// [`BufferBody`](crate::body::BufferBody) would. The wrapped service receives
 /// `http::Request<`[`ReplayBody`](crate::ReplayBody)`>`, so a hyper-util
 /// client is a `Client<_, ReplayBody>`; see the [crate docs](crate) for a
 /// full example.
@@ -174,7 +174,7 @@ impl WhatsAppAuthLayer {
     /// [`cell`](Self::cell) for the first stack, a cell of its own for
     /// each later one. The cell makes its own Graph calls through `service`.
     ///
-    /// [`ValidateIfNeededLayer`]: crate::ValidateIfNeededLayer
+    /// [`ValidateIfNeededLayer`]: crate::validate::ValidateIfNeededLayer
     pub fn token_cell<S: HttpService>(&self, service: S) -> TokenCell {
         let mut first = self.first();
         let cell = match &*first {

@@ -1,7 +1,7 @@
 //! [`RefreshOn190`]: a retry policy that replays a request once after
 //! Graph refused its token as expired, with the renewed token.
 //!
-//! It is a tower [`Policy`](https://docs.rs/tower/0.5/tower/retry/trait.Policy.html). [`ValidateIfNeeded`](crate::ValidateIfNeeded) below it reports the
+//! It is a tower [`Policy`](https://docs.rs/tower/0.5/tower/retry/trait.Policy.html). [`ValidateIfNeeded`](crate::validate::ValidateIfNeeded) below it reports the
 //! refusal to the cell, whose task starts the renewal at once (one exchange,
 //! however many requests were refused). The policy's wait joins that
 //! renewal; then the buffered copy is replayed, and `ValidateIfNeeded`
@@ -18,9 +18,11 @@
 //! ```
 //! use tower::retry::RetryLayer;
 //! use tower::ServiceBuilder;
-//! use tower_whatsapp_auth::{
-//!     BufferBodyLayer, ClassifyLayer, RefreshOn190, ValidateIfNeededLayer, WhatsAppAuthLayer,
-//! };
+//! use tower_whatsapp_auth::body::BufferBodyLayer;
+//! use tower_whatsapp_auth::classify::ClassifyLayer;
+//! use tower_whatsapp_auth::refresh::RefreshOn190;
+//! use tower_whatsapp_auth::validate::ValidateIfNeededLayer;
+//! use tower_whatsapp_auth::WhatsAppAuthLayer;
 //! # let client = tower::service_fn(|_req: http::Request<tower_whatsapp_auth::ReplayBody>| async {
 //! #     Ok::<_, tower::BoxError>(http::Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
 //! # });

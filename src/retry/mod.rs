@@ -45,9 +45,6 @@
 
 mod decide;
 
-/// Graph's usage headers, read; see [`crate::graph::usage`].
-pub use crate::graph::usage;
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -58,7 +55,6 @@ use tower::retry::budget::{Budget, TpsBudget};
 use tower::retry::Policy;
 use tower::BoxError;
 
-pub use crate::graph::usage::Usage;
 use decide::{asked_wait, idempotent, outcome, wait, Backoff, Outcome};
 
 use crate::body::ReplayBody;

@@ -1,11 +1,11 @@
-//! [`ResponseFuture`]: buffer (streaming bodies only), send, and replay once
+//! [`WhatsAppAuthFuture`]: buffer (streaming bodies only), send, and replay once
 //! after a renewal, as tower's `Retry` future does: one state enum, each
 //! state carrying its own data. What only buffering and replays need is
 //! boxed, so the future of a plain send stays small. A request sent with a
 //! ready token is one future deep: the client's (classified) future is
 //! polled here, and its answer read as [`ValidateFuture`] reads it (the
 //! same function). The decision to replay is
-//! [`RefreshOn190`](crate::RefreshOn190)'s, made with the cell the request
+//! [`RefreshOn190`](crate::refresh::RefreshOn190)'s, made with the cell the request
 //! was sent with: a request keeps no policy of its own.
 
 use std::future::Future;
@@ -28,7 +28,7 @@ use crate::validate::{ValidateFuture, ValidateIfNeeded};
 pin_project! {
     /// Response future of [`WhatsAppAuth`](super::WhatsAppAuth): `S` is the
     /// service below [`ValidateIfNeeded`].
-    pub struct ResponseFuture<B, S: Service<Request<ReplayBody>>> {
+    pub struct WhatsAppAuthFuture<B, S: Service<Request<ReplayBody>>> {
         #[pin]
         state: State<B, S>,
     }
@@ -163,12 +163,12 @@ impl<B, S: Service<Request<ReplayBody>>> State<B, S> {
     }
 }
 
-impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
+impl<B, S: Service<Request<ReplayBody>>> WhatsAppAuthFuture<B, S> {
     /// A request dispatched into `state` (sent, or waiting for the token),
     /// which `replay` may send again.
     #[inline]
     pub(super) fn dispatched(state: State<B, S>, replay: Option<Box<Replay<S>>>) -> Self {
-        ResponseFuture {
+        WhatsAppAuthFuture {
             state: state.replaying(replay),
         }
     }
@@ -188,7 +188,7 @@ impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
         match crate::body::complete_body(body) {
             Ok(body) => {
                 let body = crate::body::within_limit(body, &mut parts.extensions, body_limit);
-                ResponseFuture {
+                WhatsAppAuthFuture {
                     state: State::Sending {
                         pending: Box::new(Pending {
                             req: Request::from_parts(parts, body),
@@ -200,7 +200,7 @@ impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
             }
             Err(body) => {
                 let buffer = BufferRequest::new(Request::from_parts(parts, body), body_limit);
-                ResponseFuture::buffering(buffer, service, replays)
+                WhatsAppAuthFuture::buffering(buffer, service, replays)
             }
         }
     }
@@ -210,7 +210,7 @@ impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
         service: ValidateIfNeeded<S>,
         replays: bool,
     ) -> Self {
-        ResponseFuture {
+        WhatsAppAuthFuture {
             state: State::Buffering {
                 buffer: Box::pin(buffer),
                 next: Box::new((service, replays)),
@@ -219,7 +219,7 @@ impl<B, S: Service<Request<ReplayBody>>> ResponseFuture<B, S> {
     }
 }
 
-impl<B, S, ResB> Future for ResponseFuture<B, S>
+impl<B, S, ResB> Future for WhatsAppAuthFuture<B, S>
 where
     B: BytesBody,
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
@@ -355,7 +355,7 @@ where
             State::Sending { pending }
         }
         StateProj::Called { .. } => unreachable!("answered in `poll`"),
-        StateProj::Done => panic!("ResponseFuture polled after completion"),
+        StateProj::Done => panic!("WhatsAppAuthFuture polled after completion"),
     };
     Poll::Ready(Step::Next(next))
 }

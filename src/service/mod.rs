@@ -12,7 +12,7 @@ mod route;
 
 pub(crate) use route::Route;
 
-pub use future::ResponseFuture;
+pub use future::WhatsAppAuthFuture;
 
 use future::Replay;
 
@@ -142,7 +142,7 @@ where
 {
     type Response = Response<GraphBody<ResB>>;
     type Error = BoxError;
-    type Future = ResponseFuture<B, Classify<S>>;
+    type Future = WhatsAppAuthFuture<B, Classify<S>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx)
@@ -165,7 +165,7 @@ pub(crate) fn respond<B, S, ResB>(
     replays: bool,
     body_limit: usize,
     req: Request<B>,
-) -> ResponseFuture<B, S>
+) -> WhatsAppAuthFuture<B, S>
 where
     S: Service<Request<ReplayBody>, Response = Response<ResB>> + Clone,
     S::Error: Into<BoxError>,
@@ -181,7 +181,7 @@ where
             let req = Request::from_parts(parts, body);
             let service = route.release();
             let buffer = BufferRequest::new(req, body_limit);
-            return ResponseFuture::buffering(buffer, service, replays);
+            return WhatsAppAuthFuture::buffering(buffer, service, replays);
         }
     };
     // The copy is taken before the request moves on (none when nothing is
@@ -197,5 +197,5 @@ where
     let copy = replay.as_deref_mut().map(Replay::copy_mut);
     let stamped = route.stamp(&mut parts, &body, copy);
     let dispatched = route.send(Request::from_parts(parts, body), stamped);
-    ResponseFuture::dispatched(dispatched, replay)
+    WhatsAppAuthFuture::dispatched(dispatched, replay)
 }

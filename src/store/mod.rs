@@ -8,7 +8,7 @@
 //! operator replaced it, and the configured one wins.
 //!
 //! ```
-//! use tower_whatsapp_auth::{FileTokenStore, WhatsAppAuthLayer};
+//! use tower_whatsapp_auth::{store::FileTokenStore, WhatsAppAuthLayer};
 //! let dir = std::env::temp_dir().join(format!("wa-doc-{}", std::process::id()));
 //! let layer = WhatsAppAuthLayer::new("EAAG-configured")
 //!     .app_credentials("1234", "app-secret")
@@ -64,7 +64,7 @@ pub enum Saved {
 
 /// Proof of holding a shared store's refresh lock, returned to release it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockToken(pub String);
+pub struct RefreshLock(pub String);
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -117,13 +117,16 @@ pub trait TokenStore: Send + Sync + 'static {
 
     /// Takes the store-wide refresh lock for `ttl`; `Ok(None)` when another
     /// process holds it. The default, for unshared stores, always succeeds.
-    fn lock_refresh(&self, ttl: Duration) -> BoxFuture<'_, Result<Option<LockToken>, StoreError>> {
+    fn lock_refresh(
+        &self,
+        ttl: Duration,
+    ) -> BoxFuture<'_, Result<Option<RefreshLock>, StoreError>> {
         let _ = ttl;
-        Box::pin(std::future::ready(Ok(Some(LockToken(String::new())))))
+        Box::pin(std::future::ready(Ok(Some(RefreshLock(String::new())))))
     }
 
     /// Releases the lock, if `lock` still holds it.
-    fn unlock_refresh(&self, lock: LockToken) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn unlock_refresh(&self, lock: RefreshLock) -> BoxFuture<'_, Result<(), StoreError>> {
         let _ = lock;
         Box::pin(std::future::ready(Ok(())))
     }
@@ -142,10 +145,13 @@ impl<T: TokenStore + ?Sized> TokenStore for Arc<T> {
     fn is_shared(&self) -> bool {
         (**self).is_shared()
     }
-    fn lock_refresh(&self, ttl: Duration) -> BoxFuture<'_, Result<Option<LockToken>, StoreError>> {
+    fn lock_refresh(
+        &self,
+        ttl: Duration,
+    ) -> BoxFuture<'_, Result<Option<RefreshLock>, StoreError>> {
         (**self).lock_refresh(ttl)
     }
-    fn unlock_refresh(&self, lock: LockToken) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn unlock_refresh(&self, lock: RefreshLock) -> BoxFuture<'_, Result<(), StoreError>> {
         (**self).unlock_refresh(lock)
     }
 }

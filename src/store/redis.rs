@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use redis::RedisError;
 
-use super::{decode, encode, LockToken, Saved, StoreError, StoredToken, TokenStore};
+use super::{decode, encode, RefreshLock, Saved, StoreError, StoredToken, TokenStore};
 use crate::bounds::BoxFuture;
 use crate::redis_conn::{AnyConnection, RedisConnection};
 
@@ -35,8 +35,8 @@ use crate::redis_conn::{AnyConnection, RedisConnection};
 /// both tokens are valid, and every replica ends on the one saved first.
 ///
 /// ```no_run
-/// use tower_whatsapp_auth::{RedisTokenStore, WhatsAppAuthLayer};
-/// # async fn run() -> Result<(), tower_whatsapp_auth::StoreError> {
+/// use tower_whatsapp_auth::{store::RedisTokenStore, WhatsAppAuthLayer};
+/// # async fn run() -> Result<(), tower_whatsapp_auth::store::StoreError> {
 /// let store = RedisTokenStore::connect("redis://127.0.0.1:6379/", "whatsapp:prod").await?;
 /// let layer = WhatsAppAuthLayer::new(std::env::var("WHATSAPP_TOKEN").unwrap())
 ///     .app_credentials("1234", "app-secret")
@@ -118,9 +118,9 @@ impl RedisTokenStore {
     /// has its own token and its own refresh lock across replicas.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), tower_whatsapp_auth::StoreError> {
+    /// # async fn run() -> Result<(), tower_whatsapp_auth::store::StoreError> {
     /// use tower_whatsapp_auth::tenants::{tenant_fn, Tenant, WhatsAppTenantsLayer};
-    /// use tower_whatsapp_auth::RedisTokenStore;
+    /// use tower_whatsapp_auth::store::RedisTokenStore;
     /// let redis = RedisTokenStore::connect("redis://127.0.0.1:6379/", "whatsapp").await?;
     /// # let source = tenant_fn(|_: String| async { Ok::<_, tower::BoxError>(None::<Tenant>) });
     /// let layer = WhatsAppTenantsLayer::new(source)
@@ -236,7 +236,10 @@ impl TokenStore for RedisTokenStore {
         true
     }
 
-    fn lock_refresh(&self, ttl: Duration) -> BoxFuture<'_, Result<Option<LockToken>, StoreError>> {
+    fn lock_refresh(
+        &self,
+        ttl: Duration,
+    ) -> BoxFuture<'_, Result<Option<RefreshLock>, StoreError>> {
         Box::pin(async move {
             let value = lock_value();
             let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
@@ -253,11 +256,11 @@ impl TokenStore for RedisTokenStore {
                     Box::pin(async move { cmd.query_async(&mut conn).await })
                 })
                 .await?;
-            Ok(set.map(|_| LockToken(value)))
+            Ok(set.map(|_| RefreshLock(value)))
         })
     }
 
-    fn unlock_refresh(&self, lock: LockToken) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn unlock_refresh(&self, lock: RefreshLock) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
             let key = self.key("refresh-lock");
             self.run(|mut conn| {

@@ -155,7 +155,8 @@ impl Save {
 /// use http::{Request, Response};
 /// use http_body_util::Full;
 /// use tower::service_fn;
-/// use tower_whatsapp_auth::webhook::{DeliveryOutcome, Notification};
+/// use tower_whatsapp_auth::telemetry::DeliveryOutcome;
+/// use tower_whatsapp_auth::webhook::Notification;
 ///
 /// let handler = service_fn(|req: Request<Full<Bytes>>| async move {
 ///     let mut res = Response::new(Full::new(Bytes::new()));
@@ -190,7 +191,7 @@ impl DeliveryOutcome {
     /// `too_large`, `malformed` or `duplicate`.
     ///
     /// ```
-    /// use tower_whatsapp_auth::webhook::DeliveryOutcome;
+    /// use tower_whatsapp_auth::telemetry::DeliveryOutcome;
     /// assert_eq!(DeliveryOutcome::BadSignature.as_str(), "bad_signature");
     /// ```
     pub fn as_str(self) -> &'static str {

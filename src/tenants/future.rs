@@ -14,7 +14,7 @@ use super::registry::Lookup;
 use crate::body::{BytesBody, ReplayBody};
 use crate::bounds::BoxFuture;
 use crate::error::Error;
-use crate::service::ResponseFuture;
+use crate::service::WhatsAppAuthFuture;
 use crate::token::TokenCell;
 
 pin_project! {
@@ -35,7 +35,7 @@ pin_project! {
         /// capacity held.
         Resolving { resolving: Box<Resolving<B, V>> },
         /// The tenant's request path.
-        Sending { #[pin] future: ResponseFuture<B, V> },
+        Sending { #[pin] future: WhatsAppAuthFuture<B, V> },
         /// Failed before anything was sent.
         Failed { error: Error },
         Done,
@@ -43,7 +43,7 @@ pin_project! {
 }
 
 /// What sends a request once its tenant's cell is known.
-type Then<B, V> = Box<dyn FnOnce(TokenCell) -> ResponseFuture<B, V> + Send>;
+type Then<B, V> = Box<dyn FnOnce(TokenCell) -> WhatsAppAuthFuture<B, V> + Send>;
 
 /// A request waiting for its tenant's cell.
 struct Resolving<B, V: Service<Request<ReplayBody>>> {
@@ -52,7 +52,7 @@ struct Resolving<B, V: Service<Request<ReplayBody>>> {
 }
 
 impl<B, V: Service<Request<ReplayBody>>> TenantFuture<B, V> {
-    pub(super) fn sending(future: ResponseFuture<B, V>) -> Self {
+    pub(super) fn sending(future: WhatsAppAuthFuture<B, V>) -> Self {
         TenantFuture {
             state: State::Sending { future },
         }

@@ -1,4 +1,4 @@
-//! [`Tenants`]: the platform's handle on the tenant map, for webhooks and
+//! [`TenantMap`]: the platform's handle on the tenant map, for webhooks and
 //! admin actions (a business removed the app; a business onboarded), and
 //! Embedded Signup.
 
@@ -30,7 +30,7 @@ use crate::webhook::Notification;
 /// assert_eq!(tenants.len(), 0);
 /// ```
 #[derive(Clone)]
-pub struct Tenants {
+pub struct TenantMap {
     /// One reference count, taken and dropped with every clone of a stack
     /// (one per message with `oneshot`): three had been.
     pub(crate) shared: Arc<Shared>,
@@ -45,7 +45,7 @@ pub(crate) struct Shared {
     pub(crate) sweeping: AtomicBool,
 }
 
-impl Tenants {
+impl TenantMap {
     /// The token cell of `phone_number_id`'s tenant, when it is resident:
     /// its stats, `ready()`, `diagnose()`.
     pub fn cell(&self, phone_number_id: &str) -> Option<TokenCell> {
@@ -188,9 +188,9 @@ impl Tenants {
     }
 }
 
-impl std::fmt::Debug for Tenants {
+impl std::fmt::Debug for TenantMap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tenants")
+        f.debug_struct("TenantMap")
             .field("resident", &self.len())
             .finish_non_exhaustive()
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tower_layer::Layer;
 
-use super::handle::{Shared, Tenants};
+use super::handle::{Shared, TenantMap};
 use super::registry::{Registry, Settings, StoreFor};
 use super::service::WhatsAppTenants;
 use super::source::TenantSource;
@@ -28,7 +28,7 @@ pub struct WhatsAppTenantsLayer {
     validations_in_flight: usize,
     /// The tenant map of the stacks this layer (and its clones) builds,
     /// made on first use.
-    built: Arc<OnceLock<Tenants>>,
+    built: Arc<OnceLock<TenantMap>>,
 }
 
 impl WhatsAppTenantsLayer {
@@ -94,7 +94,7 @@ impl WhatsAppTenantsLayer {
     /// How long a phone number id the source knows no tenant for is
     /// answered [`Error::UnknownTenant`] without asking the source again
     /// (default 30 s; zero asks every time). At most `max_tenants` such
-    /// ids are remembered; [`Tenants::replace`] and [`Tenants::forget`]
+    /// ids are remembered; [`TenantMap::replace`] and [`TenantMap::forget`]
     /// end it for their number at once.
     pub fn remember_unknown_for(self, duration: Duration) -> Self {
         self.with(|l| l.tenants.unknown_for = duration)
@@ -153,7 +153,7 @@ impl WhatsAppTenantsLayer {
 
     /// The tenants of the stacks this layer (and its clones) builds:
     /// reachable before the layer goes into `ServiceBuilder`.
-    pub fn tenants(&self) -> Tenants {
+    pub fn tenants(&self) -> TenantMap {
         self.built
             .get_or_init(|| {
                 let mut template = self.settings.config().clone();
@@ -163,7 +163,7 @@ impl WhatsAppTenantsLayer {
                 let graph = GraphIo::new(Arc::new(template.clone()));
                 let registry = Registry::new(self.source.clone(), template, self.tenants.clone());
                 let registry = Arc::new(registry);
-                Tenants {
+                TenantMap {
                     shared: Arc::new(Shared {
                         registry,
                         graph,

@@ -55,7 +55,7 @@
 //! `metadata.phone_number_id` ([`Value::phone_number_id`](crate::webhook::Value::phone_number_id),
 //! beside each message [`Notification::messages`](crate::webhook::Notification::messages)
 //! yields): answer from that number through this stack, and the reply goes
-//! out with that tenant's token. [`Tenants::on_webhook`] ends the tenants of a business that
+//! out with that tenant's token. [`TenantMap::on_webhook`] ends the tenants of a business that
 //! removed the app as soon as its `account_update` arrives.
 
 mod future;
@@ -67,7 +67,7 @@ mod signup;
 mod source;
 
 pub use future::TenantFuture;
-pub use handle::Tenants;
+pub use handle::TenantMap;
 pub use layer::WhatsAppTenantsLayer;
 pub use service::WhatsAppTenants;
 pub use signup::Onboarded;

@@ -7,12 +7,12 @@ use tower::BoxError;
 use tower_service::Service;
 
 use super::future::TenantFuture;
-use super::handle::Tenants;
+use super::handle::TenantMap;
 use super::tenant_of;
 use crate::body::{BytesBody, ReplayBody};
 use crate::capacity::{give_back, give_back_for_later};
 use crate::classify::{Classify, GraphBody};
-use crate::service::{respond, ResponseFuture, Route};
+use crate::service::{respond, Route, WhatsAppAuthFuture};
 use crate::token::TokenCell;
 use crate::validate::ValidateIfNeeded;
 
@@ -24,12 +24,12 @@ use crate::validate::ValidateIfNeeded;
 #[derive(Clone, Debug)]
 pub struct WhatsAppTenants<S> {
     inner: Classify<S>,
-    tenants: Tenants,
+    tenants: TenantMap,
     body_limit: usize,
 }
 
 impl<S> WhatsAppTenants<S> {
-    pub(crate) fn new(inner: Classify<S>, tenants: Tenants, body_limit: usize) -> Self {
+    pub(crate) fn new(inner: Classify<S>, tenants: TenantMap, body_limit: usize) -> Self {
         WhatsAppTenants {
             inner,
             tenants,
@@ -38,7 +38,7 @@ impl<S> WhatsAppTenants<S> {
     }
 
     /// The tenants this stack serves.
-    pub fn tenants(&self) -> &Tenants {
+    pub fn tenants(&self) -> &TenantMap {
         &self.tenants
     }
 
@@ -116,7 +116,7 @@ where
                 let then = Box::new(move |cell: TokenCell| {
                     let replays = cell.can_refresh();
                     let validate = ValidateIfNeeded::new(inner, cell);
-                    ResponseFuture::when_ready(req, validate, replays, body_limit)
+                    WhatsAppAuthFuture::when_ready(req, validate, replays, body_limit)
                 });
                 TenantFuture::resolving(id, lookup, then)
             }

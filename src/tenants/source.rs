@@ -12,7 +12,7 @@ use crate::access_token::Token;
 use crate::bounds::BoxFuture;
 use crate::error::RefreshError;
 use crate::source::{FetchContext, FetchReason, TokenSource};
-use crate::store::{LockToken, Saved, StoreError, StoredToken, TokenStore};
+use crate::store::{RefreshLock, Saved, StoreError, StoredToken, TokenStore};
 
 /// One business, as the platform knows it: the token it onboarded with
 /// (Embedded Signup's business token), and the WhatsApp Business Account
@@ -257,14 +257,17 @@ impl TokenStore for TenantStore {
         self.shared.as_ref().is_some_and(|s| s.is_shared())
     }
 
-    fn lock_refresh(&self, ttl: Duration) -> BoxFuture<'_, Result<Option<LockToken>, StoreError>> {
+    fn lock_refresh(
+        &self,
+        ttl: Duration,
+    ) -> BoxFuture<'_, Result<Option<RefreshLock>, StoreError>> {
         match &self.shared {
             Some(shared) => shared.lock_refresh(ttl),
-            None => Box::pin(std::future::ready(Ok(Some(LockToken(String::new()))))),
+            None => Box::pin(std::future::ready(Ok(Some(RefreshLock(String::new()))))),
         }
     }
 
-    fn unlock_refresh(&self, lock: LockToken) -> BoxFuture<'_, Result<(), StoreError>> {
+    fn unlock_refresh(&self, lock: RefreshLock) -> BoxFuture<'_, Result<(), StoreError>> {
         match &self.shared {
             Some(shared) => shared.unlock_refresh(lock),
             None => Box::pin(std::future::ready(Ok(()))),

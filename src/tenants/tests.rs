@@ -171,7 +171,7 @@ async fn an_unknown_number_is_remembered_for_a_while_and_within_a_bound() {
     assert!(!registry.forget(id("5000")));
     assert!(resolved(&registry, "5000").await.is_err());
     assert_eq!(asked(), 3);
-    // Installing a tenant for it (Tenants::replace) makes it known.
+    // Installing a tenant for it (TenantMap::replace) makes it known.
     registry.install(id("5000"), Tenant::new("EAAG-token-5000"), true);
     assert!(resolved(&registry, "5000").await.is_ok());
     assert_eq!((asked(), registry.len()), (3, 1));

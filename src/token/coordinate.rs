@@ -11,14 +11,14 @@ use super::transition::{Origin, Transition};
 use super::TokenCell;
 use crate::access_token::Expiry;
 use crate::clock::later;
-use crate::store::{LockToken, StoreError, StoredToken};
+use crate::store::{RefreshLock, StoreError, StoredToken};
 
 /// What coordinating a renewal through a shared store decided.
 pub(super) enum Coordination {
     /// Another process renewed; this installs its token.
     Adopted(Transition),
     /// Renew here, holding the store's lock when there is one.
-    Lead(Option<LockToken>),
+    Lead(Option<RefreshLock>),
 }
 
 /// A token store call, bounded by `limit`: the store never holds the cell
@@ -167,7 +167,7 @@ impl TokenCell {
         }
     }
 
-    pub(super) async fn release(&self, lock: LockToken) {
+    pub(super) async fn release(&self, lock: RefreshLock) {
         let config = self.config();
         let Some(store) = &self.shared.store else {
             return;

@@ -14,13 +14,13 @@
 //!   request fails at once with an [`Error`], unsent.
 //!
 //! Responses carrying a [`GraphError`] (put there by
-//! [`Classify`](crate::Classify)) get a [`TokenGeneration`] extension, and a
+//! [`Classify`](crate::classify::Classify)) get a [`TokenGeneration`] extension, and a
 //! refusal of the token is reported to the cell (an expired token is renewed
 //! in the background, a revoked one marked dead). What the caller gets:
 //!
 //! | Graph's answer | outcome |
 //! |---|---|
-//! | token expired, source can renew, body replayable, not yet replayed | the response, for [`RefreshOn190`](crate::RefreshOn190) above to replay |
+//! | token expired, source can renew, body replayable, not yet replayed | the response, for [`RefreshOn190`](crate::refresh::RefreshOn190) above to replay |
 //! | token expired, body streamed past the buffer | [`Error::NotReplayed`] (the renewal runs for the next request) |
 //! | any other refusal of the token, or a missing permission | [`Error::Graph`] |
 //! | anything else (success, rate limits, 5xx, HTML pages) | the response, untouched |
@@ -29,7 +29,7 @@
 //! use std::time::Duration;
 //! use http::{Request, Response};
 //! use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
-//! use tower_whatsapp_auth::{ClassifyLayer, ReplayBody, ValidateIfNeededLayer, WhatsAppAuthLayer};
+//! use tower_whatsapp_auth::{classify::ClassifyLayer, ReplayBody, validate::ValidateIfNeededLayer, WhatsAppAuthLayer};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), tower::BoxError> {

@@ -97,5 +97,3 @@ pub use payload::{
 };
 pub use service::VerifySignature;
 pub use signature::{sign, verify_signature, SignatureError, SIGNATURE_HEADER};
-
-pub use crate::telemetry::DeliveryOutcome;

@@ -248,7 +248,7 @@ impl Registry {
     }
 
     /// Makes `tenant` the resident tenant of `id` now, replacing any;
-    /// `replaced`: put in place by hand (`Tenants::replace`), so its token
+    /// `replaced`: put in place by hand (`TenantMap::replace`), so its token
     /// wins over one a shared store holds.
     pub(crate) fn install(&self, id: GraphId, tenant: Tenant, replaced: bool) -> TokenCell {
         let waba_id = tenant.waba_id.as_deref().map(Arc::from);

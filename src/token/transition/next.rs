@@ -306,7 +306,7 @@ pub(crate) fn advise(err: &GraphError, config: &Config, can_renew: bool) -> Grap
     // business's, not a user's log-in.
     let hint = advised.hint();
     let reason = hint.split_once(':').map_or(hint, |(reason, _)| reason);
-    advised.advised(&format!("{reason}: this business's token no longer works; have the business connect again through Embedded Signup, exchange its code with Tenants::exchange_code and install the token with Tenants::replace (or store it where your TenantSource reads it and Tenants::forget the number)"))
+    advised.advised(&format!("{reason}: this business's token no longer works; have the business connect again through Embedded Signup, exchange its code with TenantMap::exchange_code and install the token with TenantMap::replace (or store it where your TenantSource reads it and TenantMap::forget the number)"))
 }
 
 fn expired_advice(config: &Config, can_renew: bool) -> &'static str {

@@ -13,7 +13,7 @@ use crate::graph::GraphError;
 ///
 /// ```
 /// use tower_whatsapp_auth::webhook::WebhookError;
-/// use tower_whatsapp_auth::ErrorKind;
+/// use tower_whatsapp_auth::graph::ErrorKind;
 ///
 /// let error: WebhookError = serde_json::from_str(r#"{"code":"130429","title":"Rate limit hit",
 ///     "error_data":{"details":"Cloud API message throughput has been reached."}}"#)?;

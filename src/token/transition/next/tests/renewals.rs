@@ -240,7 +240,7 @@ fn a_dead_business_token_s_remedy_is_that_business_onboarding_again() {
         assert!(hint.starts_with(starts), "{hint}");
         match says {
             Some(remedy) => assert!(
-                hint.contains(remedy) && hint.contains("Tenants::replace"),
+                hint.contains(remedy) && hint.contains("TenantMap::replace"),
                 "{hint}"
             ),
             None => assert!(!hint.contains("Embedded Signup"), "{hint}"),
