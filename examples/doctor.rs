@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use common::sender::build_stack;
 use common::setup::{self, Setup};
-use tower_whatsapp_auth::{diagnose::describe_expiry, diagnose::Check};
+use tower_whatsapp_auth::diagnose::{describe_expiry, Check};
 
 fn line(status: &str, what: &str, detail: &str) {
     println!("  {status:<5} {what:<16} {detail}");

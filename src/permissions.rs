@@ -9,7 +9,7 @@
 //! [`WhatsAppAuthLayer::require_permissions`](crate::WhatsAppAuthLayer::require_permissions).
 //!
 //! ```
-//! use tower_whatsapp_auth::{permissions::Permission, permissions::PermissionStatus};
+//! use tower_whatsapp_auth::permissions::{Permission, PermissionStatus};
 //! assert_eq!(Permission::WhatsappBusinessMessaging.name(), "whatsapp_business_messaging");
 //! assert!(Permission::WhatsappBusinessMessaging.how_to_grant().contains("System users"));
 //! assert!(!PermissionStatus::Declined.is_usable());

@@ -10,10 +10,9 @@ use tower_service::Service;
 
 use crate::body::ReplayBody;
 
-/// A `Service<http::Request<ReplayBody>>` over a `reqwest::Client`.
-///
-/// [`ReqwestClient`] (cargo feature `reqwest`): a `reqwest::Client` as the
-/// service under [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer).
+/// A `Service<http::Request<ReplayBody>>` over a `reqwest::Client` (cargo
+/// feature `reqwest`): the service under
+/// [`WhatsAppAuthLayer`](crate::WhatsAppAuthLayer).
 ///
 /// Complete bodies go to reqwest as the same `Bytes` (no copy), streaming
 /// ones as a stream; answers come back as `http::Response<reqwest::Body>`,

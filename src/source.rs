@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use tower_whatsapp_auth::{source::token_fn, source::FetchReason, RefreshError, Token, WhatsAppAuthLayer};
+//! use tower_whatsapp_auth::{source::{token_fn, FetchReason}, RefreshError, Token, WhatsAppAuthLayer};
 //!
 //! let layer = WhatsAppAuthLayer::from_source(token_fn(|ctx| async move {
 //!     // e.g. ask your secret manager; here a fixed value.

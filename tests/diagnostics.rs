@@ -13,8 +13,9 @@ use http::Request;
 use http_body_util::Full;
 use tower::{BoxError, ServiceExt};
 use tower_whatsapp_auth::{
-    graph::hint, graph::ErrorKind, graph::GraphError, permissions::Permission,
-    permissions::PermissionStatus, Error, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
+    graph::{hint, ErrorKind, GraphError},
+    permissions::{Permission, PermissionStatus},
+    Error, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
 };
 
 const SECRET: &str = "fake-app-secret";

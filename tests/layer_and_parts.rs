@@ -23,9 +23,12 @@ use tower::retry::RetryLayer;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Layer, ServiceBuilder, ServiceExt};
 use tower_whatsapp_auth::{
-    body::BufferBodyLayer, body::BytesBody, classify::ClassifyLayer, classify::GraphBody,
-    graph::GraphError, refresh::RefreshOn190, validate::ValidateIfNeededLayer, Error, RefreshError,
-    TokenCell, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
+    body::{BufferBodyLayer, BytesBody},
+    classify::{ClassifyLayer, GraphBody},
+    graph::GraphError,
+    refresh::RefreshOn190,
+    validate::ValidateIfNeededLayer,
+    Error, RefreshError, TokenCell, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
 };
 
 /// How a stack is put together.

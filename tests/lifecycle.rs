@@ -11,8 +11,9 @@ use std::time::Duration;
 use common::fake_graph::{ExchangeMode, FakeConfig, FakeGraph, Fault};
 use common::sender::{build_stack, send_batch, status, text_message};
 use tower_whatsapp_auth::{
-    source::FileToken, store::FileTokenStore, store::StoreError, store::TokenStore, Error,
-    WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
+    source::FileToken,
+    store::{FileTokenStore, StoreError, TokenStore},
+    Error, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION,
 };
 
 const SECRET: &str = "fake-app-secret";

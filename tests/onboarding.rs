@@ -16,8 +16,8 @@ use http_body_util::Full;
 use tower::{Layer, ServiceExt};
 use tower_whatsapp_auth::tenants::WhatsAppTenantsLayer;
 use tower_whatsapp_auth::{
-    permissions::Permission, permissions::PermissionStatus, Error, ExchangeMethod, Expiry,
-    RefreshError,
+    permissions::{Permission, PermissionStatus},
+    Error, ExchangeMethod, Expiry, RefreshError,
 };
 
 const SECRET: &str = "platform-app-secret";

@@ -28,7 +28,10 @@ use tower::retry::Policy;
 use tower::{service_fn, BoxError, Layer, ServiceExt};
 use tower_whatsapp_auth::retry::GraphRetry;
 use tower_whatsapp_auth::{
-    body::BufferBodyLayer, classify::ClassifyLayer, graph::ErrorKind, graph::GraphError, ReplayBody,
+    body::BufferBodyLayer,
+    classify::ClassifyLayer,
+    graph::{ErrorKind, GraphError},
+    ReplayBody,
 };
 
 fn parse_never_panics(bytes: &[u8]) {

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use common::fake_graph::{FakeConfig, FakeGraph};
 use common::run::{env_for, printed, run_example};
 use common::sender::{build_stack, status};
-use tower_whatsapp_auth::{graph::ErrorKind, graph::Misconfiguration, Error, ExchangeMethod};
+use tower_whatsapp_auth::{
+    graph::{ErrorKind, Misconfiguration},
+    Error, ExchangeMethod,
+};
 
 const SECRET: &str = "fake-app-secret";
 

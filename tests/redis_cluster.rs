@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 use tower::{Layer, ServiceExt};
 use tower_whatsapp_auth::tenants::{WhatsAppTenants, WhatsAppTenantsLayer};
 use tower_whatsapp_auth::{
-    store::RedisTokenStore, store::StoreError, store::StoredToken, store::TokenStore,
+    store::{RedisTokenStore, StoreError, StoredToken, TokenStore},
     RedisConnection, Secret,
 };
 

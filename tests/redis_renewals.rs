@@ -26,7 +26,8 @@ use http_body_util::Full;
 use tower::{Layer, ServiceExt};
 use tower_whatsapp_auth::tenants::{WhatsAppTenants, WhatsAppTenantsLayer};
 use tower_whatsapp_auth::{
-    store::RedisTokenStore, store::Saved, store::StoredToken, store::TokenStore, Secret,
+    store::{RedisTokenStore, Saved, StoredToken, TokenStore},
+    Secret,
 };
 
 const SECRET: &str = "platform-app-secret";

@@ -17,7 +17,8 @@ use common::redis_server::RedisServer;
 use common::sender::{build_stack, message, status, Stack};
 use tower::ServiceExt;
 use tower_whatsapp_auth::{
-    store::RedisTokenStore, store::StoredToken, store::TokenStore, Secret, TokenCell,
+    store::{RedisTokenStore, StoredToken, TokenStore},
+    Secret, TokenCell,
 };
 
 const SECRET: &str = "fake-app-secret";

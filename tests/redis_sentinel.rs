@@ -17,7 +17,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use deploy::{cli, wait_until, RedisSentinel};
 use tower_whatsapp_auth::{
-    store::RedisTokenStore, store::StoredToken, store::TokenStore, RedisConnection, Secret,
+    store::{RedisTokenStore, StoredToken, TokenStore},
+    RedisConnection, Secret,
 };
 
 fn record(generation: u64) -> StoredToken {

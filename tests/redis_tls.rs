@@ -18,7 +18,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use tower_whatsapp_auth::{
-    store::RedisTokenStore, store::StoredToken, store::TokenStore, RedisConnection, Secret,
+    store::{RedisTokenStore, StoredToken, TokenStore},
+    RedisConnection, Secret,
 };
 
 fn openssl(dir: &Path, args: &[&str]) {

@@ -10,7 +10,10 @@ mod common;
 use common::fake_graph::{FakeConfig, Fault};
 use common::full_stack::{crate_error, fake_config, send_one, start};
 use common::sender::text_message;
-use tower_whatsapp_auth::{graph::ErrorKind, graph::GraphError, Error};
+use tower_whatsapp_auth::{
+    graph::{ErrorKind, GraphError},
+    Error,
+};
 
 #[tokio::test]
 async fn rate_limits_and_bad_gateways_pass_through_untouched_without_refresh() {

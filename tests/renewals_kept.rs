@@ -13,8 +13,9 @@ use http::{Request, Response};
 use http_body_util::Full;
 use tower::service_fn;
 use tower_whatsapp_auth::{
-    source::token_fn, store::StoreError, store::StoredToken, store::TokenStore, BoxFuture,
-    ReplayBody, Token, WhatsAppAuthLayer,
+    source::token_fn,
+    store::{StoreError, StoredToken, TokenStore},
+    BoxFuture, ReplayBody, Token, WhatsAppAuthLayer,
 };
 
 /// A store whose first `failures` saves fail, and whose saves take `delay`.

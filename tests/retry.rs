@@ -19,7 +19,9 @@ use tower::retry::budget::TpsBudget;
 use tower::retry::RetryLayer;
 use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 use tower_whatsapp_auth::{
-    graph::GraphError, retry::GraphRetry, retry::RetryIfUnknown, ReplayBody,
+    graph::GraphError,
+    retry::{GraphRetry, RetryIfUnknown},
+    ReplayBody,
 };
 
 /// An answer the fake service gives: status, Graph error code, headers.

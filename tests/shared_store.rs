@@ -16,7 +16,8 @@ use common::fake_graph::{FakeConfig, FakeGraph};
 use common::sender::{build_stack, status, Stack};
 use tokio::time::Instant;
 use tower_whatsapp_auth::{
-    store::RefreshLock, store::StoreError, store::StoredToken, store::TokenStore, TokenCell,
+    store::{RefreshLock, StoreError, StoredToken, TokenStore},
+    TokenCell,
 };
 
 type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;

@@ -12,7 +12,7 @@
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::{BodyExt, Full};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
-//! use tower_whatsapp_auth::{classify::ClassifyLayer, graph::ErrorKind, graph::GraphError};
+//! use tower_whatsapp_auth::{classify::ClassifyLayer, graph::{ErrorKind, GraphError}};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), tower::BoxError> {

@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use http::StatusCode;
-//! use tower_whatsapp_auth::{graph::ErrorKind, graph::GraphError};
+//! use tower_whatsapp_auth::graph::{ErrorKind, GraphError};
 //!
 //! let body = br#"{"error":{"message":"Error validating access token: Session has expired",
 //!   "type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"AbC"}}"#;
