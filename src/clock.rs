@@ -37,6 +37,7 @@ pub(crate) fn system_after(now: SystemTime, left: Duration) -> Option<SystemTime
 
 /// An HTTP date (IMF-fixdate, RFC 850 or asctime, as `Retry-After` may
 /// carry), or `None` for anything else, years past 9999 included.
+#[cfg_attr(not(feature = "retry"), allow(dead_code))]
 pub(crate) fn parse_http_date(text: &str) -> Option<SystemTime> {
     httpdate::parse_http_date(text).ok()
 }

@@ -36,6 +36,7 @@ impl Hasher for IdHasher {
 pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// The hash of `key`, as [`IdMap`] computes it.
+#[cfg_attr(not(feature = "tenants"), allow(dead_code))]
 pub(crate) fn hash_of<K: std::hash::Hash>(key: &K) -> u64 {
     use std::hash::BuildHasher;
     BuildHasherDefault::<IdHasher>::default().hash_one(key)
@@ -44,9 +45,11 @@ pub(crate) fn hash_of<K: std::hash::Hash>(key: &K) -> u64 {
 /// A Graph id, as Graph issues them (phone number ids, account ids):
 /// digits, without a leading zero, that fit 64 bits. Kept as a number, a
 /// map keyed by it compares no strings.
+#[cfg_attr(not(feature = "tenants"), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct GraphId(u64);
 
+#[cfg_attr(not(feature = "tenants"), allow(dead_code))]
 impl GraphId {
     /// `id` as a Graph id, or `None` when it cannot be one.
     #[inline]

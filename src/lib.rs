@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 mod access_token;
@@ -14,8 +15,10 @@ pub mod diagnose;
 mod error;
 pub mod graph;
 mod hosts;
+#[cfg(any(feature = "throughput", feature = "tenants"))]
 mod ids;
 mod layer;
+#[cfg(feature = "media")]
 pub mod media;
 pub mod permissions;
 mod random;
@@ -25,16 +28,20 @@ pub mod refresh;
 mod refusal;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
+#[cfg(feature = "retry")]
 pub mod retry;
 mod secret;
 mod service;
 pub mod source;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "tenants")]
 pub mod tenants;
+#[cfg(feature = "throughput")]
 pub mod throughput;
 mod token;
 pub mod validate;
+#[cfg(feature = "webhook")]
 pub mod webhook;
 
 pub use access_token::{Expiry, Token};

@@ -138,7 +138,9 @@ async fn run(assembly: Assembly, scenario: &str) -> (Vec<String>, u64, u64) {
     }
     let layer = match scenario {
         "wrong app secret" => fake.layer(&config).app_secret("not-the-app-secret"),
-        "wrong app id" => fake.layer(&config).app_id("1000000000000"),
+        "wrong app id" => fake
+            .layer(&config)
+            .app_credentials("1000000000000", config.app_secret.as_deref().unwrap()),
         // The app requires a proof; this stack has no secret to make one.
         "no app secret" => WhatsAppAuthLayer::new(config.token.as_str())
             .phone_number_id(config.phone_number_id.as_str())

@@ -149,7 +149,7 @@ async fn validation_that_finds_the_token_revoked_sends_nothing() {
             .phone_number_id(config.phone_number_id.as_str())
             .app_secret(SECRET);
         if with_app_id {
-            layer = layer.app_id(config.app_id.as_str());
+            layer = layer.app_credentials(config.app_id.as_str(), SECRET);
         }
         let (stack, _cell) = build_stack(layer, Duration::from_secs(10));
         for _ in 0..3 {

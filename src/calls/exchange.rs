@@ -80,6 +80,7 @@ impl GraphIo {
 
     /// Exchanges an Embedded Signup `code` for the business's token
     /// (`client_id`, `client_secret`, `code`, as Meta documents).
+    #[cfg_attr(not(feature = "tenants"), allow(dead_code))]
     pub(crate) async fn exchange_code(&self, code: &Secret) -> Result<Token, RefreshError> {
         let config = &*self.config;
         let (app_id, app_secret) = config

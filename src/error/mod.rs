@@ -23,7 +23,9 @@ use std::time::Duration;
 mod throttled;
 mod transport;
 
-pub use throttled::{ThrottleReason, Throttled};
+#[cfg(any(feature = "throughput", all(test, feature = "retry")))]
+pub use throttled::ThrottleReason;
+pub use throttled::Throttled;
 pub use transport::TransportError;
 
 use crate::graph::{ErrorKind, GraphError, Misconfiguration};

@@ -24,6 +24,7 @@ pub enum ThrottleReason {
 /// in a `tower::BoxError`; `GraphRetry` counts it as not sent.
 ///
 /// ```
+/// # #[cfg(feature = "throughput")] {
 /// use std::time::Duration;
 /// use tower_whatsapp_auth::throughput::{ThrottleReason, Throttled};
 ///
@@ -33,6 +34,7 @@ pub enum ThrottleReason {
 /// assert_eq!(err.retry_after(), Duration::from_secs(42));
 /// let boxed: tower::BoxError = tower_whatsapp_auth::Error::Throttled(err).into();
 /// assert!(matches!(boxed.downcast_ref(), Some(tower_whatsapp_auth::Error::Throttled(_))));
+/// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Throttled {

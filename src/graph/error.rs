@@ -189,6 +189,7 @@ impl GraphError {
     }
 
     /// The same error with WhatsApp's `error_data.details`.
+    #[cfg_attr(not(feature = "webhook"), allow(dead_code))]
     pub(crate) fn with_details(&self, details: Option<&str>) -> GraphError {
         self.with(|f| f.details = details.map(|d| super::parse::clean(d.to_owned())))
     }

@@ -20,6 +20,10 @@ pub(crate) fn is_version(segment: &str) -> bool {
 /// Paths are short, and the tenant-aware stack and the shaper read one on
 /// every request: a byte scan, where a general string search (`split`,
 /// `find`) costs more than the scan.
+#[cfg_attr(
+    not(any(feature = "throughput", feature = "tenants")),
+    allow(dead_code)
+)]
 #[inline]
 fn segment(s: &str) -> (&str, Option<&str>) {
     match s.bytes().position(|b| b == b'/') {
@@ -30,6 +34,10 @@ fn segment(s: &str) -> (&str, Option<&str>) {
 
 /// The first segment of `path` after its version segment (if it has one),
 /// and what follows that segment's slash.
+#[cfg_attr(
+    not(any(feature = "throughput", feature = "tenants")),
+    allow(dead_code)
+)]
 #[inline]
 fn after_version(path: &str) -> Option<(&str, Option<&str>)> {
     let (first, rest) = segment(segment(path).1?);
@@ -45,6 +53,7 @@ fn after_version(path: &str) -> Option<(&str, Option<&str>)> {
 /// path whose node is not a numeric id (`/debug_token`, `/me`, `/oauth/…`).
 /// One scan of the digits finds the node and its end: the tenant-aware
 /// stack reads it on every request.
+#[cfg_attr(not(feature = "tenants"), allow(dead_code))]
 pub(crate) fn node(path: &str) -> Option<&str> {
     let mut rest = segment(path).1?;
     if rest.starts_with('v') {
@@ -66,6 +75,10 @@ pub(crate) fn node(path: &str) -> Option<&str> {
 
 /// The phone number id of a message send (`/{phone-number-id}/messages`,
 /// with or without a version segment), or `None` for any other call.
+#[cfg_attr(
+    not(any(feature = "throughput", feature = "tenants")),
+    allow(dead_code)
+)]
 pub(crate) fn message_sender(path: &str) -> Option<&str> {
     let path = path.strip_suffix('/').unwrap_or(path);
     let (number, rest) = after_version(path)?;

@@ -1,4 +1,5 @@
-//! The builder methods of [`WhatsAppAuthLayer`]: one per knob. Each
+//! The builder methods of [`WhatsAppAuthLayer`], one per knob, grouped by
+//! what they govern (each group one `impl` block, titled in the docs). Each
 //! gives a layer whose stacks get a token cell of their own (a cell built
 //! before is left to the stacks that use it).
 
@@ -11,53 +12,30 @@ use crate::permissions::Permission;
 use crate::secret::Secret;
 use crate::store::TokenStore;
 
+/// Identity and endpoints: whose token, for which app and number, sent where.
 impl WhatsAppAuthLayer {
-    /// Persists renewed tokens in `store` and reads it before the first
-    /// request (see [`crate::store`]).
-    pub fn token_store(mut self, store: impl TokenStore) -> Self {
-        self.supply.store = Some(Arc::new(store));
-        self.with(|_| {})
-    }
-
-    /// How long any call to the token store may take (default 500 ms);
-    /// past it, the stack carries on with its own state.
-    pub fn store_timeout(self, timeout: Duration) -> Self {
-        self.with(|c| c.store_timeout = timeout)
-    }
-
-    /// With a shared store, how long the refresh lock is held at most (default
-    /// 15 s): if the process holding it dies, another takes over after this.
-    /// Keep it above `refresh_timeout`.
-    pub fn refresh_lock_ttl(self, ttl: Duration) -> Self {
-        self.with(|c| c.refresh_lock_ttl = ttl)
-    }
-
-    /// When a token's expiry is known, renew it this long before (default
-    /// 5 minutes), or `fraction` of its remaining lifetime before if that is
-    /// longer (default 0.1).
-    pub fn refresh_window(self, minimum: Duration, fraction: f64) -> Self {
+    /// The Meta app's id and secret: every call carries `appsecret_proof`,
+    /// validation uses `/debug_token` (which also tells the expiry), and
+    /// long-lived user tokens are renewed with `fb_exchange_token`.
+    ///
+    /// ```
+    /// use tower_whatsapp_auth::WhatsAppAuthLayer;
+    /// let layer = WhatsAppAuthLayer::new("EAAG-token").app_credentials("1234567890", "app-secret");
+    /// assert!(layer.check().is_ok());
+    /// ```
+    pub fn app_credentials(self, app_id: impl Into<String>, secret: impl Into<Secret>) -> Self {
         self.with(|c| {
-            c.refresh_window = minimum;
-            c.refresh_window_fraction = fraction;
+            c.app_id = Some(app_id.into());
+            c.app_secret = Some(secret.into());
         })
     }
 
-    /// Widens each token's refresh window by a random part of up to
-    /// `fraction` of it (default 0.1), so replicas do not renew in lockstep.
-    pub fn refresh_jitter(self, fraction: f64) -> Self {
-        self.with(|c| c.refresh_jitter = fraction)
-    }
-
-    /// While the token is dead, how often the source is asked whether it has
-    /// a different one (default 30 s).
-    pub fn dead_recheck(self, interval: Duration) -> Self {
-        self.with(|c| c.dead_recheck = interval)
-    }
-
-    /// With app credentials, validation uses `/debug_token`, which also tells
-    /// the expiry (default). `false` validates with the phone number node.
-    pub fn validate_with_debug_token(self, enabled: bool) -> Self {
-        self.with(|c| c.use_debug_token = enabled)
+    /// The Meta app secret alone: every call then carries `appsecret_proof`
+    /// (an app that requires it refuses calls without), and validation uses
+    /// the phone number node. A system-user token needs nothing more; a
+    /// token to renew needs [`app_credentials`](Self::app_credentials).
+    pub fn app_secret(self, secret: impl Into<Secret>) -> Self {
+        self.with(|c| c.app_secret = Some(secret.into()))
     }
 
     /// The WhatsApp phone number id, used for validation
@@ -66,10 +44,28 @@ impl WhatsAppAuthLayer {
         self.with(|c| c.phone_number_id = Some(id.into()))
     }
 
+    /// The WhatsApp Business Account id, against which permission grants are
+    /// checked (a grant for another account does not count).
+    pub fn business_account_id(self, id: impl Into<String>) -> Self {
+        self.with(|c| c.business_account_id = Some(id.into()))
+    }
+
+    /// Refuses to send unless the token has `permissions`: they are checked
+    /// with the first validation, and when one is missing every request
+    /// fails with [`Error::PermissionMissing`](crate::Error::PermissionMissing) without reaching Graph.
+    pub fn require_permissions(self, permissions: &[Permission]) -> Self {
+        self.with(|c| c.required_permissions = permissions.to_vec())
+    }
+
     /// Graph's base URL (default `https://graph.facebook.com`); tests point
     /// it at `http://127.0.0.1:PORT`.
     pub fn graph_base(self, url: impl Into<String>) -> Self {
         self.with(|c| c.graph_base = url.into())
+    }
+
+    /// The Graph API version segment, e.g. `v25.0`.
+    pub fn graph_version(self, version: impl Into<String>) -> Self {
+        self.with(|c| c.graph_version = version.into())
     }
 
     /// Adds a media host (`host[:port]`, e.g. a fake's `127.0.0.1:4001`)
@@ -97,29 +93,10 @@ impl WhatsAppAuthLayer {
     pub fn allow_plain_http(self, allowed: bool) -> Self {
         self.with(|c| c.plain_http = allowed)
     }
+}
 
-    /// The Graph API version segment, e.g. `v25.0`.
-    pub fn graph_version(self, version: impl Into<String>) -> Self {
-        self.with(|c| c.graph_version = version.into())
-    }
-
-    /// The Meta app id: with [`app_secret`](Self::app_secret), enables
-    /// renewal with `fb_exchange_token`.
-    pub fn app_id(self, app_id: impl Into<String>) -> Self {
-        self.with(|c| c.app_id = Some(app_id.into()))
-    }
-
-    /// The Meta app secret: every call then carries `appsecret_proof`; with
-    /// [`app_id`](Self::app_id), enables renewal.
-    pub fn app_secret(self, secret: impl Into<Secret>) -> Self {
-        self.with(|c| c.app_secret = Some(secret.into()))
-    }
-
-    /// Sets both the app id and the app secret.
-    pub fn app_credentials(self, app_id: impl Into<String>, secret: impl Into<Secret>) -> Self {
-        self.app_id(app_id).app_secret(secret)
-    }
-
+/// Validation: whether the token still works, checked before its first use and then once per interval.
+impl WhatsAppAuthLayer {
     /// How long a validation holds (default 1 hour).
     pub fn validation_interval(self, interval: Duration) -> Self {
         self.with(|c| c.validation_interval = Some(interval))
@@ -141,6 +118,31 @@ impl WhatsAppAuthLayer {
         self.with(|c| c.validation_retry = delay)
     }
 
+    /// With app credentials, validation uses `/debug_token`, which also tells
+    /// the expiry (default). `false` validates with the phone number node.
+    pub fn validate_with_debug_token(self, enabled: bool) -> Self {
+        self.with(|c| c.use_debug_token = enabled)
+    }
+}
+
+/// Renewal: when and how a token is renewed, and what happens while it cannot be.
+impl WhatsAppAuthLayer {
+    /// When a token's expiry is known, renew it this long before (default
+    /// 5 minutes), or `fraction` of its remaining lifetime before if that is
+    /// longer (default 0.1).
+    pub fn refresh_window(self, minimum: Duration, fraction: f64) -> Self {
+        self.with(|c| {
+            c.refresh_window = minimum;
+            c.refresh_window_fraction = fraction;
+        })
+    }
+
+    /// Widens each token's refresh window by a random part of up to
+    /// `fraction` of it (default 0.1), so replicas do not renew in lockstep.
+    pub fn refresh_jitter(self, fraction: f64) -> Self {
+        self.with(|c| c.refresh_jitter = fraction)
+    }
+
     /// How long a token exchange may take (default 10 s).
     pub fn refresh_timeout(self, timeout: Duration) -> Self {
         self.with(|c| c.refresh_timeout = timeout)
@@ -156,9 +158,28 @@ impl WhatsAppAuthLayer {
         })
     }
 
+    /// How the exchange sends its parameters (default: POST form body).
+    pub fn exchange_method(self, method: ExchangeMethod) -> Self {
+        self.with(|c| c.exchange_method = method)
+    }
+
+    /// While the token is dead, how often the source is asked whether it has
+    /// a different one (default 30 s).
+    pub fn dead_recheck(self, interval: Duration) -> Self {
+        self.with(|c| c.dead_recheck = interval)
+    }
+}
+
+/// Limits: how much of a body is kept, and when Graph's usage is worth a warning.
+impl WhatsAppAuthLayer {
     /// Largest request body buffered for replay (default 1 MiB).
     pub fn body_limit(self, bytes: usize) -> Self {
         self.with(|c| c.body_limit = bytes)
+    }
+
+    /// Largest error body read to classify it (default 64 KiB).
+    pub fn error_body_limit(self, bytes: usize) -> Self {
+        self.with(|c| c.error_body_limit = bytes)
     }
 
     /// Logs a warning when Graph's usage headers (`X-App-Usage`,
@@ -168,30 +189,34 @@ impl WhatsAppAuthLayer {
     pub fn usage_warning(self, percent: f64) -> Self {
         self.with(|c| c.usage_warning = percent)
     }
+}
 
-    /// Largest error body read to classify it (default 64 KiB).
-    pub fn error_body_limit(self, bytes: usize) -> Self {
-        self.with(|c| c.error_body_limit = bytes)
+/// Stores: where renewed tokens are kept, so restarts and replicas share one.
+impl WhatsAppAuthLayer {
+    /// Persists renewed tokens in `store` and reads it before the first
+    /// request (see [`crate::store`]).
+    pub fn token_store(mut self, store: impl TokenStore) -> Self {
+        self.supply.store = Some(Arc::new(store));
+        self.with(|_| {})
     }
 
-    /// How the exchange sends its parameters (default: POST form body).
-    pub fn exchange_method(self, method: ExchangeMethod) -> Self {
-        self.with(|c| c.exchange_method = method)
+    /// How long any call to the token store may take (default 500 ms);
+    /// past it, the stack carries on with its own state.
+    pub fn store_timeout(self, timeout: Duration) -> Self {
+        self.with(|c| c.store_timeout = timeout)
     }
 
-    /// The WhatsApp Business Account id, against which permission grants are
-    /// checked (a grant for another account does not count).
-    pub fn business_account_id(self, id: impl Into<String>) -> Self {
-        self.with(|c| c.business_account_id = Some(id.into()))
+    /// With a shared store, how long the refresh lock is held at most (default
+    /// 15 s): if the process holding it dies, another takes over after this.
+    /// Keep it above `refresh_timeout`.
+    pub fn refresh_lock_ttl(self, ttl: Duration) -> Self {
+        self.with(|c| c.refresh_lock_ttl = ttl)
     }
+}
 
-    /// Refuses to send unless the token has `permissions`: they are checked
-    /// with the first validation, and when one is missing every request
-    /// fails with [`Error::PermissionMissing`](crate::Error::PermissionMissing) without reaching Graph.
-    pub fn require_permissions(self, permissions: &[Permission]) -> Self {
-        self.with(|c| c.required_permissions = permissions.to_vec())
-    }
-
+/// Metrics (cargo feature `opentelemetry`).
+#[cfg(feature = "opentelemetry")]
+impl WhatsAppAuthLayer {
     /// Records the stack's metrics with `meter` (cargo feature
     /// `opentelemetry`; see [`crate::telemetry`] for the instruments).
     /// Without it, the global meter provider's meter is taken when the
@@ -226,7 +251,6 @@ impl WhatsAppAuthLayer {
     /// assert!(names.contains(&"whatsapp.token.validations".to_owned()), "{names:?}");
     /// # }
     /// ```
-    #[cfg(feature = "opentelemetry")]
     pub fn meter(self, meter: opentelemetry::metrics::Meter) -> Self {
         self.with(|c| c.telemetry = c.telemetry.clone().with_meter(meter))
     }

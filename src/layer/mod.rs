@@ -78,6 +78,7 @@ impl WhatsAppAuthLayer {
 
     /// A layer with no token of its own, whose settings the tenant-aware
     /// stack gives every tenant's cell.
+    #[cfg_attr(not(feature = "tenants"), allow(dead_code))]
     pub(crate) fn template() -> WhatsAppAuthLayer {
         WhatsAppAuthLayer {
             config: Config::new(None),
@@ -87,6 +88,7 @@ impl WhatsAppAuthLayer {
     }
 
     /// The settings.
+    #[cfg_attr(not(feature = "tenants"), allow(dead_code))]
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }

@@ -65,6 +65,7 @@ pub use types::{MediaKind, MAX_MEDIA_SIZE};
 pub use upload::{FileSource, OpenedUpload, UploadSource};
 
 use crate::bounds::BoxFuture;
+#[cfg(feature = "tenants")]
 use crate::tenants::TenantId;
 
 /// Largest answer from Graph's media node (JSON of a few hundred bytes).
@@ -136,11 +137,14 @@ impl<S> Media<S> {
         uri: &str,
         body: MediaBody,
     ) -> Result<Request<MediaBody>, MediaError> {
+        #[cfg_attr(not(feature = "tenants"), allow(unused_mut))]
         let mut req = Request::builder()
             .method(method)
             .uri(uri)
             .body(body)
             .map_err(|e| MediaError::Config(format!("not a URL: {e}")))?;
+        // The tenant-aware stack picks the business's token by this.
+        #[cfg(feature = "tenants")]
         if let Some(id) = &self.phone_number_id {
             req.extensions_mut().insert(TenantId::new(id));
         }

@@ -175,6 +175,7 @@ impl<B, S: Service<Request<ReplayBody>>> WhatsAppAuthFuture<B, S> {
 
     /// `req` to send with `service` once it is ready (it is not yet):
     /// its body read first when it streams.
+    #[cfg_attr(not(feature = "tenants"), allow(dead_code))]
     pub(crate) fn when_ready(
         req: Request<B>,
         service: ValidateIfNeeded<S>,

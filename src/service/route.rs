@@ -27,6 +27,7 @@ pub(crate) struct Route<'a, S> {
 /// then keeps without taking a second reference count.
 enum Cell<'a> {
     Shared(&'a TokenCell),
+    #[cfg_attr(not(feature = "tenants"), allow(dead_code))]
     Owned(TokenCell),
 }
 
@@ -40,6 +41,7 @@ where
     }
 
     /// A route with a cell the caller hands over.
+    #[cfg_attr(not(feature = "tenants"), allow(dead_code))]
     pub(crate) fn owning(inner: &'a mut S, cell: TokenCell) -> Self {
         let cell = Cell::Owned(cell);
         Route { inner, cell }

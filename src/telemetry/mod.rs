@@ -67,10 +67,14 @@ mod otel_call;
 #[cfg(feature = "opentelemetry")]
 mod otel_expiry;
 
+#[cfg(all(feature = "webhook", not(feature = "opentelemetry")))]
+pub(crate) use noop::Deliveries;
 #[cfg(not(feature = "opentelemetry"))]
-pub(crate) use noop::{Deliveries, Metrics, Stopwatch, Telemetry};
+pub(crate) use noop::{Metrics, Stopwatch, Telemetry};
+#[cfg(all(feature = "webhook", feature = "opentelemetry"))]
+pub(crate) use otel::Deliveries;
 #[cfg(feature = "opentelemetry")]
-pub(crate) use otel::{Deliveries, Metrics, Stopwatch, Telemetry};
+pub(crate) use otel::{Metrics, Stopwatch, Telemetry};
 
 use crate::graph::ErrorKind;
 
@@ -170,6 +174,7 @@ impl Save {
 /// # let _ = handler;
 /// assert_eq!(DeliveryOutcome::Duplicate.as_str(), "duplicate");
 /// ```
+#[cfg(feature = "webhook")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DeliveryOutcome {
@@ -186,6 +191,7 @@ pub enum DeliveryOutcome {
     Duplicate,
 }
 
+#[cfg(feature = "webhook")]
 impl DeliveryOutcome {
     /// The `outcome` attribute's value: `accepted`, `bad_signature`,
     /// `too_large`, `malformed` or `duplicate`.
@@ -239,6 +245,7 @@ mod tests {
         for (kind, label) in kinds {
             assert_eq!(kind_label(kind), label);
         }
+        #[cfg(feature = "webhook")]
         let outcomes = [
             (DeliveryOutcome::Accepted, "accepted"),
             (DeliveryOutcome::BadSignature, "bad_signature"),
@@ -246,6 +253,7 @@ mod tests {
             (DeliveryOutcome::Malformed, "malformed"),
             (DeliveryOutcome::Duplicate, "duplicate"),
         ];
+        #[cfg(feature = "webhook")]
         for (outcome, label) in outcomes {
             assert_eq!(outcome.as_str(), label);
         }

@@ -7,12 +7,16 @@ use std::time::Duration;
 use http::{Method, StatusCode, Uri};
 use tokio::time::Instant;
 
-use super::{DeliveryOutcome, Renewal, Save, Validation};
+#[cfg(feature = "webhook")]
+use super::DeliveryOutcome;
+use super::{Renewal, Save, Validation};
 use crate::graph::ErrorKind;
 
-/// How a stack's instruments are made: nothing to make.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Telemetry;
+/// How a stack's instruments are made: nothing to make. Neither `Copy`
+/// nor a unit struct, as the OpenTelemetry types are not: the call sites
+/// clone and default them the same way under either feature.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Telemetry {}
 
 impl Telemetry {
     /// Every cell made from this recipe would carry `key = value`.
@@ -24,18 +28,19 @@ impl Telemetry {
 
     #[inline]
     pub(crate) fn metrics(&self) -> Metrics {
-        Metrics
+        Metrics {}
     }
 
+    #[cfg_attr(not(feature = "webhook"), allow(dead_code))]
     #[inline]
     pub(crate) fn deliveries(&self) -> Deliveries {
-        Deliveries
+        Deliveries {}
     }
 }
 
 /// A cell's instruments: none.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Metrics;
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Metrics {}
 
 impl Metrics {
     #[inline]
@@ -96,10 +101,12 @@ impl Stopwatch {
 }
 
 /// The webhook deliveries counter: none.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Deliveries;
+#[cfg_attr(not(feature = "webhook"), allow(dead_code))]
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Deliveries {}
 
 impl Deliveries {
+    #[cfg(feature = "webhook")]
     #[inline]
     pub(crate) fn record(&self, _outcome: DeliveryOutcome) {}
 }

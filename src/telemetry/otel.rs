@@ -12,7 +12,9 @@ use tokio::time::Instant;
 
 use super::otel_call::CallTimer;
 use super::otel_expiry::{Expiries, Expiry};
-use super::{kind_label, DeliveryOutcome, Renewal, Save, Validation, SCOPE};
+#[cfg(feature = "webhook")]
+use super::DeliveryOutcome;
+use super::{kind_label, Renewal, Save, Validation, SCOPE};
 use crate::graph::ErrorKind;
 
 /// Bucket bounds of `whatsapp.request.token_wait`, in seconds: token work
@@ -51,6 +53,7 @@ impl Telemetry {
     /// This recipe with `key = value` on every measurement of the cells
     /// made from it (the tenant-aware stack adds the tenant this way, when
     /// the user opts in). The instruments stay shared.
+    #[cfg_attr(not(feature = "tenants"), allow(dead_code))]
     pub(crate) fn with_attribute(mut self, key: &'static str, value: impl Into<String>) -> Self {
         self.attributes.push(KeyValue::new(key, value.into()));
         self
@@ -75,6 +78,7 @@ impl Telemetry {
     }
 
     /// The webhook deliveries counter.
+    #[cfg_attr(not(feature = "webhook"), allow(dead_code))]
     pub(crate) fn deliveries(&self) -> Deliveries {
         let counter = self
             .meter()
@@ -282,6 +286,7 @@ impl Stopwatch {
 }
 
 /// The webhook deliveries counter, with the layer's extra attributes.
+#[cfg_attr(not(feature = "webhook"), allow(dead_code))]
 #[derive(Clone)]
 pub(crate) struct Deliveries {
     counter: Counter<u64>,
@@ -289,6 +294,7 @@ pub(crate) struct Deliveries {
 }
 
 impl Deliveries {
+    #[cfg(feature = "webhook")]
     pub(crate) fn record(&self, outcome: DeliveryOutcome) {
         let own = [KeyValue::new("outcome", outcome.as_str())];
         with_extra(&own, &self.attributes, |a| self.counter.add(1, a));

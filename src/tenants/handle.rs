@@ -12,6 +12,7 @@ use crate::calls::GraphIo;
 use crate::error::Error;
 use crate::ids::GraphId;
 use crate::token::TokenCell;
+#[cfg(feature = "webhook")]
 use crate::webhook::Notification;
 
 /// The tenants of a [`WhatsAppTenantsLayer`](super::WhatsAppTenantsLayer)
@@ -123,6 +124,7 @@ impl TenantMap {
     /// assert_eq!(tenants.on_webhook(&delivery), 0); // none of its numbers was resident
     /// # Ok::<(), serde_json::Error>(())
     /// ```
+    #[cfg(feature = "webhook")]
     pub fn on_webhook(&self, delivery: &Notification) -> usize {
         let mut ended = 0;
         for (entry, update) in delivery.account_updates() {

@@ -174,6 +174,7 @@ impl TokenCell {
     /// Ends the use of this cell's token: its tenant (`phone_number_id`)
     /// was removed. Requests holding the cell, or waiting on it, fail
     /// unsent with [`Error::TenantRemoved`].
+    #[cfg_attr(not(feature = "tenants"), allow(dead_code))]
     pub(crate) fn forget(&self, phone_number_id: &str) {
         self.apply(Transition::Removed {
             phone_number_id: phone_number_id.into(),
@@ -181,7 +182,7 @@ impl TokenCell {
     }
 
     /// Whether `other` is this cell (a clone of it).
-    #[cfg(test)]
+    #[cfg(all(test, feature = "tenants"))]
     pub(crate) fn ptr_eq(&self, other: &TokenCell) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
     }

@@ -143,6 +143,7 @@ pub(crate) enum Transition {
     },
     /// The tenant this cell served was removed: its token is not used any
     /// more, and requests holding the cell fail.
+    #[cfg_attr(not(feature = "tenants"), allow(dead_code))]
     Removed { phone_number_id: Arc<str> },
     /// A job panicked: it is retried after `delay` (a validation after
     /// `validation_retry`, as when Graph gives no verdict).
