@@ -13,6 +13,7 @@ mod config;
 pub mod diagnose;
 mod error;
 pub mod graph;
+pub mod guide;
 mod hosts;
 mod ids;
 mod layer;
