@@ -66,3 +66,7 @@ pub use secret::{appsecret_proof, Secret};
 pub use service::ReqwestWhatsApp;
 pub use service::{BoxedWhatsApp, WhatsAppAuth, WhatsAppAuthFuture};
 pub use token::{TokenCell, TokenStats};
+
+#[cfg(all(doctest, feature = "full"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
