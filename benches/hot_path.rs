@@ -228,7 +228,7 @@ fn hot_path(c: &mut Criterion) {
         variants.push((*id, timed(&rt, stack)));
     }
     // `HOT_PATH_CALLS=<id>:<n>`: only `n` calls of one variant, for an
-    // instruction count (see the README's Performance section).
+    // instruction count (see benches/README.md).
     if let Ok(only) = std::env::var("HOT_PATH_CALLS") {
         let (id, n) = only.split_once(':').expect("HOT_PATH_CALLS=<id>:<calls>");
         let n = n.parse().expect("a number of calls");

@@ -183,8 +183,8 @@ fn loopback(c: &mut Criterion) {
     group.finish();
 
     // `LOOPBACK_BATCHES=<bare|whatsapp_auth>:<in flight>:<n>`: only `n`
-    // batches of one client, for an instruction count (the README's
-    // Performance section).
+    // batches of one client, for an instruction count (see
+    // benches/README.md).
     if let Ok(only) = std::env::var("LOOPBACK_BATCHES") {
         let mut parts = only.split(':');
         let stack = match parts.next() {

@@ -97,7 +97,7 @@ fn hot_path(c: &mut Criterion, rt: &Runtime) {
     group.finish();
     let same = tenants.clone();
     // `TENANTS_CALLS=<one_token|one_tenant>:<n>`: only `n` messages through
-    // one of the two, for an instruction count (see the README).
+    // one of the two, for an instruction count (see benches/README.md).
     if let Ok(only) = std::env::var("TENANTS_CALLS") {
         let (id, n) = only.split_once(':').expect("TENANTS_CALLS=<id>:<messages>");
         let n: usize = n.parse().expect("a number of messages");

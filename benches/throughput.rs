@@ -2,7 +2,8 @@
 //! `ThroughputLayer` against the same stack without it, over an in-memory
 //! service that answers at once (and checks the bearer and that the body
 //! is the caller's bytes). Two stacks: `WhatsAppAuthLayer` alone, and the
-//! README's order (`RetryLayer(GraphRetry)` → shaper → `Timeout` → auth).
+//! composition guide's order (`RetryLayer(GraphRetry)` → shaper →
+//! `Timeout` → auth).
 //! The pace is set far above what one thread can send, so no request
 //! waits: what is measured is the admission (a path parse, a map read, a
 //! lock, a clock read) and the answer's verdict. A third pair does the same

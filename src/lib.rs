@@ -1,4 +1,14 @@
-#![doc = include_str!("../README.md")]
+#![doc = include_str!("guide/overview.md")]
+#![cfg_attr(feature = "webhook", doc = "[mod-webhook]: webhook")]
+#![cfg_attr(not(feature = "webhook"), doc = "[mod-webhook]: #features")]
+#![cfg_attr(feature = "retry", doc = "[mod-retry]: retry")]
+#![cfg_attr(not(feature = "retry"), doc = "[mod-retry]: #features")]
+#![cfg_attr(feature = "media", doc = "[mod-media]: media")]
+#![cfg_attr(not(feature = "media"), doc = "[mod-media]: #features")]
+#![cfg_attr(feature = "throughput", doc = "[mod-throughput]: throughput")]
+#![cfg_attr(not(feature = "throughput"), doc = "[mod-throughput]: #features")]
+#![cfg_attr(feature = "tenants", doc = "[mod-tenants]: tenants")]
+#![cfg_attr(not(feature = "tenants"), doc = "[mod-tenants]: #features")]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
@@ -14,6 +24,7 @@ mod config;
 pub mod diagnose;
 mod error;
 pub mod graph;
+pub mod guide;
 mod hosts;
 #[cfg(any(feature = "throughput", feature = "tenants"))]
 mod ids;
@@ -62,3 +73,7 @@ pub use secret::{appsecret_proof, Secret};
 pub use service::ReqwestWhatsApp;
 pub use service::{BoxedWhatsApp, WhatsAppAuth, WhatsAppAuthFuture};
 pub use token::{TokenCell, TokenStats};
+
+#[cfg(all(doctest, feature = "full"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,7 +1,7 @@
-//! Every order of layers the README's "Composing" section documents, built
-//! with real tower (and tower-http) layers over real sockets, each taking
-//! 200 messages at 16 in flight through a token expiry: all delivered, with
-//! one exchange.
+//! Every order of layers the composition guide (`src/guide/composition.md`)
+//! documents, built with real tower (and tower-http) layers over real
+//! sockets, each taking 200 messages at 16 in flight through a token
+//! expiry: all delivered, with one exchange.
 
 #[path = "../examples/common/mod.rs"]
 mod common;
@@ -101,7 +101,7 @@ fn orders(auth: WhatsAppAuthLayer) -> Vec<(&'static str, Composed)> {
             ),
         ),
         (
-            "trace inside (logs the proof: see README): auth, trace, client",
+            "trace inside (logs the proof: see the composition guide): auth, trace, client",
             composed(
                 ServiceBuilder::new()
                     .layer(auth)

@@ -72,7 +72,7 @@
 //!
 //! With axum, route `GET` to the handshake and put the layer on the `POST`
 //! handler (the handshake is not signed): see the `bot` example and the
-//! README's "Receiving webhooks".
+//! webhooks guide (`guide::webhooks`).
 
 mod dedupe;
 mod future;

@@ -224,12 +224,12 @@ fn table_line(codes: &str, sub: &str, kind: ErrorKind) -> String {
     format!("| {codes} | {sub} | {kind:?} | {} |", hint(c, s))
 }
 
-/// The README's error table lists every classified code with its kind and
+/// The errors guide's table lists every classified code with its kind and
 /// hint, and every code of a multi-code row is classified and hinted as the
 /// row says.
 #[test]
-fn the_readme_table_matches_the_code() {
-    let readme = include_str!("../../../README.md");
+fn the_error_guide_table_matches_the_code() {
+    let guide = include_str!("../../guide/errors.md");
     for &(codes, sub, kind) in TABLE {
         let (first, first_sub) = expand(codes, sub)[0];
         for (code, subcode) in expand(codes, sub) {
@@ -245,11 +245,14 @@ fn the_readme_table_matches_the_code() {
             );
         }
         let line = table_line(codes, sub, kind);
-        assert!(readme.contains(&line), "README lacks the row\n{line}");
+        assert!(
+            guide.contains(&line),
+            "src/guide/errors.md lacks the row\n{line}"
+        );
     }
 }
 
-/// Prints the table for README.md: `cargo test --lib -- --ignored --nocapture print_the_error_table`.
+/// Prints the table for `src/guide/errors.md`: `cargo test --lib -- --ignored --nocapture print_the_error_table`.
 #[test]
 #[ignore]
 fn print_the_error_table() {
