@@ -117,8 +117,14 @@ pub enum Error {
     Body(Arc<dyn std::error::Error + Send + Sync>),
 
     /// The request names a phone number id no tenant owns (the
-    /// [`TenantSource`](crate::tenants::TenantSource) knows none): it was
+    /// [`TenantSource`][tenant-source] knows none): it was
     /// not sent, with anyone's token.
+    ///
+    #[cfg_attr(
+        feature = "tenants",
+        doc = "[tenant-source]: crate::tenants::TenantSource"
+    )]
+    #[cfg_attr(not(feature = "tenants"), doc = "[tenant-source]: crate#features")]
     #[error("request not sent: no tenant owns phone number id {phone_number_id}")]
     UnknownTenant {
         /// The phone number id the request named.
@@ -127,13 +133,19 @@ pub enum Error {
 
     /// The request names no phone number id (its path is not
     /// `/{phone-number-id}/…` and it carries no
-    /// [`TenantId`](crate::tenants::TenantId)): it was not sent.
+    /// [`TenantId`][tenant-id]): it was not sent.
+    ///
+    #[cfg_attr(feature = "tenants", doc = "[tenant-id]: crate::tenants::TenantId")]
+    #[cfg_attr(not(feature = "tenants"), doc = "[tenant-id]: crate#features")]
     #[error("request not sent: its path names no phone number id, and it carries no TenantId (calls on a WhatsApp Business Account, templates or media need one)")]
     NoTenant,
 
     /// The request sends a message from one phone number and carries the
-    /// [`TenantId`](crate::tenants::TenantId) of another: it was not sent,
+    /// [`TenantId`][tenant-id] of another: it was not sent,
     /// so no token goes on another tenant's path.
+    ///
+    #[cfg_attr(feature = "tenants", doc = "[tenant-id]: crate::tenants::TenantId")]
+    #[cfg_attr(not(feature = "tenants"), doc = "[tenant-id]: crate#features")]
     #[error("request not sent: it sends from phone number id {phone_number_id} but names the tenant {tenant}")]
     TenantMismatch {
         /// The phone number id the path names.

@@ -152,7 +152,7 @@ impl WhatsAppAuthLayer {
     /// Checks the configuration without sending anything: the token can be
     /// sent in a header, the base URL is absolute, fractions are numbers in
     /// [0, 1], timeouts are above zero and durations below ten years; once
-    /// a stack is built over [`ReqwestClient`](crate::ReqwestClient) (with
+    /// a stack is built over [`ReqwestClient`][reqwest-client] (with
     /// the `reqwest` feature), that it can reach an `https` base URL. The
     /// stack never panics on a bad value (it clamps it), but it may not do
     /// what you meant: call this at start-up.
@@ -163,6 +163,9 @@ impl WhatsAppAuthLayer {
     /// assert!(WhatsAppAuthLayer::new("bad\ntoken").check().is_err());
     /// assert!(WhatsAppAuthLayer::new("t").graph_base("not a url").check().is_err());
     /// ```
+    ///
+    #[cfg_attr(feature = "reqwest", doc = "[reqwest-client]: crate::ReqwestClient")]
+    #[cfg_attr(not(feature = "reqwest"), doc = "[reqwest-client]: crate#features")]
     pub fn check(&self) -> Result<(), Error> {
         self.config.check()?;
         match &*self.first() {

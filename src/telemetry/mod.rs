@@ -11,7 +11,7 @@
 //! | `whatsapp.requests.replayed` | counter | | every replay after a renewal |
 //! | `whatsapp.request.token_wait` | histogram, `s` | | every wait of a request on token work (the first validation, a renewal before a replay) |
 //! | `whatsapp.token.expires_in` | gauge, `s` | | the expiry of the token in use, as last known; no value for a token that never expires (or whose expiry is unknown) |
-//! | `whatsapp.webhook.deliveries` | counter | `outcome`: see [`DeliveryOutcome`] | every delivery [`VerifySignature`](crate::webhook::VerifySignature) read |
+//! | `whatsapp.webhook.deliveries` | counter | `outcome`: see [`DeliveryOutcome`][delivery-outcome] | every delivery [`VerifySignature`][verify-signature] read |
 //! | `http.client.request.duration` | histogram, `s` | `http.request.method`, `server.address`, `server.port`, `http.response.status_code`, `error.type` | the stack's own Graph calls (validation, exchange, permissions) |
 //!
 //! No attribute ever holds a token, a secret, a proof or a URL path. The
@@ -19,8 +19,8 @@
 //! applies token state changes, from the same data that its tracing events
 //! tell.
 //!
-//! The meter: [`WhatsAppAuthLayer::meter`](crate::WhatsAppAuthLayer::meter)
-//! and [`VerifySignatureLayer::meter`](crate::webhook::VerifySignatureLayer::meter)
+//! The meter: [`WhatsAppAuthLayer::meter`][layer-meter]
+//! and [`VerifySignatureLayer::meter`][webhook-meter]
 //! take yours; without one, the global meter provider's is taken when a
 //! stack is built (its first token cell, or the webhook layer's `layer`).
 //! A meter taken from the global provider before your application installs
@@ -57,6 +57,26 @@
 //! `Metrics::with_attribute` (one cell's instruments, again).
 //!
 //! [OpenTelemetry]: https://opentelemetry.io/docs/specs/otel/metrics/api/
+#![cfg_attr(feature = "webhook", doc = "[delivery-outcome]: DeliveryOutcome")]
+#![cfg_attr(not(feature = "webhook"), doc = "[delivery-outcome]: crate#features")]
+#![cfg_attr(
+    feature = "webhook",
+    doc = "[verify-signature]: crate::webhook::VerifySignature"
+)]
+#![cfg_attr(not(feature = "webhook"), doc = "[verify-signature]: crate#features")]
+#![cfg_attr(
+    feature = "opentelemetry",
+    doc = "[layer-meter]: crate::WhatsAppAuthLayer::meter"
+)]
+#![cfg_attr(not(feature = "opentelemetry"), doc = "[layer-meter]: crate#features")]
+#![cfg_attr(
+    all(feature = "webhook", feature = "opentelemetry"),
+    doc = "[webhook-meter]: crate::webhook::VerifySignatureLayer::meter"
+)]
+#![cfg_attr(
+    not(all(feature = "webhook", feature = "opentelemetry")),
+    doc = "[webhook-meter]: crate#features"
+)]
 
 #[cfg(not(feature = "opentelemetry"))]
 mod noop;
