@@ -38,6 +38,7 @@
 //!   (not JSON) or duplicate (messages, every one seen before).
 //! - Ctrl-C or SIGTERM stops it cleanly, after the replies under way.
 
+#[path = "../tests/support/common/mod.rs"]
 mod common;
 
 use std::process::ExitCode;

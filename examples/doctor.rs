@@ -10,6 +10,7 @@
 //! each failure with its remediation. Exit codes: 0 the setup can send
 //! messages, 1 it cannot, 2 a required variable is missing.
 
+#[path = "../tests/support/common/mod.rs"]
 mod common;
 
 use std::process::ExitCode;

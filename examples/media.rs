@@ -23,6 +23,7 @@
 //! failed its checks (the error's kind and what to do are printed), 2 bad
 //! arguments or environment.
 
+#[path = "../tests/support/common/mod.rs"]
 mod common;
 
 use std::path::PathBuf;

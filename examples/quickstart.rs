@@ -7,6 +7,7 @@
 //! cargo run --example quickstart
 //! ```
 
+#[path = "../tests/support/common/mod.rs"]
 mod common;
 
 use std::process::ExitCode;

@@ -10,6 +10,7 @@
 //! of 127.0.0.1 when the variable is unset. Exits 0 when every message was
 //! accepted with exactly one exchange.
 
+#[path = "../tests/support/common/mod.rs"]
 mod common;
 
 use std::process::ExitCode;

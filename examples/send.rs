@@ -27,6 +27,7 @@
 //! sent; messages whose outcome is unknown are listed by number), 2 bad
 //! arguments or environment.
 
+#[path = "../tests/support/common/mod.rs"]
 mod common;
 
 use std::process::ExitCode;

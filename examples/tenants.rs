@@ -24,6 +24,7 @@
 //! Without `--db`: a demo against the embedded Graph fake, with a few
 //! businesses in a temporary database, one of them revoked mid-run.
 
+#[path = "../tests/support/common/mod.rs"]
 mod common;
 
 use std::collections::BTreeMap;
