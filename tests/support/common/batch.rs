@@ -1,99 +1,34 @@
-//! Sending a batch of messages through a stack, at most N at a time, and
-//! what came of it.
+//! A batch of messages sent through a stack, at most N at a time: how many
+//! Graph accepted, and what came of the others.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::Request;
+use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tower::{BoxError, ServiceExt};
-use tower_whatsapp_auth::{graph::GraphError, Error, TokenCell};
+use tower_whatsapp_auth::{classify::GraphBody, graph::GraphError};
 
-use super::sender::{describe, graph_reason, is_permanent, Stack};
+use super::sender::Stack;
 
 /// Outcome of a batch.
 #[derive(Debug, Default)]
 pub struct Summary {
+    /// Messages Graph accepted (a 2xx answer with a message id).
     pub sent: usize,
-    /// reason → (count, remediation hint)
-    pub failed: BTreeMap<String, (usize, String)>,
-    /// Messages (numbered from 1) whose outcome is unknown: a timeout, a
-    /// 5xx without a Graph error. They were not retried, as they may have
-    /// been delivered.
-    pub unknown: Vec<usize>,
-    /// Messages not attempted because the stack stopped sending, and why.
-    pub stopped: Option<(usize, (String, String))>,
+    /// What each of the others came to (the stack's error, Graph's
+    /// refusal, or the answer) → how many.
+    pub failed: BTreeMap<String, usize>,
     pub elapsed: Duration,
 }
 
-impl Summary {
-    pub fn failed_total(&self) -> usize {
-        self.failed.values().map(|(n, _)| n).sum()
-    }
-
-    pub fn print(&self) {
-        println!(
-            "summary: {} sent, {} failed in {:.2?}",
-            self.sent,
-            self.failed_total(),
-            self.elapsed
-        );
-        for (reason, (count, hint)) in &self.failed {
-            println!("  {count:>6} × {reason}");
-            if !hint.is_empty() {
-                println!("           fix: {hint}");
-            }
-        }
-        if !self.unknown.is_empty() {
-            let mut numbers = self.unknown.clone();
-            numbers.sort_unstable();
-            let list: Vec<String> = numbers.iter().map(|n| format!("#{n}")).collect();
-            println!(
-                "  outcome unknown, not retried (they may have been delivered: check before sending them again): {}",
-                list.join(", ")
-            );
-        }
-        if let Some((left, (reason, hint))) = &self.stopped {
-            println!(
-                "  stopped: {left} message(s) not attempted, as every one would fail: {reason}"
-            );
-            if !hint.is_empty() {
-                println!("           fix: {hint}");
-            }
-        }
-    }
-}
-
-/// Why one message failed.
-struct Failure {
-    reason: String,
-    hint: String,
-    unknown: bool,
-}
-
-impl Failure {
-    fn from_error(err: &BoxError) -> Failure {
-        let (reason, hint) = describe(err);
-        Failure {
-            reason,
-            hint,
-            // The stack's refusals and the shaper's were not sent; a
-            // failure in the client was, unless the connection was refused;
-            // a timeout outside the stack may have been.
-            unknown: match err.downcast_ref::<Error>() {
-                Some(Error::Transport(failure)) => !failure.not_sent(),
-                Some(_) => false,
-                None => true,
-            },
-        }
-    }
-}
-
-/// Sends `body` to `url` `count` times, at most `concurrency` in flight.
+/// Sends `body` to `url` `count` times, at most `concurrency` in flight;
+/// with `progress`, prints a line as each is done.
 pub async fn send_batch(
     stack: Stack,
     url: &str,
@@ -102,120 +37,48 @@ pub async fn send_batch(
     concurrency: usize,
     progress: bool,
 ) -> Summary {
-    send_messages(
-        stack,
-        None,
-        url,
-        |_| body.clone(),
-        count,
-        concurrency,
-        progress,
-    )
-    .await
-}
-
-/// Sends message `n` (from 1) with body `body(n)`, `count` of them, at most
-/// `concurrency` in flight; with `cell`, stops as soon as the stack fails
-/// requests for a reason that will not pass (a wrong app secret, a dead
-/// token), leaving the rest unattempted.
-pub async fn send_messages(
-    stack: Stack,
-    cell: Option<&TokenCell>,
-    url: &str,
-    body: impl Fn(usize) -> Bytes,
-    count: usize,
-    concurrency: usize,
-    progress: bool,
-) -> Summary {
     let started = Instant::now();
     let limit = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    let mut summary = Summary::default();
-    let step = (count / 10).max(1);
-    let mut done = 0;
-    let mut record = |summary: &mut Summary, (n, outcome): (usize, Result<(), Failure>)| {
-        match outcome {
-            Ok(()) => summary.sent += 1,
-            Err(failure) => {
-                if failure.unknown {
-                    summary.unknown.push(n);
-                }
-                let entry = summary.failed.entry(failure.reason);
-                entry.or_insert((0, failure.hint)).0 += 1;
-            }
-        }
-        done += 1;
-        if progress && (done % step == 0 || done == count) {
-            println!(
-                "progress: {done}/{count} done, {} sent, {} failed",
-                summary.sent,
-                summary.failed_total()
-            );
-        }
-    };
-    for n in 1..=count {
-        let permit = limit.clone().acquire_owned().await.expect("semaphore open");
-        if let Some(err) = cell.and_then(TokenCell::blocked).filter(is_permanent) {
-            summary.stopped = Some((count + 1 - n, describe(&err.into())));
-            break;
-        }
-        let stack = stack.clone();
+    for _ in 0..count {
+        let permit = limit.clone().acquire_owned().await.expect("never closed");
         let req = Request::post(url)
             .header("content-type", "application/json")
-            .body(Full::new(body(n)))
-            .expect("valid request");
+            .body(Full::new(body.clone()))
+            .expect("a valid request");
+        let stack = stack.clone();
         tasks.spawn(async move {
-            let outcome = send_one(stack, req).await;
+            let outcome = accepted(stack.oneshot(req).await).await;
             drop(permit);
-            (n, outcome)
+            outcome
         });
-        while let Some(joined) = tasks.try_join_next() {
-            record(&mut summary, joined.expect("send task"));
-        }
     }
-    while let Some(joined) = tasks.join_next().await {
-        record(&mut summary, joined.expect("send task"));
+    let mut summary = Summary::default();
+    for done in 1..=count {
+        match tasks.join_next().await.expect("one task a message") {
+            Ok(Ok(())) => summary.sent += 1,
+            Ok(Err(why)) => *summary.failed.entry(why).or_default() += 1,
+            Err(panicked) => *summary.failed.entry(panicked.to_string()).or_default() += 1,
+        }
+        if progress {
+            println!("progress: {done}/{count} done, {} sent", summary.sent);
+        }
     }
     summary.elapsed = started.elapsed();
     summary
 }
 
-async fn send_one(stack: Stack, req: Request<Full<Bytes>>) -> Result<(), Failure> {
-    let res = stack
-        .oneshot(req)
-        .await
-        .map_err(|e| Failure::from_error(&e))?;
-    let status = res.status();
-    let graph = res.extensions().get::<GraphError>().cloned();
-    let body = res.into_body().collect().await.map_err(|e| Failure {
-        reason: format!("reading the answer failed: {e}"),
-        hint: String::new(),
-        unknown: true,
-    })?;
-    if let Some(err) = graph {
-        let (reason, hint) = graph_reason(&err);
-        return Err(Failure {
-            reason,
-            hint,
-            unknown: false,
-        });
+/// `Ok` when Graph accepted the message, else what happened instead.
+async fn accepted(sent: Result<Response<GraphBody<Incoming>>, BoxError>) -> Result<(), String> {
+    let res = sent.map_err(|e| e.to_string())?;
+    let (status, refusal) = (res.status(), res.extensions().get::<GraphError>().cloned());
+    let body = res.into_body().collect().await.map_err(|e| e.to_string())?;
+    if let Some(refusal) = refusal {
+        return Err(refusal.to_string());
     }
-    if !status.is_success() {
-        return Err(Failure {
-            reason: format!("HTTP {} (not a Graph error body)", status.as_u16()),
-            hint: "the message may or may not have been delivered; check Meta's status page".into(),
-            unknown: status.is_server_error(),
-        });
-    }
-    let accepted = serde_json::from_slice::<serde_json::Value>(&body.to_bytes())
-        .ok()
-        .and_then(|v| v["messages"][0]["id"].as_str().map(str::to_owned));
-    match accepted {
-        Some(_) => Ok(()),
-        None => Err(Failure {
-            reason: "HTTP 200 without a message id".into(),
-            hint: String::new(),
-            unknown: true,
-        }),
+    let answer: serde_json::Value = serde_json::from_slice(&body.to_bytes()).unwrap_or_default();
+    match answer["messages"][0]["id"].is_string() && status.is_success() {
+        true => Ok(()),
+        false => Err(format!("HTTP {status} without a message id")),
     }
 }

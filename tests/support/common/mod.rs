@@ -1,6 +1,8 @@
-//! Code shared by the examples and the tests: the embedded Graph API fake,
-//! the client stack with its batch sender, the stacks the integration tests
-//! build over the fake, and webhook deliveries as Meta sends them.
+//! What the integration tests share (each includes it as `mod common`):
+//! the embedded Graph API fake (which the examples that need it include
+//! alone), the client stacks the tests build over it, webhook deliveries
+//! as Meta sends them, the examples run as binaries, captured logs, and a
+//! local `redis-server`.
 #![allow(dead_code)]
 
 pub mod batch;
@@ -13,7 +15,6 @@ pub mod logs;
 pub mod redis_server;
 pub mod run;
 pub mod sender;
-pub mod setup;
 pub mod tenant_book;
 pub mod tenant_db;
 pub mod webhooks;
