@@ -181,11 +181,11 @@ fn from_env() -> Result<Setup, ExitCode> {
     }
     // With the app id and secret: token renewal and appsecret_proof; with
     // the secret alone, appsecret_proof.
-    match (var("META_APP_ID"), var("META_APP_SECRET")) {
-        (Some(id), Some(secret)) => auth = auth.app_credentials(id, secret),
-        (None, Some(secret)) => auth = auth.app_secret(secret),
-        _ => {}
-    }
+    auth = match (var("META_APP_ID"), var("META_APP_SECRET")) {
+        (Some(id), Some(secret)) => auth.app_credentials(id, secret),
+        (None, Some(secret)) => auth.app_secret(secret),
+        _ => auth,
+    };
     if let Err(e) = auth.check() {
         eprintln!("error: {e}");
         return Err(ExitCode::from(2));

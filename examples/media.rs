@@ -31,7 +31,9 @@ use hyper_util::rt::TokioExecutor;
 use tower::Layer;
 use tower_whatsapp_auth::graph::GraphError;
 use tower_whatsapp_auth::media::{FileSource, Media, MediaError};
-use tower_whatsapp_auth::{Error, RefreshError, ReplayBody, WhatsAppAuthLayer};
+use tower_whatsapp_auth::{
+    Error, RefreshError, ReplayBody, WhatsAppAuthLayer, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION,
+};
 
 const USAGE: &str =
     "usage: media download <media-id> --out <path>\n       media upload <path> --type <mime-type>";
@@ -153,10 +155,9 @@ fn explain(err: MediaError) -> (String, String) {
 
 /// Graph's refusal, after `prefix`: its kind and codes; and Graph's remedy.
 fn graph_reason(prefix: &str, g: &GraphError) -> (String, String) {
-    let code = match g.subcode() {
-        Some(sub) => format!("{}/{sub}", g.code()),
-        None => g.code().to_string(),
-    };
+    let code = g
+        .subcode()
+        .map_or_else(|| g.code().to_string(), |sub| format!("{}/{sub}", g.code()));
     let status = g.status().as_u16();
     let reason = format!("{prefix}{} (Graph code {code}, HTTP {status})", g.kind());
     (reason, g.hint().to_owned())
@@ -199,21 +200,18 @@ fn layer_from_env() -> Result<(WhatsAppAuthLayer, String), ExitCode> {
         }
         return Err(ExitCode::from(2));
     };
-    let mut auth = WhatsAppAuthLayer::new(token).phone_number_id(phone.as_str());
-    if let Some(base) = var("GRAPH_API_BASE") {
-        auth = auth.graph_base(base);
-    }
-    if let Some(version) = var("GRAPH_API_VERSION") {
-        auth = auth.graph_version(version);
-    }
+    let mut auth = WhatsAppAuthLayer::new(token)
+        .phone_number_id(phone.as_str())
+        .graph_base(var("GRAPH_API_BASE").unwrap_or_else(|| DEFAULT_GRAPH_BASE.into()))
+        .graph_version(var("GRAPH_API_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into()));
     if let Some(waba) = var("WHATSAPP_BUSINESS_ACCOUNT_ID") {
         auth = auth.business_account_id(waba);
     }
-    match (var("META_APP_ID"), var("META_APP_SECRET")) {
-        (Some(id), Some(secret)) => auth = auth.app_credentials(id, secret),
-        (None, Some(secret)) => auth = auth.app_secret(secret),
-        _ => {}
-    }
+    auth = match (var("META_APP_ID"), var("META_APP_SECRET")) {
+        (Some(id), Some(secret)) => auth.app_credentials(id, secret),
+        (None, Some(secret)) => auth.app_secret(secret),
+        _ => auth,
+    };
     if let Err(e) = auth.check() {
         eprintln!("error: {e}");
         return Err(ExitCode::from(2));

@@ -56,15 +56,10 @@ async fn main() -> ExitCode {
     // The token's state (counters, generation), before the stack is built.
     let cell = auth.cell();
 
-    // The client stack: a hyper client (HTTPS for graph.facebook.com; plain
-    // HTTP only to loopback, as the fake here), the auth layer over it, and
-    // a timeout per request outside.
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: Client<_, ReplayBody> = Client::builder(TokioExecutor::new()).build(connector);
+    // The client stack: a hyper client (plain HTTP, enough for the fake on
+    // loopback; for graph.facebook.com, one that speaks TLS, as the `send`
+    // example builds), the auth layer over it, and a timeout per request.
+    let client = Client::builder(TokioExecutor::new()).build_http::<ReplayBody>();
     let stack = ServiceBuilder::new()
         .layer(TimeoutLayer::new(Duration::from_secs(10)))
         .layer(auth)

@@ -55,7 +55,7 @@ async fn main() -> ExitCode {
 
     // One stack per replica, each with its own Redis connection: a timeout
     // per request, the auth layer keeping its token in Redis, and a hyper
-    // client (plain HTTP to the fake on loopback; HTTPS to Graph).
+    // client (plain HTTP, to the fake on loopback).
     let mut replicas = Vec::new();
     for i in 0..REPLICAS {
         let store = match RedisTokenStore::connect(&url, "whatsapp:replicas-example").await {
@@ -71,12 +71,7 @@ async fn main() -> ExitCode {
             .app_credentials(config.app_id.as_str(), "fake-app-secret")
             .token_store(store);
         let cell = auth.cell();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client: Client<_, ReplayBody> = Client::builder(TokioExecutor::new()).build(connector);
+        let client = Client::builder(TokioExecutor::new()).build_http::<ReplayBody>();
         let stack = ServiceBuilder::new()
             .layer(TimeoutLayer::new(Duration::from_secs(30)))
             .layer(auth)

@@ -60,7 +60,9 @@ use tower::{Layer, ServiceBuilder};
 use tower_whatsapp_auth::media::Media;
 use tower_whatsapp_auth::retry::GraphRetry;
 use tower_whatsapp_auth::webhook::{Handshake, MemoryDeduplicator, VerifySignatureLayer};
-use tower_whatsapp_auth::{ReplayBody, WhatsAppAuth, WhatsAppAuthLayer};
+use tower_whatsapp_auth::{
+    ReplayBody, WhatsAppAuth, WhatsAppAuthLayer, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION,
+};
 
 /// The client under the stack: HTTPS for graph.facebook.com, plain HTTP
 /// only to loopback (a local fake).
@@ -232,13 +234,12 @@ impl Env {
                 return None;
             }
         };
-        let mut auth = WhatsAppAuthLayer::new(token).phone_number_id(phone.as_str());
-        if let Some(base) = var("GRAPH_API_BASE") {
-            auth = auth.graph_base(base);
-        }
-        if let Some(version) = var("GRAPH_API_VERSION") {
-            auth = auth.graph_version(version);
-        }
+        let mut auth = WhatsAppAuthLayer::new(token)
+            .phone_number_id(phone.as_str())
+            .graph_base(var("GRAPH_API_BASE").unwrap_or_else(|| DEFAULT_GRAPH_BASE.into()))
+            .graph_version(
+                var("GRAPH_API_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into()),
+            );
         if let Some(waba) = var("WHATSAPP_BUSINESS_ACCOUNT_ID") {
             auth = auth.business_account_id(waba);
         }

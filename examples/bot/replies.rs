@@ -141,10 +141,9 @@ fn reason(err: &BoxError) -> String {
         return format!("transport error: {err}");
     };
     let graph = |prefix: &str, g: &GraphError| {
-        let code = match g.subcode() {
-            Some(sub) => format!("{}/{sub}", g.code()),
-            None => g.code().to_string(),
-        };
+        let code = g
+            .subcode()
+            .map_or_else(|| g.code().to_string(), |sub| format!("{}/{sub}", g.code()));
         let status = g.status().as_u16();
         format!("{prefix}{} (Graph code {code}, HTTP {status})", g.kind())
     };

@@ -43,7 +43,10 @@ use tower::timeout::TimeoutLayer;
 use tower::ServiceBuilder;
 use tower_whatsapp_auth::retry::GraphRetry;
 use tower_whatsapp_auth::throughput::ThroughputLayer;
-use tower_whatsapp_auth::{permissions::Permission, Error, ReplayBody, WhatsAppAuthLayer};
+use tower_whatsapp_auth::{
+    permissions::Permission, Error, ReplayBody, WhatsAppAuthLayer, DEFAULT_GRAPH_BASE,
+    DEFAULT_GRAPH_VERSION,
+};
 
 const USAGE: &str = "usage: send --to <E.164 digits> --text <message> [--count N (1)] [--concurrency N (1)] [--max-retries N (3; 0 turns retries off)] [--mps N (80 messages a second; 0 turns pacing off)]";
 
@@ -239,50 +242,38 @@ fn var(name: &str) -> Option<String> {
 /// enable. A missing required variable or a bad value is printed and gives
 /// exit code 2.
 fn layer_from_env() -> Result<WhatsAppAuthLayer, ExitCode> {
-    let (Some(token), Some(phone)) = (var("WHATSAPP_TOKEN"), var("WHATSAPP_PHONE_NUMBER_ID"))
-    else {
-        for name in ["WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"] {
-            if var(name).is_none() {
-                eprintln!("error: environment variable {name} is required but not set");
-            }
+    let required = ["WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"];
+    let [Some(token), Some(phone)] = required.map(var) else {
+        for name in required.iter().filter(|name| var(name).is_none()) {
+            eprintln!("error: environment variable {name} is required but not set");
         }
         return Err(ExitCode::from(2));
     };
-    let mut auth = WhatsAppAuthLayer::new(token).phone_number_id(phone);
-    if let Some(base) = var("GRAPH_API_BASE") {
-        auth = auth.graph_base(base);
-    }
-    if let Some(version) = var("GRAPH_API_VERSION") {
-        auth = auth.graph_version(version);
-    }
+    let mut auth = WhatsAppAuthLayer::new(token)
+        .phone_number_id(phone)
+        .graph_base(var("GRAPH_API_BASE").unwrap_or_else(|| DEFAULT_GRAPH_BASE.into()))
+        .graph_version(var("GRAPH_API_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into()));
     if let Some(waba) = var("WHATSAPP_BUSINESS_ACCOUNT_ID") {
         auth = auth.business_account_id(waba);
     }
-    let auth = match (var("META_APP_ID"), var("META_APP_SECRET")) {
-        (Some(id), Some(secret)) => {
-            println!("app credentials set: token refresh and appsecret_proof enabled");
-            auth.app_credentials(id, secret)
-        }
-        (None, Some(secret)) => {
-            println!("META_APP_SECRET set without META_APP_ID: appsecret_proof enabled, token refresh disabled");
-            auth.app_secret(secret)
-        }
-        (Some(_), None) => {
-            println!("META_APP_ID set without META_APP_SECRET: token refresh disabled");
-            auth
-        }
-        (None, None) => {
-            println!("no app credentials: an expiring token will not be refreshed");
-            auth
-        }
+    let (auth, enabled) = match (var("META_APP_ID"), var("META_APP_SECRET")) {
+        (Some(id), Some(secret)) => (
+            auth.app_credentials(id, secret),
+            "app credentials set: token refresh and appsecret_proof enabled",
+        ),
+        (None, Some(secret)) => (
+            auth.app_secret(secret),
+            "META_APP_SECRET set without META_APP_ID: appsecret_proof enabled, token refresh disabled",
+        ),
+        (Some(_), None) => (auth, "META_APP_ID set without META_APP_SECRET: token refresh disabled"),
+        (None, None) => (auth, "no app credentials: an expiring token will not be refreshed"),
     };
-    match auth.check() {
-        Ok(()) => Ok(auth),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Err(ExitCode::from(2))
-        }
+    println!("{enabled}");
+    if let Err(e) = auth.check() {
+        eprintln!("error: {e}");
+        return Err(ExitCode::from(2));
     }
+    Ok(auth)
 }
 
 /// A text message whose `biz_opaque_callback_data` is `tracking`: Graph

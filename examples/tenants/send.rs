@@ -124,10 +124,9 @@ fn describe(err: &BoxError) -> (String, String) {
     };
     // Graph's refusal, after `prefix`: its kind and codes; Graph's remedy.
     let graph = |prefix: &str, g: &GraphError| {
-        let code = match g.subcode() {
-            Some(sub) => format!("{}/{sub}", g.code()),
-            None => g.code().to_string(),
-        };
+        let code = g
+            .subcode()
+            .map_or_else(|| g.code().to_string(), |sub| format!("{}/{sub}", g.code()));
         let status = g.status().as_u16();
         let reason = format!("{prefix}{} (Graph code {code}, HTTP {status})", g.kind());
         (reason, g.hint().to_owned())
