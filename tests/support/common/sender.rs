@@ -13,12 +13,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::retry::RetryLayer;
-use tower::timeout::TimeoutLayer;
+use tower::timeout::{Timeout, TimeoutLayer};
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 use tower_whatsapp_auth::throughput::ThroughputLayer;
 use tower_whatsapp_auth::{
-    classify::GraphBody, retry::GraphRetry, ReplayBody, TokenCell, WhatsAppAuthLayer,
+    classify::GraphBody, retry::GraphRetry, ReplayBody, TokenCell, WhatsAppAuth, WhatsAppAuthLayer,
     DEFAULT_GRAPH_VERSION,
 };
 
@@ -44,9 +44,25 @@ pub fn https_client() -> HttpsClient {
 }
 
 /// hyper-util client + `auth` + a per-request timeout; returns the stack and
-/// its token cell.
+/// its token cell. Auth alone: no component besides the layer.
 pub fn build_stack(auth: WhatsAppAuthLayer, timeout: Duration) -> (Stack, TokenCell) {
-    build_stack_shaped(auth, timeout, 0, None)
+    let (service, cell) = authed(auth, timeout);
+    (Stack::new(service), cell)
+}
+
+/// The per-attempt timeout over `auth` over the client, and this stack's
+/// own cell (a layer whose first stack is built already gives each later
+/// one a cell of its own).
+fn authed(
+    auth: WhatsAppAuthLayer,
+    timeout: Duration,
+) -> (Timeout<WhatsAppAuth<HttpsClient>>, TokenCell) {
+    let service = ServiceBuilder::new()
+        .layer(TimeoutLayer::new(timeout))
+        .layer(auth)
+        .service(https_client());
+    let cell = service.get_ref().token_cell().clone();
+    (service, cell)
 }
 
 /// [`build_stack`] with up to `retries` retries of what Graph refused as
@@ -71,13 +87,7 @@ pub fn build_stack_shaped(
     retries: u32,
     pace: Option<ThroughputLayer>,
 ) -> (Stack, TokenCell) {
-    let service = ServiceBuilder::new()
-        .layer(TimeoutLayer::new(timeout))
-        .layer(auth)
-        .service(https_client());
-    // This stack's own cell (a layer whose first stack is built already
-    // gives each later one a cell of its own).
-    let cell = service.get_ref().token_cell().clone();
+    let (service, cell) = authed(auth, timeout);
     let retry = (retries > 0).then(|| RetryLayer::new(GraphRetry::new().max_retries(retries)));
     let stack = ServiceBuilder::new()
         .option_layer(retry)
