@@ -123,13 +123,13 @@ async fn main() -> ExitCode {
             Err(why) => *failed.entry(why).or_default() += 1,
         }
     }
-    let failed_total: usize = failed.values().sum();
-    println!(
-        "Done in {:.0?}: {sent} of {COUNT} accepted, {failed_total} failed.\n",
-        started.elapsed()
-    );
-    for (why, count) in &failed {
-        println!("  {count:>6} × {why}");
+    let (failed_total, elapsed) = (failed.values().sum::<usize>(), started.elapsed());
+    println!("Done in {elapsed:.0?}: {sent} of {COUNT} accepted, {failed_total} failed.\n");
+    if failed_total > 0 {
+        println!("summary: {sent} sent, {failed_total} failed in {elapsed:.2?}");
+        for (why, count) in &failed {
+            println!("  {count:>6} × {why}");
+        }
     }
 
     let graph = fake.counters();
