@@ -10,14 +10,15 @@
 //! each failure with its remediation. Exit codes: 0 the setup can send
 //! messages, 1 it cannot, 2 a required variable is missing.
 
-mod common;
-
 use std::process::ExitCode;
-use std::time::Duration;
 
-use common::sender::build_stack;
-use common::setup::{self, Setup};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tower::Layer;
 use tower_whatsapp_auth::diagnose::{describe_expiry, Check};
+use tower_whatsapp_auth::{
+    ReplayBody, WhatsAppAuthLayer, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION,
+};
 
 fn line(status: &str, what: &str, detail: &str) {
     println!("  {status:<5} {what:<16} {detail}");
@@ -49,11 +50,21 @@ async fn main() -> ExitCode {
         base,
         version,
         phone,
-    } = match setup::from_env(false) {
+    } = match from_env() {
         Ok(setup) => setup,
         Err(code) => return code,
     };
-    let (_stack, cell) = build_stack(auth, Duration::from_secs(30));
+    // The stack: the auth layer over a hyper client that speaks TLS (plain
+    // HTTP only to loopback, for a local fake). The doctor sends no
+    // message: the token's cell makes its checks through that client.
+    let cell = auth.cell();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: Client<_, ReplayBody> = Client::builder(TokioExecutor::new()).build(connector);
+    let _whatsapp = auth.layer(client);
 
     println!("WhatsApp setup check against {base} ({version})");
     let d = cell.diagnose().await;
@@ -134,4 +145,55 @@ async fn main() -> ExitCode {
         }
         ExitCode::FAILURE
     }
+}
+
+/// The layer the environment configures, and where it points.
+struct Setup {
+    auth: WhatsAppAuthLayer,
+    base: String,
+    version: String,
+    phone: String,
+}
+
+/// A non-empty environment variable.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Reads the environment; a missing required variable or a bad value is
+/// printed and gives exit code 2.
+fn from_env() -> Result<Setup, ExitCode> {
+    let required = ["WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"];
+    let [Some(token), Some(phone)] = required.map(var) else {
+        for name in required.iter().filter(|name| var(name).is_none()) {
+            eprintln!("error: environment variable {name} is required but not set");
+        }
+        return Err(ExitCode::from(2));
+    };
+    let base = var("GRAPH_API_BASE").unwrap_or_else(|| DEFAULT_GRAPH_BASE.to_owned());
+    let version = var("GRAPH_API_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.to_owned());
+    let mut auth = WhatsAppAuthLayer::new(token)
+        .phone_number_id(phone.as_str())
+        .graph_base(base.as_str())
+        .graph_version(version.as_str());
+    if let Some(waba) = var("WHATSAPP_BUSINESS_ACCOUNT_ID") {
+        auth = auth.business_account_id(waba);
+    }
+    // With the app id and secret: token renewal and appsecret_proof; with
+    // the secret alone, appsecret_proof.
+    auth = match (var("META_APP_ID"), var("META_APP_SECRET")) {
+        (Some(id), Some(secret)) => auth.app_credentials(id, secret),
+        (None, Some(secret)) => auth.app_secret(secret),
+        _ => auth,
+    };
+    if let Err(e) = auth.check() {
+        eprintln!("error: {e}");
+        return Err(ExitCode::from(2));
+    }
+    Ok(Setup {
+        auth,
+        base,
+        version,
+        phone,
+    })
 }

@@ -23,19 +23,17 @@
 //! failed its checks (the error's kind and what to do are printed), 2 bad
 //! arguments or environment.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use common::sender::describe;
-use common::setup;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::Layer;
+use tower_whatsapp_auth::graph::GraphError;
 use tower_whatsapp_auth::media::{FileSource, Media, MediaError};
-use tower_whatsapp_auth::ReplayBody;
+use tower_whatsapp_auth::{
+    Error, RefreshError, ReplayBody, WhatsAppAuthLayer, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION,
+};
 
 const USAGE: &str =
     "usage: media download <media-id> --out <path>\n       media upload <path> --type <mime-type>";
@@ -98,12 +96,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let setup = match setup::from_env(false) {
-        Ok(setup) => setup,
-        Err(code) => return code,
-    };
-    let auth = match setup::with_media_hosts(setup.auth) {
-        Ok(auth) => auth,
+    let (auth, phone) = match layer_from_env() {
+        Ok(configured) => configured,
         Err(code) => return code,
     };
 
@@ -113,9 +107,9 @@ async fn main() -> ExitCode {
         .with_webpki_roots()
         .https_or_http()
         .enable_http1()
-        .wrap_connector(HttpConnector::new());
+        .build();
     let client: Client<_, ReplayBody> = Client::builder(TokioExecutor::new()).build(connector);
-    let media = Media::new(auth.layer(client)).phone_number_id(setup.phone);
+    let media = Media::new(auth.layer(client)).phone_number_id(phone);
 
     let done = match command {
         Command::Download { id, out } => media.download_to(&id, &out).await.map(|d| {
@@ -146,8 +140,8 @@ async fn main() -> ExitCode {
 fn explain(err: MediaError) -> (String, String) {
     let kind = err.kind();
     let fix = match &err {
-        MediaError::Graph(g) => return describe(&tower_whatsapp_auth::Error::Graph(g.clone()).into()),
-        MediaError::Stack(e) => return describe(&e.clone().into()),
+        MediaError::Graph(g) => return graph_reason("", g),
+        MediaError::Stack(e) => return stack_reason(e),
         MediaError::Refused { .. } => "the URL was refused twice: check that the token belongs to the business the media was sent to",
         MediaError::NotMedia { .. } | MediaError::Length { .. } | MediaError::Body(_) => "the media host sent something other than the file: try again",
         MediaError::Checksum { .. } => "the bytes are not the file Graph described: try again; nothing was kept",
@@ -157,4 +151,79 @@ fn explain(err: MediaError) -> (String, String) {
         _ => "",
     };
     (format!("{kind}: {err}"), fix.to_owned())
+}
+
+/// Graph's refusal, after `prefix`: its kind and codes; and Graph's remedy.
+fn graph_reason(prefix: &str, g: &GraphError) -> (String, String) {
+    let code = g
+        .subcode()
+        .map_or_else(|| g.code().to_string(), |sub| format!("{}/{sub}", g.code()));
+    let status = g.status().as_u16();
+    let reason = format!("{prefix}{} (Graph code {code}, HTTP {status})", g.kind());
+    (reason, g.hint().to_owned())
+}
+
+/// Why the stack did not carry the call through, and the fix.
+fn stack_reason(err: &Error) -> (String, String) {
+    match err {
+        Error::Graph(g) => graph_reason("", g),
+        Error::TokenDead { cause } => graph_reason("not sent, token dead: ", cause),
+        Error::NotReplayed { source, .. } => {
+            graph_reason("not replayed (body too large): ", source)
+        }
+        Error::Misconfigured { what, cause } => {
+            graph_reason(&format!("not sent, {}: ", what.describe()), cause)
+        }
+        Error::Refresh(RefreshError::BackingOff { last, .. }) => (
+            format!("not sent, refresh backing off after: {last}"),
+            last.graph_error()
+                .map_or_else(String::new, |g| g.hint().to_owned()),
+        ),
+        Error::Refresh(r) => (format!("not sent, refresh failed: {r}"), String::new()),
+        other => (other.to_string(), String::new()),
+    }
+}
+
+/// A non-empty environment variable.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The layer the environment configures, with the media hosts of
+/// `WHATSAPP_MEDIA_HOSTS`, and the phone number id. A missing required
+/// variable or a bad value is printed and gives exit code 2.
+fn layer_from_env() -> Result<(WhatsAppAuthLayer, String), ExitCode> {
+    let required = ["WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"];
+    let [Some(token), Some(phone)] = required.map(var) else {
+        for name in required.iter().filter(|name| var(name).is_none()) {
+            eprintln!("error: environment variable {name} is required but not set");
+        }
+        return Err(ExitCode::from(2));
+    };
+    let mut auth = WhatsAppAuthLayer::new(token)
+        .phone_number_id(phone.as_str())
+        .graph_base(var("GRAPH_API_BASE").unwrap_or_else(|| DEFAULT_GRAPH_BASE.into()))
+        .graph_version(var("GRAPH_API_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into()));
+    if let Some(waba) = var("WHATSAPP_BUSINESS_ACCOUNT_ID") {
+        auth = auth.business_account_id(waba);
+    }
+    auth = match (var("META_APP_ID"), var("META_APP_SECRET")) {
+        (Some(id), Some(secret)) => auth.app_credentials(id, secret),
+        (None, Some(secret)) => auth.app_secret(secret),
+        _ => auth,
+    };
+    if let Err(e) = auth.check() {
+        eprintln!("error: {e}");
+        return Err(ExitCode::from(2));
+    }
+    // Hosts besides Graph's and lookaside.fbsbx.com the token may go to.
+    let hosts = var("WHATSAPP_MEDIA_HOSTS").unwrap_or_default();
+    for host in hosts.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+        auth = auth.media_host(host);
+    }
+    if let Err(e) = auth.check() {
+        eprintln!("error: WHATSAPP_MEDIA_HOSTS: {e}");
+        return Err(ExitCode::from(2));
+    }
+    Ok((auth, phone))
 }

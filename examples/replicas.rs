@@ -10,15 +10,24 @@
 //! of 127.0.0.1 when the variable is unset. Exits 0 when every message was
 //! accepted with exactly one exchange.
 
-mod common;
+#[path = "../tests/support/common/fake_graph/mod.rs"]
+mod fake_graph;
 
-use std::process::ExitCode;
-use std::time::Duration;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
 
-use common::fake_graph::{FakeConfig, FakeGraph};
-use common::redis_server::RedisServer;
-use common::sender::{build_stack, send_batch, text_message};
-use tower_whatsapp_auth::{store::RedisTokenStore, DEFAULT_GRAPH_VERSION};
+use bytes::Bytes;
+use fake_graph::{FakeConfig, FakeGraph};
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::task::JoinSet;
+use tower::timeout::TimeoutLayer;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_whatsapp_auth::store::RedisTokenStore;
+use tower_whatsapp_auth::{ReplayBody, WhatsAppAuthLayer, DEFAULT_GRAPH_VERSION};
 
 const REPLICAS: usize = 8;
 const PER_REPLICA: usize = 100;
@@ -28,7 +37,7 @@ async fn main() -> ExitCode {
     let (url, _local) = match std::env::var("REDIS_URL") {
         Ok(url) => (url, None),
         Err(_) => {
-            let server = RedisServer::start();
+            let server = LocalRedis::start();
             (server.url(), Some(server))
         }
     };
@@ -44,6 +53,9 @@ async fn main() -> ExitCode {
         fake.base_url()
     );
 
+    // One stack per replica, each with its own Redis connection: a timeout
+    // per request, the auth layer keeping its token in Redis, and a hyper
+    // client (plain HTTP, to the fake on loopback).
     let mut replicas = Vec::new();
     for i in 0..REPLICAS {
         let store = match RedisTokenStore::connect(&url, "whatsapp:replicas-example").await {
@@ -53,37 +65,67 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        replicas.push(build_stack(
-            fake.layer(&config).token_store(store),
-            Duration::from_secs(30),
-        ));
-    }
-    let body = text_message("15551234567", "hello from a replica");
-    let url = fake.messages_url(DEFAULT_GRAPH_VERSION);
-    let mut tasks = Vec::new();
-    for (stack, _) in &replicas {
-        let (stack, url, body) = (stack.clone(), url.clone(), body.clone());
-        tasks.push(tokio::spawn(async move {
-            send_batch(stack, &url, body, PER_REPLICA, PER_REPLICA, false).await
-        }));
-    }
-    let mut summaries = Vec::new();
-    for task in tasks {
-        summaries.push(task.await.expect("replica task"));
+        let auth = WhatsAppAuthLayer::new(config.token.as_str())
+            .phone_number_id(config.phone_number_id.as_str())
+            .graph_base(fake.base_url())
+            .app_credentials(config.app_id.as_str(), "fake-app-secret")
+            .token_store(store);
+        let cell = auth.cell();
+        let client = Client::builder(TokioExecutor::new()).build_http::<ReplayBody>();
+        let stack = ServiceBuilder::new()
+            .layer(TimeoutLayer::new(Duration::from_secs(30)))
+            .layer(auth)
+            .service(client);
+        replicas.push((stack, cell));
     }
 
-    let mut sent = 0;
-    for (i, (summary, (_, cell))) in summaries.iter().zip(&replicas).enumerate() {
+    // Every replica sends its messages at once.
+    let body = Bytes::from(
+        serde_json::json!({
+            "messaging_product": "whatsapp",
+            "to": "15551234567",
+            "type": "text",
+            "text": { "body": "hello from a replica" },
+        })
+        .to_string(),
+    );
+    let messages = fake.messages_url(DEFAULT_GRAPH_VERSION);
+    let mut sends = JoinSet::new();
+    for (i, (stack, _)) in replicas.iter().enumerate() {
+        for _ in 0..PER_REPLICA {
+            let req = Request::post(&messages)
+                .header("content-type", "application/json")
+                .body(Full::new(body.clone()))
+                .expect("a valid request");
+            let stack = stack.clone();
+            sends.spawn(async move {
+                let accepted = match stack.oneshot(req).await {
+                    Ok(res) => {
+                        let ok = res.status().is_success();
+                        ok && res.into_body().collect().await.is_ok()
+                    }
+                    Err(_) => false,
+                };
+                (i, accepted)
+            });
+        }
+    }
+    let mut sent_by = [0; REPLICAS];
+    while let Some(done) = sends.join_next().await {
+        let (i, accepted) = done.expect("a send task");
+        sent_by[i] += usize::from(accepted);
+    }
+
+    for (i, (sent, (_, cell))) in sent_by.iter().zip(&replicas).enumerate() {
         let stats = cell.stats();
         println!(
-            "replica {i}: {} sent, {} failed, token generation {}, own renewals {}",
-            summary.sent,
-            summary.failed_total(),
+            "replica {i}: {sent} sent, {} failed, token generation {}, own renewals {}",
+            PER_REPLICA - sent,
             stats.generation,
             stats.refreshes
         );
-        sent += summary.sent;
     }
+    let sent: usize = sent_by.iter().sum();
     let graph = fake.counters();
     println!(
         "Graph saw {} message requests ({} refused with 190 and replayed) and {} token exchange(s) for {REPLICAS} replicas",
@@ -95,5 +137,50 @@ async fn main() -> ExitCode {
     } else {
         println!("replicas FAILED");
         ExitCode::FAILURE
+    }
+}
+
+/// A `redis-server` of this example's own, on a free port of 127.0.0.1,
+/// stopped when dropped.
+struct LocalRedis {
+    child: Child,
+    port: u16,
+}
+
+impl LocalRedis {
+    fn start() -> LocalRedis {
+        let free = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = free.local_addr().expect("its address").port();
+        drop(free);
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "redis-server must be installed (apt-get install redis-server), or REDIS_URL set",
+            );
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let started = Instant::now();
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        LocalRedis { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for LocalRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -4,7 +4,7 @@
 //! captured delivery of `tests/fixtures/webhooks.json` answered at the
 //! recipient it names.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::collections::HashSet;

@@ -5,7 +5,7 @@
 //! answered with its type and size; a file whose bytes are not the
 //! webhook's digest is not answered.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

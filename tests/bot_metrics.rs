@@ -4,7 +4,7 @@
 //! shows each of them, named as the instruments are, and no secret.
 #![cfg(feature = "opentelemetry")]
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! renewal, replay) never wedges the shared state: a caller timeout is swept
 //! across the whole request, and after each drop the next request succeeds.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

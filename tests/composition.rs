@@ -3,7 +3,7 @@
 //! sockets, each taking 200 messages at 16 in flight through a token
 //! expiry: all delivered, with one exchange.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! `Error::Config`, and a layer run with them anyway clamps them and never
 //! panics.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

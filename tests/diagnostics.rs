@@ -1,7 +1,7 @@
 //! Permission checks, required permissions, every classified error code
 //! through the stack, and the `doctor` example's output.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! replay reaches Graph, and once the back-off ends the next renewal
 //! succeeds.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! and the next request after the fault clears succeeds. Faults on the
 //! token checks, and Graph unreachable, are in `validation_faults.rs`.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

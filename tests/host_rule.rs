@@ -4,7 +4,7 @@
 //! `Authorization` header; a media host gets the bearer and no
 //! `appsecret_proof`. Both stacks, the one-token and the tenant-aware one.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::net::SocketAddr;

@@ -3,7 +3,7 @@
 //! malformed values. The examples run here are debug builds, with overflow
 //! checks on.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

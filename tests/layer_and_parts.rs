@@ -7,7 +7,7 @@
 //! app credentials, a renewal refused or failing, a renewed token refused,
 //! and a streamed body over the replay limit.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::bodies::Streamed;

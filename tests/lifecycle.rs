@@ -1,7 +1,7 @@
 //! Token lifecycle over real sockets: renewal ahead of expiry, sources that
 //! re-read, persistence, recovery from a dead token, and what gets logged.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::path::PathBuf;

@@ -5,7 +5,7 @@
 //! media id fetched only ever with its business's token. The media
 //! host's hostile answers are in `media_hostile.rs`.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 #[path = "support/media.rs"]
 mod support;

@@ -2,7 +2,7 @@
 //! flags, environment (`WHATSAPP_MEDIA_HOSTS` among it), printed lines and
 //! exit codes, run against the fake and its media host on 127.0.0.1.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::process::Output;

@@ -4,7 +4,7 @@
 //! error, leaves no file, and a fresh URL is asked for only when one
 //! could help.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 #[path = "support/media.rs"]
 mod support;

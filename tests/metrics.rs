@@ -5,7 +5,7 @@
 //! and nothing else is counted.
 #![cfg(feature = "opentelemetry")]
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 #[path = "support/otel.rs"]
 mod otel;

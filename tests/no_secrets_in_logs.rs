@@ -2,7 +2,7 @@
 //! app secret or proof may appear in the logs or in any error. In a test
 //! binary of its own, because the capturing subscriber is process-wide.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! for), and a business token checked against the account its tenant
 //! names.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use bytes::Bytes;

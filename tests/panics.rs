@@ -2,7 +2,7 @@
 //! token call) become typed errors or a later retry: never a hang, a
 //! poisoned cell, or a panic in the caller's task.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::future::Future;

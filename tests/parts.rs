@@ -1,7 +1,7 @@
 //! The stack's parts and edge cases: cancellation, validation verdicts,
 //! header hygiene, standalone layers.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::sync::{Arc, Mutex};

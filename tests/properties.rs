@@ -11,7 +11,7 @@
 //! SOAK_CASES=1000000 cargo test --release --test properties -- --ignored --nocapture
 //! ```
 
-#[path = "../examples/common/bodies.rs"]
+#[path = "support/common/bodies.rs"]
 mod bodies;
 
 use bodies::Streamed;

@@ -3,7 +3,7 @@
 //! expired token Graph will not exchange, over real sockets, through the
 //! stack and through the `send` and `doctor` examples.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

@@ -13,7 +13,7 @@
 //! ```
 #![cfg(feature = "redis-cluster")]
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 #[path = "support/redis_cluster.rs"]
 mod deploy;

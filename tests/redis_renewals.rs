@@ -11,7 +11,7 @@
 //! ```
 #![cfg(feature = "redis")]
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, SystemTime};

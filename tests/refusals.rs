@@ -4,7 +4,7 @@
 //! one whose exchange is refused are typed errors, after which requests fail
 //! fast (`Error::TokenDead`) without reaching Graph.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::fake_graph::{FakeConfig, Fault};

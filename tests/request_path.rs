@@ -4,7 +4,7 @@
 //! cancel. The same outcomes from `WhatsAppAuthLayer` and from the parts
 //! assembled by hand are in `layer_and_parts.rs`.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! a token expiry at 16 in flight, and a body over the buffer limit.
 #![cfg(feature = "reqwest")]
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use common::bodies::Streamed;

@@ -4,7 +4,7 @@
 //! `send` example against a Graph that throttles or fails behind a proxy,
 //! over real sockets.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! The `send` example's interface, checked from the outside: its flags,
 //! environment variables and exit codes, run against the embedded fake.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::process::Output;

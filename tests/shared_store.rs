@@ -4,7 +4,7 @@
 //! (`redis_replicas.rs`, `--features redis`) run the same flows against a
 //! real redis-server.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::future::Future;

@@ -7,7 +7,7 @@
 //! with tower's `Timeout` and `Retry`; no secret shows in `Debug`,
 //! `Display` or a URL.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! it), against a real `redis-server` and the Graph fake.
 #![cfg(feature = "redis")]
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Many businesses through one stack, over real sockets, against a Graph
 //! fake where every phone number accepts only its own business's token.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

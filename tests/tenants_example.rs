@@ -2,7 +2,7 @@
 //! environment, printed lines and exit codes, over a real SQLite file and
 //! the Graph fake holding many businesses.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::path::PathBuf;

@@ -5,7 +5,7 @@
 //! decisions themselves are unit-tested under paused time in
 //! `src/throughput/`.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

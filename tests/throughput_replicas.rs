@@ -7,7 +7,7 @@
 //! ```
 #![cfg(feature = "redis")]
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

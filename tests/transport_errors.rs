@@ -4,7 +4,7 @@
 //! not in any link of its source chain, not in what the stack logged. Over
 //! a closed port on 127.0.0.1, with hyper-util's client and with reqwest's.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::net::SocketAddr;

@@ -6,7 +6,7 @@
 //! after `validation_retry`. A permission check fault is a typed
 //! `Error::Unavailable`. The next call after the fault clears succeeds.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Webhook verification over real sockets: a hyper server on 127.0.0.1 with
 //! `VerifySignatureLayer` in front of a handler that records what it gets.
 
-#[path = "../examples/common/mod.rs"]
+#[path = "support/common/mod.rs"]
 mod common;
 
 use std::convert::Infallible;

@@ -10,6 +10,24 @@ use hyper_util::rt::TokioExecutor;
 use tower_whatsapp_auth::webhook::sign;
 use tower_whatsapp_auth::Secret;
 
+use super::fake_graph::FakeGraph;
+
+impl FakeGraph {
+    /// Delivers an incoming text message to the webhook at `url`, as Meta
+    /// does: signed with the app secret.
+    pub async fn deliver_text(
+        &self,
+        url: &str,
+        from: &str,
+        id: &str,
+        text: &str,
+    ) -> (StatusCode, String) {
+        let config = self.config();
+        let body = text_delivery(&config.phone_number_id, from, id, text);
+        deliver(url, config.app_secret.as_deref(), body).await
+    }
+}
+
 /// A delivery of one incoming text message.
 pub fn text_delivery(phone_number_id: &str, from: &str, id: &str, text: &str) -> Bytes {
     delivery(

@@ -4,6 +4,11 @@
 //! It answers as Graph documents: `Authorization: Bearer` tokens, error 190
 //! with subcodes, `appsecret_proof` checked when an app secret is set, the
 //! `fb_exchange_token` exchange, and knobs for the faults tests need.
+//!
+//! It stands alone (nothing outside this folder), so an example can take
+//! it by itself: `#[path = "../tests/support/common/fake_graph/mod.rs"]
+//! mod fake_graph;`.
+#![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -237,24 +242,9 @@ impl FakeGraph {
         self.lock().exchange_params.clone()
     }
 
-    /// Delivers an incoming text message to the webhook at `url`, as Meta
-    /// does: signed with the app secret.
-    pub async fn deliver_text(
-        &self,
-        url: &str,
-        from: &str,
-        id: &str,
-        text: &str,
-    ) -> (http::StatusCode, String) {
-        let (secret, phone) = {
-            let state = self.lock();
-            (
-                state.config.app_secret.clone(),
-                state.config.phone_number_id.clone(),
-            )
-        };
-        let body = super::webhooks::text_delivery(&phone, from, id, text);
-        super::webhooks::deliver(url, secret.as_deref(), body).await
+    /// What the fake runs with now (its app secret as last set).
+    pub fn config(&self) -> FakeConfig {
+        self.lock().config.clone()
     }
 
     /// Every message request body received, in arrival order.

@@ -1,5 +1,5 @@
 //! A real `redis-server` on a free port of 127.0.0.1, stopped when dropped.
-//! For the `redis` feature's tests and the `replicas` example.
+//! For the `redis` feature's tests.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

@@ -1,5 +1,7 @@
-//! Sending a batch of messages through a stack, at most N at a time, and
-//! what came of it.
+//! Sending a batch of messages through the stack, at most N at a time,
+//! and what came of it: how many were accepted, the failures grouped by
+//! reason with their fix, the messages whose outcome is unknown (never
+//! retried: they may have been delivered), and where sending stopped.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,10 +12,18 @@ use http::Request;
 use http_body_util::{BodyExt, Full};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tower::util::BoxCloneSyncService;
 use tower::{BoxError, ServiceExt};
-use tower_whatsapp_auth::{graph::GraphError, Error, TokenCell};
+use tower_whatsapp_auth::{classify::GraphBody, graph::GraphError, Error, TokenCell};
 
-use super::sender::{describe, graph_reason, is_permanent, Stack};
+use crate::describe::{describe, graph_reason, is_permanent};
+
+/// The client stack, boxed: what [`send_messages`] sends through.
+pub type Stack = BoxCloneSyncService<
+    Request<Full<Bytes>>,
+    http::Response<GraphBody<hyper::body::Incoming>>,
+    BoxError,
+>;
 
 /// Outcome of a batch.
 #[derive(Debug, Default)]
@@ -93,39 +103,17 @@ impl Failure {
     }
 }
 
-/// Sends `body` to `url` `count` times, at most `concurrency` in flight.
-pub async fn send_batch(
-    stack: Stack,
-    url: &str,
-    body: Bytes,
-    count: usize,
-    concurrency: usize,
-    progress: bool,
-) -> Summary {
-    send_messages(
-        stack,
-        None,
-        url,
-        |_| body.clone(),
-        count,
-        concurrency,
-        progress,
-    )
-    .await
-}
-
 /// Sends message `n` (from 1) with body `body(n)`, `count` of them, at most
-/// `concurrency` in flight; with `cell`, stops as soon as the stack fails
-/// requests for a reason that will not pass (a wrong app secret, a dead
-/// token), leaving the rest unattempted.
+/// `concurrency` in flight, printing progress every tenth; stops as soon as
+/// the stack's token `cell` fails requests for a reason that will not pass
+/// (a wrong app secret, a dead token), leaving the rest unattempted.
 pub async fn send_messages(
     stack: Stack,
-    cell: Option<&TokenCell>,
+    cell: &TokenCell,
     url: &str,
     body: impl Fn(usize) -> Bytes,
     count: usize,
     concurrency: usize,
-    progress: bool,
 ) -> Summary {
     let started = Instant::now();
     let limit = Arc::new(Semaphore::new(concurrency.max(1)));
@@ -145,7 +133,7 @@ pub async fn send_messages(
             }
         }
         done += 1;
-        if progress && (done % step == 0 || done == count) {
+        if done % step == 0 || done == count {
             println!(
                 "progress: {done}/{count} done, {} sent, {} failed",
                 summary.sent,
@@ -155,7 +143,7 @@ pub async fn send_messages(
     };
     for n in 1..=count {
         let permit = limit.clone().acquire_owned().await.expect("semaphore open");
-        if let Some(err) = cell.and_then(TokenCell::blocked).filter(is_permanent) {
+        if let Some(err) = cell.blocked().filter(is_permanent) {
             summary.stopped = Some((count + 1 - n, describe(&err.into())));
             break;
         }

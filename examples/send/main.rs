@@ -27,16 +27,26 @@
 //! sent; messages whose outcome is unknown are listed by number), 2 bad
 //! arguments or environment.
 
-mod common;
+mod batch;
+mod describe;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::sender::{
-    build_stack_paced, describe, is_permanent, send_messages, tracked_text_message,
+use batch::{send_messages, Stack};
+use bytes::Bytes;
+use describe::{describe, is_permanent};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tower::retry::RetryLayer;
+use tower::timeout::TimeoutLayer;
+use tower::ServiceBuilder;
+use tower_whatsapp_auth::retry::GraphRetry;
+use tower_whatsapp_auth::throughput::ThroughputLayer;
+use tower_whatsapp_auth::{
+    permissions::Permission, Error, ReplayBody, WhatsAppAuthLayer, DEFAULT_GRAPH_BASE,
+    DEFAULT_GRAPH_VERSION,
 };
-use common::setup::{self, Setup};
-use tower_whatsapp_auth::{permissions::Permission, Error};
 
 const USAGE: &str = "usage: send --to <E.164 digits> --text <message> [--count N (1)] [--concurrency N (1)] [--max-retries N (3; 0 turns retries off)] [--mps N (80 messages a second; 0 turns pacing off)]";
 
@@ -106,19 +116,36 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Setup {
-        auth,
-        base,
-        version,
-        phone,
-    } = match setup::from_env(true) {
-        Ok(setup) => setup,
+    let auth = match layer_from_env() {
+        Ok(auth) => auth,
         Err(code) => return code,
     };
     let auth = auth.require_permissions(&[Permission::WhatsappBusinessMessaging]);
+    let url = auth.messages_url().expect("a phone number id is set");
+    let cell = auth.cell();
 
-    let (stack, cell) =
-        build_stack_paced(auth, Duration::from_secs(30), args.max_retries, args.mps);
+    // The client stack, outside in: retries of what Graph refused as
+    // temporary (`GraphRetry`), the pace of the number's sends, a timeout
+    // per attempt, the auth layer, and a hyper client that speaks TLS
+    // (plain HTTP only to loopback, for a local fake). A message refused
+    // for throughput is retried through the pace that refusal lowered.
+    let retry = (args.max_retries > 0)
+        .then(|| RetryLayer::new(GraphRetry::new().max_retries(args.max_retries)));
+    let pace = (args.mps > 0).then(|| ThroughputLayer::new(args.mps));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: Client<_, ReplayBody> = Client::builder(TokioExecutor::new()).build(connector);
+    let stack = Stack::new(
+        ServiceBuilder::new()
+            .option_layer(retry)
+            .option_layer(pace)
+            .layer(TimeoutLayer::new(Duration::from_secs(30)))
+            .layer(auth)
+            .service(client),
+    );
     // Fail before sending anything when the token cannot send messages.
     let needed = [Permission::WhatsappBusinessMessaging];
     let checked = match cell.check_permissions().await {
@@ -158,12 +185,6 @@ async fn main() -> ExitCode {
             return nothing_sent(&e);
         }
     }
-    let url = format!(
-        "{}/{}/{}/messages",
-        base.trim_end_matches('/'),
-        version,
-        phone
-    );
     println!(
         "sending {} message(s) to {}, {} in flight",
         args.count, args.to, args.concurrency
@@ -171,12 +192,11 @@ async fn main() -> ExitCode {
     let run = run_id();
     let summary = send_messages(
         stack,
-        Some(&cell),
+        &cell,
         &url,
-        |n| tracked_text_message(&args.to, &args.text, Some(&format!("send {run} #{n}"))),
+        |n| text_message(&args.to, &args.text, &format!("send {run} #{n}")),
         args.count,
         args.concurrency,
-        true,
     )
     .await;
     summary.print();
@@ -211,4 +231,60 @@ fn run_id() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(std::process::id());
     format!("{:08x}", hasher.finish() as u32)
+}
+
+/// A non-empty environment variable.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The layer the environment describes, saying what the app credentials
+/// enable. A missing required variable or a bad value is printed and gives
+/// exit code 2.
+fn layer_from_env() -> Result<WhatsAppAuthLayer, ExitCode> {
+    let required = ["WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"];
+    let [Some(token), Some(phone)] = required.map(var) else {
+        for name in required.iter().filter(|name| var(name).is_none()) {
+            eprintln!("error: environment variable {name} is required but not set");
+        }
+        return Err(ExitCode::from(2));
+    };
+    let mut auth = WhatsAppAuthLayer::new(token)
+        .phone_number_id(phone)
+        .graph_base(var("GRAPH_API_BASE").unwrap_or_else(|| DEFAULT_GRAPH_BASE.into()))
+        .graph_version(var("GRAPH_API_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into()));
+    if let Some(waba) = var("WHATSAPP_BUSINESS_ACCOUNT_ID") {
+        auth = auth.business_account_id(waba);
+    }
+    let (auth, enabled) = match (var("META_APP_ID"), var("META_APP_SECRET")) {
+        (Some(id), Some(secret)) => (
+            auth.app_credentials(id, secret),
+            "app credentials set: token refresh and appsecret_proof enabled",
+        ),
+        (None, Some(secret)) => (
+            auth.app_secret(secret),
+            "META_APP_SECRET set without META_APP_ID: appsecret_proof enabled, token refresh disabled",
+        ),
+        (Some(_), None) => (auth, "META_APP_ID set without META_APP_SECRET: token refresh disabled"),
+        (None, None) => (auth, "no app credentials: an expiring token will not be refreshed"),
+    };
+    println!("{enabled}");
+    if let Err(e) = auth.check() {
+        eprintln!("error: {e}");
+        return Err(ExitCode::from(2));
+    }
+    Ok(auth)
+}
+
+/// A text message whose `biz_opaque_callback_data` is `tracking`: Graph
+/// hands it back in the message's status webhooks.
+fn text_message(to: &str, text: &str, tracking: &str) -> Bytes {
+    let body = serde_json::json!({
+        "messaging_product": "whatsapp",
+        "to": to,
+        "type": "text",
+        "text": { "body": text },
+        "biz_opaque_callback_data": tracking,
+    });
+    Bytes::from(body.to_string())
 }
