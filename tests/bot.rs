@@ -3,6 +3,7 @@
 //! once) while its token expires, a clean stop on SIGTERM, and every
 //! captured delivery of `tests/fixtures/webhooks.json` answered at the
 //! recipient it names.
+#![cfg(all(feature = "webhook", feature = "retry", feature = "media"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

@@ -4,6 +4,7 @@
 //! `WHATSAPP_MEDIA_HOSTS`), checked against the webhook's SHA-256, and
 //! answered with its type and size; a file whose bytes are not the
 //! webhook's digest is not answered.
+#![cfg(all(feature = "webhook", feature = "retry", feature = "media"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

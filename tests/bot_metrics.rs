@@ -2,7 +2,12 @@
 //! outside: after forged, unsigned, malformed and duplicate deliveries,
 //! and text messages answered through a token expiry, the Prometheus text
 //! shows each of them, named as the instruments are, and no secret.
-#![cfg(feature = "opentelemetry")]
+#![cfg(all(
+    feature = "opentelemetry",
+    feature = "webhook",
+    feature = "retry",
+    feature = "media"
+))]
 
 #[path = "support/common/mod.rs"]
 mod common;

@@ -2,6 +2,7 @@
 //! documents, built with real tower (and tower-http) layers over real
 //! sockets, each taking 200 messages at 16 in flight through a token
 //! expiry: all delivered, with one exchange.
+#![cfg(feature = "retry")]
 
 #[path = "support/common/mod.rs"]
 mod common;

@@ -338,6 +338,8 @@ async fn doctor_names_a_missing_permission() {
     }
 }
 
+// Runs the `send` example, which needs these components.
+#[cfg(all(feature = "throughput", feature = "retry"))]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_without_the_messaging_permission_sends_nothing() {
     let config = FakeConfig {

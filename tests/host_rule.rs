@@ -3,6 +3,7 @@
 //! 127.0.0.1 recording every request) never sees it, let alone an
 //! `Authorization` header; a media host gets the bearer and no
 //! `appsecret_proof`. Both stacks, the one-token and the tenant-aware one.
+#![cfg(all(feature = "tenants", feature = "media"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

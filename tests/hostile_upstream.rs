@@ -2,6 +2,7 @@
 //! stack: wait headers no calendar holds, numbers past `u64`, negative and
 //! malformed values. The examples run here are debug builds, with overflow
 //! checks on.
+#![cfg(all(feature = "throughput", feature = "retry"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

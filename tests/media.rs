@@ -4,6 +4,7 @@
 //! upload renewed and the upload sent again from its source; tenants: a
 //! media id fetched only ever with its business's token. The media
 //! host's hostile answers are in `media_hostile.rs`.
+#![cfg(all(feature = "media", feature = "tenants"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

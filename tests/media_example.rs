@@ -1,6 +1,7 @@
 //! The `media` example's interface, checked from outside: its commands,
 //! flags, environment (`WHATSAPP_MEDIA_HOSTS` among it), printed lines and
 //! exit codes, run against the fake and its media host on 127.0.0.1.
+#![cfg(feature = "media")]
 
 #[path = "support/common/mod.rs"]
 mod common;

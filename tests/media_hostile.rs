@@ -3,6 +3,7 @@
 //! bytes, a stall, no answer at all, a failure, a refusal) is a typed
 //! error, leaves no file, and a fresh URL is asked for only when one
 //! could help.
+#![cfg(feature = "media")]
 
 #[path = "support/common/mod.rs"]
 mod common;

@@ -3,7 +3,7 @@
 //! and replay, a revoked token, and webhook deliveries (good, forged,
 //! duplicate, malformed, too large) each give exactly the counts expected,
 //! and nothing else is counted.
-#![cfg(feature = "opentelemetry")]
+#![cfg(all(feature = "opentelemetry", feature = "tenants", feature = "webhook"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

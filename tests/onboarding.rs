@@ -2,6 +2,7 @@
 //! tokens (the secret kept out of URLs unless the documented GET is asked
 //! for), and a business token checked against the account its tenant
 //! names.
+#![cfg(feature = "tenants")]
 
 #[path = "support/common/mod.rs"]
 mod common;

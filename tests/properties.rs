@@ -10,6 +10,7 @@
 //! ```text
 //! SOAK_CASES=1000000 cargo test --release --test properties -- --ignored --nocapture
 //! ```
+#![cfg(feature = "retry")]
 
 #[path = "support/common/bodies.rs"]
 mod bodies;

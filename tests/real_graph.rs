@@ -2,6 +2,7 @@
 //! that Graph refuses as POSTs, a wrong app secret or app id, and an
 //! expired token Graph will not exchange, over real sockets, through the
 //! stack and through the `send` and `doctor` examples.
+#![cfg(all(feature = "throughput", feature = "retry"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

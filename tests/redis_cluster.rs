@@ -6,7 +6,7 @@
 //! ```text
 //! cargo test --features redis-cluster --test redis_cluster
 //! ```
-#![cfg(feature = "redis-cluster")]
+#![cfg(all(feature = "redis-cluster", feature = "tenants"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

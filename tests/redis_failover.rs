@@ -11,7 +11,7 @@
 //! ```text
 //! cargo test --features redis-cluster --test redis_failover
 //! ```
-#![cfg(feature = "redis-cluster")]
+#![cfg(all(feature = "redis-cluster", feature = "tenants", feature = "throughput"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

@@ -9,7 +9,7 @@
 //! ```text
 //! cargo test --features redis --test redis_renewals
 //! ```
-#![cfg(feature = "redis")]
+#![cfg(all(feature = "redis", feature = "tenants"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

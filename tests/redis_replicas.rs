@@ -5,7 +5,7 @@
 //! ```text
 //! cargo test --features redis --test redis_replicas
 //! ```
-#![cfg(feature = "redis")]
+#![cfg(all(feature = "redis", feature = "webhook"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

@@ -3,6 +3,7 @@
 //! retried, and bodies replayed without a copy (under paused time); and the
 //! `send` example against a Graph that throttles or fails behind a proxy,
 //! over real sockets.
+#![cfg(all(feature = "retry", feature = "throughput"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

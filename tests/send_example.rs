@@ -1,5 +1,6 @@
 //! The `send` example's interface, checked from the outside: its flags,
 //! environment variables and exit codes, run against the embedded fake.
+#![cfg(all(feature = "throughput", feature = "retry"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

@@ -1,7 +1,7 @@
 //! Two replicas of the tenant-aware stack, one Redis: every tenant's token
 //! renewed once between them (the lock is per tenant, under a key naming
 //! it), against a real `redis-server` and the Graph fake.
-#![cfg(feature = "redis")]
+#![cfg(all(feature = "redis", feature = "tenants"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

@@ -1,5 +1,6 @@
 //! Many businesses through one stack, over real sockets, against a Graph
 //! fake where every phone number accepts only its own business's token.
+#![cfg(all(feature = "tenants", feature = "webhook"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

@@ -1,6 +1,7 @@
 //! The `tenants` example's interface, checked from the outside: its flags,
 //! environment, printed lines and exit codes, over a real SQLite file and
 //! the Graph fake holding many businesses.
+#![cfg(feature = "tenants")]
 
 #[path = "support/common/mod.rs"]
 mod common;

@@ -4,6 +4,7 @@
 //! Wall-clock tests of seconds: the fake's rate is real time. The pacing
 //! decisions themselves are unit-tested under paused time in
 //! `src/throughput/`.
+#![cfg(all(feature = "throughput", feature = "retry"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

@@ -5,7 +5,7 @@
 //! ```text
 //! cargo test --features redis --test throughput_replicas
 //! ```
-#![cfg(feature = "redis")]
+#![cfg(all(feature = "redis", feature = "throughput"))]
 
 #[path = "support/common/mod.rs"]
 mod common;

@@ -1,5 +1,6 @@
 //! Webhook verification over real sockets: a hyper server on 127.0.0.1 with
 //! `VerifySignatureLayer` in front of a handler that records what it gets.
+#![cfg(feature = "webhook")]
 
 #[path = "support/common/mod.rs"]
 mod common;

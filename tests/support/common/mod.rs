@@ -15,6 +15,8 @@ pub mod logs;
 pub mod redis_server;
 pub mod run;
 pub mod sender;
+#[cfg(feature = "tenants")]
 pub mod tenant_book;
 pub mod tenant_db;
+#[cfg(feature = "webhook")]
 pub mod webhooks;

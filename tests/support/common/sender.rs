@@ -12,15 +12,17 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+#[cfg(all(feature = "throughput", feature = "retry"))]
 use tower::retry::RetryLayer;
 use tower::timeout::{Timeout, TimeoutLayer};
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
-use tower_whatsapp_auth::throughput::ThroughputLayer;
 use tower_whatsapp_auth::{
-    classify::GraphBody, retry::GraphRetry, ReplayBody, TokenCell, WhatsAppAuth, WhatsAppAuthLayer,
+    classify::GraphBody, ReplayBody, TokenCell, WhatsAppAuth, WhatsAppAuthLayer,
     DEFAULT_GRAPH_VERSION,
 };
+#[cfg(all(feature = "throughput", feature = "retry"))]
+use tower_whatsapp_auth::{retry::GraphRetry, throughput::ThroughputLayer};
 
 use super::fake_graph::FakeGraph;
 
@@ -69,6 +71,7 @@ fn authed(
 /// temporary, and message sends paced at `mps` messages a second per
 /// phone number (0: not paced): `RetryLayer(GraphRetry)` →
 /// `ThroughputLayer` → per-attempt timeout → auth → client.
+#[cfg(all(feature = "throughput", feature = "retry"))]
 pub fn build_stack_paced(
     auth: WhatsAppAuthLayer,
     timeout: Duration,
@@ -81,6 +84,7 @@ pub fn build_stack_paced(
 
 /// [`build_stack_paced`] with a shaper of your own (e.g. shared by several
 /// replicas), or none.
+#[cfg(all(feature = "throughput", feature = "retry"))]
 pub fn build_stack_shaped(
     auth: WhatsAppAuthLayer,
     timeout: Duration,
