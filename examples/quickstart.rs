@@ -92,43 +92,60 @@ async fn main() -> ExitCode {
             .expect("a valid request");
         let stack = stack.clone();
         sends.spawn(async move {
-            // Accepted: a 2xx answer, read to its end. Otherwise, why not.
+            // Accepted: a 2xx answer naming the message Graph queued.
+            // Otherwise why not, and (for Graph's refusals) what fixes it.
             let outcome = match stack.oneshot(req).await {
                 Ok(res) => {
                     let (status, graph) =
                         (res.status(), res.extensions().get::<GraphError>().cloned());
-                    let read = res.into_body().collect().await;
+                    let read = res.into_body().collect().await.map(|b| b.to_bytes());
                     match (graph, read) {
-                        (Some(g), _) => Err(format!(
-                            "{} (Graph code {}, HTTP {})",
-                            g.kind(),
-                            g.code(),
-                            status.as_u16()
+                        (Some(g), _) => {
+                            let code = match g.subcode() {
+                                Some(sub) => format!("{}/{sub}", g.code()),
+                                None => g.code().to_string(),
+                            };
+                            let why = format!(
+                                "{} (Graph code {code}, HTTP {})",
+                                g.kind(),
+                                status.as_u16()
+                            );
+                            Err((why, g.hint().to_owned()))
+                        }
+                        (None, Err(e)) => {
+                            Err((format!("reading the answer failed: {e}"), String::new()))
+                        }
+                        (None, Ok(answer)) if status.is_success() && names_a_message(&answer) => {
+                            Ok(())
+                        }
+                        (None, Ok(_)) => Err((
+                            format!("HTTP {} without a message id", status.as_u16()),
+                            String::new(),
                         )),
-                        (None, Err(e)) => Err(format!("reading the answer failed: {e}")),
-                        (None, Ok(_)) if status.is_success() => Ok(()),
-                        (None, Ok(_)) => Err(format!("HTTP {}", status.as_u16())),
                     }
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err((e.to_string(), String::new())),
             };
             drop(permit);
             outcome
         });
     }
-    let (mut sent, mut failed) = (0, BTreeMap::<String, usize>::new());
+    let (mut sent, mut failed) = (0, BTreeMap::<(String, String), usize>::new());
     while let Some(done) = sends.join_next().await {
         match done.expect("a send task") {
             Ok(()) => sent += 1,
-            Err(why) => *failed.entry(why).or_default() += 1,
+            Err(why_and_fix) => *failed.entry(why_and_fix).or_default() += 1,
         }
     }
     let (failed_total, elapsed) = (failed.values().sum::<usize>(), started.elapsed());
     println!("Done in {elapsed:.0?}: {sent} of {COUNT} accepted, {failed_total} failed.\n");
     if failed_total > 0 {
         println!("summary: {sent} sent, {failed_total} failed in {elapsed:.2?}");
-        for (why, count) in &failed {
+        for ((why, fix), count) in &failed {
             println!("  {count:>6} × {why}");
+            if !fix.is_empty() {
+                println!("           fix: {fix}");
+            }
         }
     }
 
@@ -172,4 +189,13 @@ async fn main() -> ExitCode {
         println!("quickstart FAILED");
         ExitCode::FAILURE
     }
+}
+
+/// Whether Graph's answer names the message it queued
+/// (`{"messages":[{"id":"wamid…"}]}`).
+fn names_a_message(answer: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(answer)
+        .ok()
+        .and_then(|v| v["messages"][0]["id"].as_str().map(|id| !id.is_empty()))
+        .unwrap_or(false)
 }

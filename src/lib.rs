@@ -56,7 +56,7 @@ pub mod validate;
 pub mod webhook;
 
 pub use access_token::{Expiry, Token};
-pub use body::ReplayBody;
+pub use body::replay::ReplayBody;
 pub use bounds::{BoxFuture, HttpService};
 pub use config::{
     ExchangeMethod, DEFAULT_GRAPH_BASE, DEFAULT_GRAPH_VERSION, DEFAULT_VALIDATION_INTERVAL,

@@ -11,9 +11,10 @@
 //! fails with one error saying to connect to the cluster as one.
 //!
 //! ```no_run
+//! # #[cfg(feature = "throughput")]
+//! # async fn run() -> Result<(), redis::RedisError> {
 //! use tower_whatsapp_auth::{RedisConnection, store::RedisTokenStore};
 //! use tower_whatsapp_auth::throughput::RedisPace;
-//! # async fn run() -> Result<(), redis::RedisError> {
 //! let redis = RedisConnection::sentinel(&["redis://10.0.0.5:26379"], "mymaster").await?;
 //! let store = RedisTokenStore::new(redis.clone(), "whatsapp:prod");
 //! let pace = RedisPace::new(redis, "whatsapp:prod");

@@ -118,6 +118,7 @@ impl RedisTokenStore {
     /// has its own token and its own refresh lock across replicas.
     ///
     /// ```no_run
+    /// # #[cfg(feature = "tenants")]
     /// # async fn run() -> Result<(), tower_whatsapp_auth::store::StoreError> {
     /// use tower_whatsapp_auth::tenants::{tenant_fn, Tenant, WhatsAppTenantsLayer};
     /// use tower_whatsapp_auth::store::RedisTokenStore;

@@ -28,7 +28,7 @@
 //! meter.
 //!
 //! ```
-//! # #[cfg(feature = "opentelemetry")]
+//! # #[cfg(all(feature = "opentelemetry", feature = "webhook"))]
 //! # {
 //! use opentelemetry::metrics::MeterProvider as _;
 //! use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
