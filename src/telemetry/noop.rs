@@ -31,7 +31,7 @@ impl Telemetry {
         Metrics {}
     }
 
-    #[cfg_attr(not(feature = "webhook"), allow(dead_code))]
+    #[cfg(feature = "webhook")]
     #[inline]
     pub(crate) fn deliveries(&self) -> Deliveries {
         Deliveries {}
@@ -101,12 +101,12 @@ impl Stopwatch {
 }
 
 /// The webhook deliveries counter: none.
-#[cfg_attr(not(feature = "webhook"), allow(dead_code))]
+#[cfg(feature = "webhook")]
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Deliveries {}
 
+#[cfg(feature = "webhook")]
 impl Deliveries {
-    #[cfg(feature = "webhook")]
     #[inline]
     pub(crate) fn record(&self, _outcome: DeliveryOutcome) {}
 }
@@ -124,8 +124,9 @@ mod tests {
             size_of::<Metrics>(),
             size_of::<CallTimer>(),
             size_of::<Stopwatch>(),
-            size_of::<Deliveries>(),
         ];
-        assert_eq!(sizes, [0; 5]);
+        assert_eq!(sizes, [0; 4]);
+        #[cfg(feature = "webhook")]
+        assert_eq!(size_of::<Deliveries>(), 0);
     }
 }

@@ -78,7 +78,7 @@ impl Telemetry {
     }
 
     /// The webhook deliveries counter.
-    #[cfg_attr(not(feature = "webhook"), allow(dead_code))]
+    #[cfg(feature = "webhook")]
     pub(crate) fn deliveries(&self) -> Deliveries {
         let counter = self
             .meter()
@@ -286,21 +286,22 @@ impl Stopwatch {
 }
 
 /// The webhook deliveries counter, with the layer's extra attributes.
-#[cfg_attr(not(feature = "webhook"), allow(dead_code))]
+#[cfg(feature = "webhook")]
 #[derive(Clone)]
 pub(crate) struct Deliveries {
     counter: Counter<u64>,
     attributes: Arc<[KeyValue]>,
 }
 
+#[cfg(feature = "webhook")]
 impl Deliveries {
-    #[cfg(feature = "webhook")]
     pub(crate) fn record(&self, outcome: DeliveryOutcome) {
         let own = [KeyValue::new("outcome", outcome.as_str())];
         with_extra(&own, &self.attributes, |a| self.counter.add(1, a));
     }
 }
 
+#[cfg(feature = "webhook")]
 impl std::fmt::Debug for Deliveries {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Deliveries")
